@@ -1,0 +1,1 @@
+"""One command registry; the terminal, Telegram and LINE channels; card rendering."""

@@ -1,0 +1,14 @@
+"""The commands, grouped by topic. `build_registry()` is the single source of every channel's
+handlers, of `/help`, of Telegram's command menu and of README's command table."""
+
+from __future__ import annotations
+
+from bot.chat.commands import general, portfolio, trading
+from bot.chat.registry import Registry
+
+
+def build_registry() -> Registry:
+    registry = Registry()
+    for module in (general, portfolio, trading):
+        module.register(registry)
+    return registry

@@ -1,0 +1,85 @@
+"""/status and /history: reading, never changing."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from bot.chat import format as fmt
+from bot.chat.arguments import parse_count
+from bot.chat.registry import Invocation, Registry
+from bot.chat.replies import Button, Field, Reply
+from bot.engine.history import MAX_HISTORY, recent_orders
+from bot.engine.portfolio import PortfolioStatus, portfolio_status
+from storage.models import Order
+
+DEFAULT_HISTORY = 10
+
+
+def status_card(status: PortfolioStatus) -> Reply:
+    base, quote = status.base, status.quote
+    pnl = status.unrealized_pnl
+    pnl_text = "n/a (nothing held)"
+    if pnl is not None:
+        pct = status.unrealized_pct
+        pnl_text = fmt.money(pnl.quantize(fmt.CENT), quote) + (
+            f" ({fmt.percent(pct)})" if pct is not None else ""
+        )
+    fields = (
+        Field("Mode", f"{status.mode} · {status.exchange}"),
+        Field("Price", fmt.price(status.price, quote)),
+        Field(f"{base} held", fmt.crypto(status.base_held, base)),
+        Field(f"{quote} free", fmt.money(status.quote_free, quote)),
+        Field("Reserve", fmt.money(status.reserve, quote)),
+        Field(
+            "Average cost",
+            fmt.money(status.average_cost.quantize(fmt.CENT), quote)
+            if status.average_cost is not None
+            else "n/a",
+        ),
+        Field("Value", fmt.money(status.total_value.quantize(fmt.CENT), quote)),
+        Field("Unrealized P&L", pnl_text),
+    )
+    footer = f"Price source: {status.price.source}"
+    if status.price.simulated:
+        footer = "SIMULATED prices: no exchange reachable. " + footer
+    return Reply(
+        kind="status",
+        title="Portfolio",
+        fields=fields,
+        footer=footer,
+        buttons=(Button("Refresh", "/status"), Button("History", "/history")),
+    )
+
+
+def history_line(order: Order, zone: ZoneInfo) -> str:
+    base, quote = order.symbol.split("/")
+    when = fmt.local_time(order.created_at, zone)
+    if order.status == "filled" and order.filled_base is not None and order.filled_quote:
+        what = f"{fmt.crypto(order.filled_base, base)} for {fmt.money(order.filled_quote, quote)}"
+    else:
+        what = f"{order.status}: {order.error or 'no fill'}"
+    return f"{when}  {order.side} {order.symbol}  {what}  [{order.mode}]"
+
+
+def register(registry: Registry) -> None:
+    @registry.add("status", "Holdings, average cost, value, P&L and reserve", "/status")
+    async def status(call: Invocation) -> Reply:
+        return status_card(await portfolio_status(call.services.engine))
+
+    @registry.add("history", f"Your last orders (default {DEFAULT_HISTORY})", "/history [n]")
+    async def history(call: Invocation) -> Reply:
+        count = parse_count(
+            call.args[0] if call.args else None,
+            default=DEFAULT_HISTORY,
+            maximum=MAX_HISTORY,
+            example="/history 5",
+        )
+        engine = call.services.engine
+        zone = engine.settings.zone
+        rows = recent_orders(engine, count)
+        lines = tuple(history_line(order, zone) for order in rows)
+        return Reply(
+            kind="history",
+            title="Last order" if len(rows) == 1 else f"Last {len(rows)} orders",
+            lines=lines or ("No orders yet. Try /buy 50.",),
+        )

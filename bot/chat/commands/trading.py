@@ -1,0 +1,106 @@
+"""/buy: money-moving, so admin only and confirmed with a tap (or `yes` in the terminal)."""
+
+from __future__ import annotations
+
+from bot.chat import format as fmt
+from bot.chat.arguments import parse_amount
+from bot.chat.registry import Invocation, Registry
+from bot.chat.replies import Field, Reply, Tone
+from bot.chat.roles import Role
+from bot.engine.buy_now import buy_now, preview_buy
+from bot.engine.errors import UserError
+from bot.engine.orders import OrderOutcome
+
+
+def order_card(outcome: OrderOutcome, base: str, quote: str) -> Reply:
+    fill = outcome.fill
+    mode = f"{outcome.mode} · {outcome.exchange}"
+    if fill is None:
+        return Reply(
+            kind="order_result",
+            title=f"Order {outcome.status}",
+            tone=Tone.ERROR,
+            fields=(Field("Mode", mode),),
+            lines=(outcome.error or "The exchange did not fill the order.",),
+        )
+    received = fill.net_base(base) if fill.side == "buy" else fill.net_quote(quote)
+    title = "Bought" if fill.side == "buy" else "Sold"
+    if outcome.repeated:
+        title += " (already done earlier)"
+    return Reply(
+        kind="order_result",
+        title=title,
+        tone=Tone.SUCCESS,
+        fields=(
+            Field("Mode", mode),
+            Field("Amount", fmt.crypto(fill.amount, base)),
+            Field(
+                "Price",
+                fmt.money(fill.price, quote) + (" SIMULATED" if fill.simulated_price else ""),
+            ),
+            Field("Cost" if fill.side == "buy" else "Proceeds", fmt.money(fill.cost, quote)),
+            Field("Fee", fmt.crypto(fill.fee, fill.fee_asset)),
+            Field("Received", fmt.crypto(received, base if fill.side == "buy" else quote)),
+        ),
+        lines=_unspent_note(outcome, base, quote),
+        footer=f"Order id {fill.client_order_id}",
+    )
+
+
+def _unspent_note(outcome: OrderOutcome, base: str, quote: str) -> tuple[str, ...]:
+    """Say why a buy spent a little less than asked: the market sells base in whole steps."""
+    fill, asked = outcome.fill, outcome.requested_quote
+    if fill is None or fill.side != "buy" or asked is None or fill.cost >= asked:
+        return ()
+    return (
+        f"Spent {fmt.rounded(fill.cost)} of {fmt.money(asked, quote)}: the exchange sells "
+        f"{base} in whole steps, so the rest stays in your {quote} balance.",
+    )
+
+
+def register(registry: Registry) -> None:
+    @registry.add(
+        "buy",
+        "Buy BTC now for an amount of USDT (asks to confirm)",
+        "/buy <amount USDT>",
+        role=Role.ADMIN,
+        group="trading",
+    )
+    async def buy(call: Invocation) -> Reply:
+        if len(call.args) > 1:
+            raise UserError("Give one amount, e.g. /buy 50")
+        engine = call.services.engine
+        base, quote = engine.settings.base_asset, engine.settings.quote_asset
+        amount = parse_amount(call.args[0] if call.args else None, example="/buy 50")
+        preview = await preview_buy(engine, amount)
+
+        async def confirmed(token: str) -> Reply:
+            try:
+                outcome = await buy_now(
+                    engine, amount, confirmation=token, requested_by=call.user.key
+                )
+            except UserError as exc:
+                return Reply(kind="error", title="Not done", lines=(str(exc),), tone=Tone.ERROR)
+            return order_card(outcome, base, quote)
+
+        token = call.services.confirmations.ask(
+            call.user,
+            f"Buy {fmt.money(amount, quote)} of {base}",
+            confirmed,
+            retry_hint=f"/buy {fmt.number(amount)}",
+        )
+        ttl = int(call.services.confirmations.ttl.total_seconds())
+        return Reply(
+            kind="buy_confirm",
+            title=f"Buy {base} for {fmt.money(amount, quote)}?",
+            tone=Tone.WARNING,
+            confirm_token=token,
+            fields=(
+                Field("Mode", f"{preview.mode} · {preview.exchange}"),
+                Field("Price now", fmt.price(preview.price, quote)),
+                Field("You get about", fmt.crypto(preview.estimated_base, base)),
+                Field("Fee about", fmt.crypto(preview.estimated_fee, base)),
+                Field(f"{quote} free", fmt.money(preview.quote_free, quote)),
+            ),
+            footer=f"Confirm within {ttl} s.",
+        )

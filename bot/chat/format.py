@@ -1,0 +1,47 @@
+"""Numbers for people: exact decimals with thousands separators, never exponent notation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from bot.exchanges.base import PriceQuote
+
+CENT = Decimal("0.01")
+
+
+def number(value: Decimal, *, min_decimals: int = 0) -> str:
+    """`value` exactly, grouped by thousands: 12345.5 -> '12,345.50' with min_decimals=2."""
+    text = format(value, "f")
+    whole, _, frac = text.partition(".")
+    frac = frac.rstrip("0").ljust(min_decimals, "0")
+    sign = "-" if whole.startswith("-") else ""
+    grouped = f"{int(whole.lstrip('-') or '0'):,}"
+    return f"{sign}{grouped}.{frac}" if frac else f"{sign}{grouped}"
+
+
+def money(value: Decimal, asset: str) -> str:
+    return f"{number(value, min_decimals=2)} {asset}"
+
+
+def crypto(value: Decimal, asset: str) -> str:
+    return f"{number(value)} {asset}"
+
+
+def rounded(value: Decimal, places: int = 2) -> str:
+    return number(value.quantize(Decimal(1).scaleb(-places)), min_decimals=places)
+
+
+def percent(value: Decimal) -> str:
+    sign = "+" if value > 0 else ""
+    return f"{sign}{rounded(value)}%"
+
+
+def price(quote: PriceQuote, asset: str) -> str:
+    label = " SIMULATED" if quote.simulated else ""
+    return f"{money(quote.price, asset)}{label}"
+
+
+def local_time(when: datetime, zone: ZoneInfo) -> str:
+    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")

@@ -1,0 +1,116 @@
+"""The command registry: every channel's handlers, `/help` and the README table come from here.
+
+A command is a name, a one-line summary, a usage line, the role it needs, and an async handler
+that returns a `Reply`. Handlers raise `UserError` for bad input; the registry turns that (and any
+unexpected failure) into a short card, never a stack trace.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from bot.chat.confirmations import ConfirmationBook
+from bot.chat.replies import Reply, error_reply
+from bot.chat.roles import Role, User
+from bot.engine.context import Engine
+from bot.engine.errors import UserError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ChatServices:
+    """What handlers may use: the engine and the confirmation book."""
+
+    engine: Engine
+    confirmations: ConfirmationBook
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    user: User
+    name: str
+    args: tuple[str, ...]
+    services: ChatServices
+
+
+Handler = Callable[[Invocation], Awaitable[Reply]]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    summary: str
+    usage: str
+    role: Role
+    handler: Handler
+    group: str = "general"
+
+
+@dataclass
+class Registry:
+    commands: dict[str, Command] = field(default_factory=dict)
+
+    def add(
+        self, name: str, summary: str, usage: str, role: Role = Role.VIEWER, group: str = "general"
+    ) -> Callable[[Handler], Handler]:
+        """Decorator registering a handler under `/name`."""
+
+        def register(handler: Handler) -> Handler:
+            if name in self.commands:
+                raise ValueError(f"/{name} is registered twice")
+            self.commands[name] = Command(name, summary, usage, role, handler, group)
+            return handler
+
+        return register
+
+    def visible_to(self, role: Role) -> list[Command]:
+        return [c for c in self.commands.values() if c.role <= role]
+
+    def suggest(self, name: str) -> str | None:
+        close = difflib.get_close_matches(name, list(self.commands), n=1, cutoff=0.5)
+        return close[0] if close else None
+
+    async def dispatch(self, user: User, text: str, services: ChatServices) -> Reply:
+        """Run the command in `text` for `user`; always returns a card."""
+        parsed = parse_command(text)
+        if parsed is None:
+            return error_reply("Send a command, for example /status.", hint="/help lists them all.")
+        name, args = parsed
+        command = self.commands.get(name)
+        if command is None:
+            guess = self.suggest(name)
+            did_you_mean = f"Did you mean /{guess}? " if guess else ""
+            return error_reply(
+                f"/{name} is not a command.", hint=f"{did_you_mean}/help lists them all."
+            )
+        if user.role < command.role:
+            needed = "an admin" if command.role is Role.ADMIN else "a viewer or admin"
+            return error_reply(
+                f"/{name} needs {needed}; you are {user.role.name.lower()}.",
+                hint="Ask the bot's owner to add you to DCABOT_ADMINS.",
+            )
+        try:
+            return await command.handler(Invocation(user, name, args, services))
+        except UserError as exc:
+            return error_reply(str(exc), hint=f"Usage: {command.usage}")
+        except Exception:
+            log.exception("command /%s failed", name)
+            return error_reply(
+                f"/{name} failed unexpectedly; nothing more was done.",
+                hint="The details are in the bot's log.",
+            )
+
+
+def parse_command(text: str) -> tuple[str, tuple[str, ...]] | None:
+    """`/buy@mybot 50` -> ('buy', ('50',)). The slash is optional, names are case-insensitive."""
+    words = text.strip().split()
+    if not words:
+        return None
+    head = words[0].removeprefix("/").split("@", 1)[0].lower()
+    if not head:
+        return None
+    return head, tuple(words[1:])

@@ -1,0 +1,58 @@
+"""Channel-neutral replies: a command returns a `Reply`, each channel renders it its own way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+
+class Tone(StrEnum):
+    INFO = "info"
+    SUCCESS = "success"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A tap that sends `command` (e.g. `/status`) as if the user had typed it."""
+
+    label: str
+    command: str
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A card: a title, label/value rows, free lines, and optionally a confirmation to answer.
+
+    `kind` names the layout (and the Flex template on LINE): status, buy_confirm, order_result,
+    history, help, error, text, ...
+    """
+
+    kind: str
+    title: str
+    fields: tuple[Field, ...] = ()
+    lines: tuple[str, ...] = ()
+    tone: Tone = Tone.INFO
+    confirm_token: str | None = None
+    buttons: tuple[Button, ...] = ()
+    image: Path | None = None
+    footer: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def error_reply(message: str, *, hint: str = "") -> Reply:
+    """A one-line refusal: what was wrong, and (in `hint`) what would be right."""
+    lines = (message,) if not hint else (message, hint)
+    return Reply(kind="error", title="Not done", lines=lines, tone=Tone.ERROR)
+
+
+def text_reply(title: str, *lines: str, tone: Tone = Tone.INFO) -> Reply:
+    return Reply(kind="text", title=title, lines=tuple(lines), tone=tone)

@@ -1,0 +1,128 @@
+"""The `dcabot` command: `run`, `chat`, `db upgrade`, `backtest`, `signal`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+
+from bot import __version__
+from bot.config import Settings, SettingsError, load_settings
+from bot.engine.errors import UserError
+
+log = logging.getLogger("dcabot")
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+async def _serve_terminal(settings: Settings) -> None:
+    from bot.chat.commands import build_registry
+    from bot.chat.confirmations import ConfirmationBook
+    from bot.chat.registry import ChatServices
+    from bot.chat.terminal import run_terminal
+    from bot.engine.setup import open_engine
+
+    engine = open_engine(settings)
+    try:
+        services = ChatServices(
+            engine, ConfirmationBook(timedelta(seconds=settings.confirm_ttl_s), engine.clock)
+        )
+        await run_terminal(build_registry(), services)
+    finally:
+        await engine.exchange.close()
+        engine.db.dispose()
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    asyncio.run(_serve_terminal(_settings()))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings()
+    log.info(
+        "dcabot %s starting: %s mode, %s %s, database %s",
+        __version__,
+        settings.mode.value,
+        settings.exchange,
+        settings.symbol,
+        settings.effective_database_url.split("@")[-1],
+    )
+    if not settings.chat_tokens_configured:
+        print(
+            f"dcabot {__version__} · {settings.mode.value} mode · no chat tokens set, so "
+            "this terminal is the chat. Try /status, /buy 50, /help; quit to leave.\n",
+            flush=True,
+        )
+        asyncio.run(_serve_terminal(settings))
+        return 0
+    raise UserError("chat tokens are set, but this version serves the terminal only")
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from bot.engine.setup import open_database
+    from storage.migrate import current_revision
+
+    db = open_database(_settings())
+    print(f"database at revision {current_revision(db)}")
+    db.dispose()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dcabot", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"dcabot {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser(
+        "run", help="run the bot (the terminal is the chat when no tokens are set)"
+    ).set_defaults(func=cmd_run)
+    sub.add_parser("chat", help="talk to the bot in this terminal, as its owner").set_defaults(
+        func=cmd_chat
+    )
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", help="apply migrations (also done at every start)").set_defaults(
+        func=cmd_db_upgrade
+    )
+    try:
+        from bot.backtest_cli import add_backtest_parser, add_signal_parser
+    except ImportError:  # pragma: no cover - during development only
+        pass
+    else:
+        add_backtest_parser(sub)
+        add_signal_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG
+        if args.verbose
+        else logging.WARNING
+        if args.command == "chat"
+        else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code: int = args.func(args)
+    except SettingsError as exc:
+        print(f"dcabot: {exc}", file=sys.stderr)
+        return 2
+    except UserError as exc:
+        print(f"dcabot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

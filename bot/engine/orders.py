@@ -1,0 +1,197 @@
+"""Placing an order so that one cause is one order, whatever the network or a restart does.
+
+1. The intent (status `sending`) is committed with a client order id derived from the cause.
+2. The order is sent. 3. The outcome is written with its ledger rows and alert, in one transaction.
+If the same cause comes again, step 1 finds the row: a fill is returned as it was; an intent left
+`sending` is looked up on the exchange by its client id before anything is sent again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.engine.context import Engine
+from bot.engine.order_ids import client_order_id
+from bot.exchanges.base import ExchangeError, ExchangeUnavailable, Fill, OrderRejected
+from storage import orders, outbox
+from storage.models import Order
+
+OnFill = Callable[[Session, Order, Fill], None]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderOutcome:
+    """What happened to an order; `repeated` is True when the cause had been handled before."""
+
+    client_order_id: str
+    status: str
+    side: str
+    symbol: str
+    exchange: str
+    mode: str
+    fill: Fill | None
+    error: str | None = None
+    repeated: bool = False
+    requested_quote: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """An order the engine wants: spend `quote_amount` (buy) or sell `base_amount`."""
+
+    cause: str
+    cause_key: str
+    side: str
+    quote_amount: Decimal | None = None
+    base_amount: Decimal | None = None
+    requested_by: str | None = None
+    alert_kind: str = "order_filled"
+
+
+def fill_payload(order: Order, fill: Fill) -> dict[str, Any]:
+    return {
+        "side": fill.side,
+        "symbol": fill.symbol,
+        "exchange": order.exchange,
+        "mode": order.mode,
+        "cause": order.cause,
+        "amount": fill.amount,
+        "cost": fill.cost,
+        "price": fill.price,
+        "fee": fill.fee,
+        "fee_asset": fill.fee_asset,
+        "client_order_id": fill.client_order_id,
+        "requested_by": order.requested_by,
+    }
+
+
+def _outcome(order: Order, fill: Fill | None, *, repeated: bool = False) -> OrderOutcome:
+    return OrderOutcome(
+        client_order_id=order.client_order_id,
+        status=order.status,
+        side=order.side,
+        symbol=order.symbol,
+        exchange=order.exchange,
+        mode=order.mode,
+        fill=fill,
+        error=order.error,
+        repeated=repeated,
+        requested_quote=order.requested_quote,
+    )
+
+
+def record_fill(
+    engine: Engine, client_id: str, fill: Fill, alert_kind: str, on_fill: OnFill | None
+) -> OrderOutcome:
+    """Write a fill, its ledger rows (`on_fill`) and its alert together, exactly once."""
+    now = engine.clock()
+    with engine.db.transaction() as session:
+        order = orders.by_client_id(session, client_id, lock=True)
+        assert order is not None, "an intent is always written before its order is sent"
+        if order.status == orders.FILLED:
+            return _outcome(order, fill, repeated=True)
+        order.status = orders.FILLED
+        order.filled_base, order.filled_quote = fill.amount, fill.cost
+        order.price, order.fee, order.fee_asset = fill.price, fill.fee, fill.fee_asset
+        order.exchange_order_id = fill.exchange_order_id
+        order.updated_at = now
+        if on_fill is not None:
+            on_fill(session, order, fill)
+        outbox.enqueue(
+            session, kind=alert_kind, payload=fill_payload(order, fill), now=now, urgent=True
+        )
+        return _outcome(order, fill)
+
+
+def _record_failure(engine: Engine, client_id: str, status: str, error: str) -> OrderOutcome:
+    now = engine.clock()
+    with engine.db.transaction() as session:
+        order = orders.by_client_id(session, client_id, lock=True)
+        assert order is not None
+        order.status, order.error, order.updated_at = status, error, now
+        outbox.enqueue(
+            session,
+            kind="order_failed",
+            now=now,
+            urgent=True,
+            payload={
+                "side": order.side,
+                "symbol": order.symbol,
+                "exchange": order.exchange,
+                "mode": order.mode,
+                "cause": order.cause,
+                "error": error,
+                "requested_quote": order.requested_quote,
+                "requested_base": order.requested_base,
+                "status": status,
+            },
+        )
+        return _outcome(order, None)
+
+
+async def place_order(
+    engine: Engine, request: OrderRequest, on_fill: OnFill | None = None
+) -> OrderOutcome:
+    """Place the order `request` asks for, once per cause. Never raises for exchange refusals."""
+    client_id = client_order_id(request.cause, request.cause_key)
+    exchange = engine.exchange
+    with engine.db.transaction() as session:
+        existing = orders.by_client_id(session, client_id, lock=True)
+        if existing is None:
+            orders.write_intent(
+                session,
+                client_order_id=client_id,
+                cause=request.cause,
+                side=request.side,
+                symbol=engine.symbol,
+                exchange=exchange.name,
+                mode=exchange.mode,
+                requested_quote=request.quote_amount,
+                requested_base=request.base_amount,
+                requested_by=request.requested_by,
+                now=engine.clock(),
+            )
+        elif existing.status != orders.SENDING:
+            return _outcome(existing, None, repeated=True)
+    if existing is not None:  # an intent from an earlier attempt: never send before looking
+        found = await exchange.find_order(engine.symbol, client_id)
+        if found is not None:
+            return record_fill(engine, client_id, found, request.alert_kind, on_fill)
+    try:
+        if request.side == "buy":
+            assert request.quote_amount is not None
+            fill = await exchange.buy_with_quote(engine.symbol, request.quote_amount, client_id)
+        else:
+            assert request.base_amount is not None
+            fill = await exchange.sell_base(engine.symbol, request.base_amount, client_id)
+    except OrderRejected as exc:
+        return _record_failure(engine, client_id, orders.REJECTED, str(exc))
+    except ExchangeUnavailable as exc:
+        return _record_failure(engine, client_id, orders.FAILED, str(exc))
+    except ExchangeError as exc:  # uncertain: stays `sending` until reconciled
+        with engine.db.transaction() as session:
+            order = orders.by_client_id(session, client_id)
+            assert order is not None
+            order.error = str(exc)
+            outbox.enqueue(
+                session,
+                kind="order_failed",
+                now=engine.clock(),
+                urgent=True,
+                payload={
+                    "side": order.side,
+                    "symbol": order.symbol,
+                    "exchange": order.exchange,
+                    "mode": order.mode,
+                    "cause": order.cause,
+                    "error": str(exc),
+                    "status": "unknown, will be reconciled",
+                },
+            )
+            return _outcome(order, None)
+    return record_fill(engine, client_id, fill, request.alert_kind, on_fill)

@@ -1,0 +1,168 @@
+"""The tables. Amounts are `Amount` (exact decimals), times are `UtcDateTime`.
+
+Migrations in `storage/migrations` create these; a test checks the migrated schema matches.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import Boolean, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from storage.types import Amount, UtcDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Order(Base):
+    """One order the bot decided to place, written as an intent *before* it is sent.
+
+    `client_order_id` is derived from the cause (a confirmation token, a schedule run, a flip
+    candle), so a second attempt for the same cause finds this row instead of placing another order.
+    Status: `sending` (intent written, outcome unknown), `filled`, `rejected` (the exchange or our
+    own checks refused it; nothing was bought), `failed` (it could not be confirmed either way).
+    """
+
+    __tablename__ = "orders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    cause: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(4))
+    symbol: Mapped[str] = mapped_column(String(32))
+    exchange: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    requested_quote: Mapped[Decimal | None] = mapped_column(Amount)
+    requested_base: Mapped[Decimal | None] = mapped_column(Amount)
+    filled_base: Mapped[Decimal | None] = mapped_column(Amount)
+    filled_quote: Mapped[Decimal | None] = mapped_column(Amount)
+    price: Mapped[Decimal | None] = mapped_column(Amount)
+    fee: Mapped[Decimal | None] = mapped_column(Amount)
+    fee_asset: Mapped[str | None] = mapped_column(String(16))
+    exchange_order_id: Mapped[str | None] = mapped_column(String(64))
+    requested_by: Mapped[str | None] = mapped_column(String(80))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ReserveEntry(Base):
+    """An append-only row of the USDT reserve; the balance is the sum of `amount` per exchange."""
+
+    __tablename__ = "reserve_ledger"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exchange: Mapped[str] = mapped_column(String(32), index=True)
+    amount: Mapped[Decimal] = mapped_column(Amount)
+    reason: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class StrategySettings(Base):
+    """The owner's strategy choices per exchange; `version` makes concurrent edits fail loudly."""
+
+    __tablename__ = "strategy_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exchange: Mapped[str] = mapped_column(String(32), unique=True)
+    cdc_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    sell_percent: Mapped[Decimal] = mapped_column(Amount, default=Decimal(50))
+    order_cap: Mapped[Decimal | None] = mapped_column(Amount)
+    s4_execute: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+
+class Schedule(Base):
+    """A DCA schedule: days (`daily` or `mon,thu`), a local time, an amount and a mode."""
+
+    __tablename__ = "schedules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    days: Mapped[str] = mapped_column(String(40))
+    local_time: Mapped[str] = mapped_column(String(5))
+    amount: Mapped[Decimal] = mapped_column(Amount)
+    exchange: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str] = mapped_column(String(8))
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class OutboxAlert(Base):
+    """An alert for the owner, written in the same transaction as the event it reports."""
+
+    __tablename__ = "alert_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str | None] = mapped_column(String(80))
+    payload: Mapped[str] = mapped_column(Text)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(12), index=True, default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    channel_used: Mapped[str | None] = mapped_column(String(16))
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ProcessedUpdate(Base):
+    """An inbound update already handled (Telegram `update_id`, LINE `webhookEventId`)."""
+
+    __tablename__ = "processed_updates"
+    __table_args__ = (UniqueConstraint("channel", "update_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    update_key: Mapped[str] = mapped_column(String(80))
+    processed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PaperBalance(Base):
+    """The paper account's balance of one asset on one (simulated) exchange."""
+
+    __tablename__ = "paper_balances"
+    __table_args__ = (UniqueConstraint("exchange", "asset"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exchange: Mapped[str] = mapped_column(String(32))
+    asset: Mapped[str] = mapped_column(String(16))
+    free: Mapped[Decimal] = mapped_column(Amount)
+
+
+class PaperFill(Base):
+    """The paper exchange's own record of an order it filled, found again by client order id."""
+
+    __tablename__ = "paper_fills"
+    __table_args__ = (UniqueConstraint("exchange", "client_order_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exchange: Mapped[str] = mapped_column(String(32))
+    client_order_id: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(4))
+    amount: Mapped[Decimal] = mapped_column(Amount)
+    cost: Mapped[Decimal] = mapped_column(Amount)
+    price: Mapped[Decimal] = mapped_column(Amount)
+    fee: Mapped[Decimal] = mapped_column(Amount)
+    fee_asset: Mapped[str] = mapped_column(String(16))
+    simulated_price: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

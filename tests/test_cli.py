@@ -1,0 +1,99 @@
+"""`dcabot` as a person runs it: the scripted chat from README, a restart, bad settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from importlib.metadata import entry_points
+from pathlib import Path
+
+CANDLES = """timestamp,open,high,low,close,volume
+2026-01-04T00:00:00Z,91000,92000,90000,91500.5,10
+2026-01-05T00:00:00Z,91500.5,94000,91000,93883.21,12
+"""
+
+
+def dcabot(tmp_path: Path, stdin: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    prices = tmp_path / "prices.csv"
+    prices.write_text(CANDLES)
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DCABOT_", "TELEGRAM_", "LINE_")) and k != "DATABASE_URL"
+    }
+    clean.update({"DCABOT_DATA_DIR": str(tmp_path / "data"), "DCABOT_PRICES_CSV": str(prices)})
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=clean,
+        timeout=60,
+        check=False,
+    )
+
+
+def field(block: str, label: str) -> str:
+    for line in block.splitlines():
+        if line.strip().startswith(label):
+            return line.strip()[len(label) :].strip()
+    raise AssertionError(f"no {label!r} in {block}")
+
+
+def amount(text: str) -> Decimal:
+    return Decimal(text.split()[0].replace(",", ""))
+
+
+def test_the_readme_example_buys_once_and_the_numbers_add_up(tmp_path: Path) -> None:
+    run = dcabot(tmp_path, "/status\n/buy 50\nyes\n/status\n", "chat")
+    assert run.returncode == 0, run.stderr
+    before, confirm, fill, after = run.stdout.strip().split("\n\n")
+    assert field(before, "BTC held") == "0 BTC"
+    assert field(before, "USDT free") == "10,000.00 USDT"
+    assert "Type yes to confirm" in confirm
+    assert fill.startswith("== Bought ==")
+    # 50 / 93883.21 = 0.000532576.. -> 0.00053 BTC (step 0.00001); fee 0.1% in BTC
+    assert field(fill, "Amount") == "0.00053 BTC"
+    assert field(fill, "Cost") == "49.7581013 USDT"
+    assert field(fill, "Fee") == "0.00000053 BTC"
+    assert field(after, "BTC held") == "0.00052947 BTC"
+    assert amount(field(after, "USDT free")) == Decimal("10000") - Decimal("49.7581013")
+    assert amount(field(after, "BTC held")) == amount(field(fill, "Amount")) - amount(
+        field(fill, "Fee")
+    )
+    assert "Traceback" not in run.stdout + run.stderr
+
+
+def test_a_restart_keeps_balances_and_history(tmp_path: Path) -> None:
+    first = dcabot(tmp_path, "/buy 50\nyes\n", "chat")
+    assert first.returncode == 0, first.stderr
+    second = dcabot(tmp_path, "/status\n/history\n", "chat")
+    assert second.returncode == 0, second.stderr
+    assert field(second.stdout, "BTC held") == "0.00052947 BTC"
+    assert second.stdout.count("buy BTC/USDT  0.00053 BTC for 49.7581013 USDT  [paper]") == 1
+
+
+def test_an_invalid_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    run = dcabot(tmp_path, "", "chat", DCABOT_TIMEZONE="Asia/Bangkk")
+    assert run.returncode == 2
+    assert run.stderr.strip() == (
+        "dcabot: DCABOT_TIMEZONE='Asia/Bangkk' is invalid: 'Asia/Bangkk' is not an IANA time "
+        "zone name (e.g. DCABOT_TIMEZONE=Asia/Bangkok)"
+    )
+    assert not (tmp_path / "data").exists()
+
+
+def test_db_upgrade_migrates_explicitly(tmp_path: Path) -> None:
+    run = dcabot(tmp_path, "", "db", "upgrade")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("database at revision ")
+    assert (tmp_path / "data" / "dcabot.db").exists()
+
+
+def test_the_console_script_is_installed() -> None:
+    scripts = {e.name: e.value for e in entry_points(group="console_scripts")}
+    assert scripts.get("dcabot") == "bot.cli:main"
