@@ -20,7 +20,7 @@ def _settings() -> Settings:
     return load_settings()
 
 
-async def _serve_terminal(settings: Settings) -> None:
+async def _serve_terminal(settings: Settings, *, greet: bool = False) -> None:
     from bot.chat.commands import build_registry
     from bot.chat.confirmations import ConfirmationBook
     from bot.chat.registry import ChatServices
@@ -32,7 +32,7 @@ async def _serve_terminal(settings: Settings) -> None:
         services = ChatServices(
             engine, ConfirmationBook(timedelta(seconds=settings.confirm_ttl_s), engine.clock)
         )
-        await run_terminal(build_registry(), services)
+        await run_terminal(build_registry(), services, first_command="/status" if greet else None)
     finally:
         await engine.exchange.close()
         engine.db.dispose()
@@ -59,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             "this terminal is the chat. Try /status, /buy 50, /help; quit to leave.\n",
             flush=True,
         )
-        asyncio.run(_serve_terminal(settings))
+        asyncio.run(_serve_terminal(settings, greet=True))
         return 0
     raise UserError("chat tokens are set, but this version serves the terminal only")
 
@@ -75,28 +75,24 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bot.backtest_cli import add_backtest_parser, add_signal_parser
+
     parser = argparse.ArgumentParser(prog="dcabot", description=__doc__)
     parser.add_argument("--version", action="version", version=f"dcabot {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    sub.add_parser(
-        "run", help="run the bot (the terminal is the chat when no tokens are set)"
-    ).set_defaults(func=cmd_run)
-    sub.add_parser("chat", help="talk to the bot in this terminal, as its owner").set_defaults(
-        func=cmd_chat
-    )
+    run = sub.add_parser("run", help="run the bot (the terminal is the chat without tokens)")
+    run.add_argument("--host", default="127.0.0.1", help="address of the webhook server")
+    run.add_argument("--port", type=int, default=8080, help="port of the webhook server")
+    run.set_defaults(func=cmd_run)
+    chat = sub.add_parser("chat", help="talk to the bot in this terminal, as its owner")
+    chat.set_defaults(func=cmd_chat)
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    db_sub.add_parser("upgrade", help="apply migrations (also done at every start)").set_defaults(
-        func=cmd_db_upgrade
-    )
-    try:
-        from bot.backtest_cli import add_backtest_parser, add_signal_parser
-    except ImportError:  # pragma: no cover - during development only
-        pass
-    else:
-        add_backtest_parser(sub)
-        add_signal_parser(sub)
+    upgrade = db_sub.add_parser("upgrade", help="apply migrations (also done at every start)")
+    upgrade.set_defaults(func=cmd_db_upgrade)
+    add_backtest_parser(sub)
+    add_signal_parser(sub)
     return parser
 
 
@@ -111,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for noisy in ("alembic", "httpx", "apscheduler.executors"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         code: int = args.func(args)
     except SettingsError as exc:

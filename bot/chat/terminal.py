@@ -65,8 +65,10 @@ class TerminalChannel:
         print(render(reply), file=self.out, flush=True)
         print(file=self.out, flush=True)
 
-    async def run(self, read: ReadLine) -> None:
-        """Serve commands until end of input (or `quit`)."""
+    async def run(self, read: ReadLine, first_command: str | None = None) -> None:
+        """Serve commands until end of input (or `quit`); `first_command` runs before the first."""
+        if first_command is not None:
+            self.show(await self.registry.dispatch(self.user, first_command, self.services))
         while (line := await read("dcabot> ")) is not None:
             if line.strip().lower() in {"quit", "exit"}:
                 break
@@ -84,5 +86,8 @@ class TerminalChannel:
                 )
 
 
-def run_terminal(registry: Registry, services: ChatServices) -> Awaitable[None]:
-    return TerminalChannel(registry, services, sys.stdout).run(stdin_reader(sys.stdin))
+def run_terminal(
+    registry: Registry, services: ChatServices, first_command: str | None = None
+) -> Awaitable[None]:
+    channel = TerminalChannel(registry, services, sys.stdout)
+    return channel.run(stdin_reader(sys.stdin), first_command)
