@@ -166,3 +166,51 @@ class PaperFill(Base):
     fee_asset: Mapped[str] = mapped_column(String(16))
     simulated_price: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ReserveAccount(Base):
+    """The reserve's recorded balance per exchange: the row money-moving commands lock.
+
+    Locking ledger rows cannot stop a concurrent insert, so spending locks this row instead and
+    updates it with every ledger row; the balance always equals the ledger's sum (a test checks).
+    """
+
+    __tablename__ = "reserve_accounts"
+
+    exchange: Mapped[str] = mapped_column(String(32), primary_key=True)
+    balance: Mapped[Decimal] = mapped_column(Amount)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ScheduleRun(Base):
+    """One due time of one schedule. `run_key` is unique: a run whose key exists does nothing.
+
+    Status: `started` (claimed; resumed at start-up if the process died), `done`, `missed`.
+    """
+
+    __tablename__ = "schedule_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_key: Mapped[str] = mapped_column(String(80), unique=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedules.id"), index=True)
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    status: Mapped[str] = mapped_column(String(12))
+    outcome: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class FlipEvent(Base):
+    """A trend flip acted on once, keyed by exchange, symbol and the flip candle's open time."""
+
+    __tablename__ = "flip_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flip_key: Mapped[str] = mapped_column(String(120), unique=True)
+    exchange: Mapped[str] = mapped_column(String(32))
+    symbol: Mapped[str] = mapped_column(String(32))
+    candle_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    trend: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(12))
+    outcome: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -25,6 +25,9 @@ TABLES = {
     "processed_updates",
     "paper_balances",
     "paper_fills",
+    "reserve_accounts",
+    "schedule_runs",
+    "flip_events",
 }
 
 
@@ -53,7 +56,7 @@ def test_migration_from_empty_creates_every_table_as_the_models_say(database_url
 )
 def test_amounts_round_trip_exactly(db: Database, value: Decimal) -> None:
     with db.transaction() as session:
-        ledger.append(session, exchange="binance", amount=value, reason="test", now=NOW)
+        session.add(ReserveEntry(exchange="binance", amount=value, reason="test", created_at=NOW))
     with db.transaction() as session:
         stored = session.scalars(select(ReserveEntry.amount)).one()
     assert stored == value
@@ -94,7 +97,10 @@ def test_reserve_balance_is_the_sum_per_exchange(db: Database) -> None:
             ledger.append(session, exchange=exchange, amount=Decimal(amount), reason="t", now=NOW)
     with db.transaction() as session:
         assert ledger.balance(session, "binance") == Decimal("70.05")
+        assert ledger.ledger_sum(session, "binance") == Decimal("70.05")
         assert ledger.balance(session, "okx") == Decimal("7")
+        with pytest.raises(ledger.ReserveTooSmall):
+            ledger.append(session, exchange="okx", amount=Decimal("-7.01"), reason="t", now=NOW)
         assert [e.amount for e in ledger.latest(session, "binance", 2)] == [
             Decimal("-30.05"),
             Decimal("0.1"),
@@ -124,23 +130,19 @@ def test_a_client_order_id_is_unique(db: Database) -> None:
 
 
 def test_strategy_settings_refuse_a_stale_write(db: Database) -> None:
+    """An edit based on what someone read before another edit landed fails loudly."""
+    from sqlalchemy.orm.exc import StaleDataError
+
     with db.transaction() as session:
-        session.add(
-            StrategySettings(
-                exchange="binance", cdc_enabled=True, sell_percent=Decimal(50), updated_at=NOW
-            )
-        )
-    first, second = db.session(), db.session()
-    mine = first.scalars(select(StrategySettings)).one()
-    theirs = second.scalars(select(StrategySettings)).one()
-    mine.sell_percent = Decimal(30)
-    first.commit()
-    theirs.sell_percent = Decimal(70)
-    with pytest.raises(Exception, match=r"(?i)stale|expected to update"):
-        second.commit()
-    second.rollback()
-    first.close()
-    second.close()
+        session.add(StrategySettings(exchange="binance", cdc_enabled=True,
+                                     sell_percent=Decimal(50), updated_at=NOW))
+    with db.transaction() as session:
+        seen_by_them = session.scalars(select(StrategySettings)).one()
+    with db.transaction() as session:
+        session.scalars(select(StrategySettings)).one().sell_percent = Decimal(30)
+    seen_by_them.sell_percent = Decimal(70)
+    with pytest.raises(StaleDataError), db.transaction() as session:
+        session.merge(seen_by_them)
     with db.transaction() as session:
         row = session.scalars(select(StrategySettings)).one()
         assert (row.sell_percent, row.version) == (Decimal(30), 2)
