@@ -7,7 +7,9 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
 
 from bot import __version__
 from bot.config import Settings, SettingsError, load_settings
@@ -64,6 +66,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     raise UserError("chat tokens are set, but this version serves the terminal only")
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    import json
+
+    from bot.replay import replay
+    from strategies.candles import CandleDataError
+
+    try:
+        start, end = date.fromisoformat(args.start), date.fromisoformat(args.end)
+    except ValueError as exc:
+        raise UserError(f"--start/--end must be YYYY-MM-DD: {exc}") from None
+    try:
+        summary = asyncio.run(replay(Path(args.csv), args.schedule, start, end))
+    except (OSError, CandleDataError) as exc:
+        raise UserError(f"--csv {args.csv}: {exc}") from None
+    fields = {
+        k: (format(v, "f") if isinstance(v, Decimal) else v) for k, v in vars(summary).items()
+    }
+    if args.json:
+        print(json.dumps(fields))
+    else:
+        for name, value in fields.items():
+            print(f"{name:>18}  {value}")
+    return 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from bot.engine.setup import open_database
     from storage.migrate import current_revision
@@ -93,6 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.set_defaults(func=cmd_db_upgrade)
     add_backtest_parser(sub)
     add_signal_parser(sub)
+    replay = sub.add_parser("replay", help="run the real engine over historical candles")
+    replay.add_argument("--csv", required=True, help="daily candles CSV")
+    replay.add_argument("--schedule", required=True, help="'<days> <HH:MM> <amount>'")
+    replay.add_argument("--start", required=True, help="YYYY-MM-DD")
+    replay.add_argument("--end", required=True, help="YYYY-MM-DD")
+    replay.add_argument("--json", action="store_true", help="one JSON object")
+    replay.set_defaults(func=cmd_replay)
     return parser
 
 

@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     okx_api_url: str = _env("DCABOT_OKX_API_URL", default="")
     request_timeout_s: float = _env("DCABOT_REQUEST_TIMEOUT", default=30.0)
     confirm_ttl_s: int = _env("DCABOT_CONFIRM_TTL", default=60)
+    missed_run_grace_h: float = _env("DCABOT_MISSED_RUN_GRACE", default=6.0)
+    trend_history_days: int = _env("DCABOT_TREND_HISTORY_DAYS", default=1000)
     telegram_bot_token: str = _env("TELEGRAM_BOT_TOKEN", default="")
     line_channel_access_token: str = _env("LINE_CHANNEL_ACCESS_TOKEN", default="")
 
@@ -164,6 +166,8 @@ EXAMPLES: dict[str, str] = {
     "DCABOT_OKX_API_URL": "https://www.okx.com",
     "DCABOT_REQUEST_TIMEOUT": "30",
     "DCABOT_CONFIRM_TTL": "60",
+    "DCABOT_MISSED_RUN_GRACE": "6",
+    "DCABOT_TREND_HISTORY_DAYS": "1000",
 }
 
 

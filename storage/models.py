@@ -40,6 +40,7 @@ class Order(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     client_order_id: Mapped[str] = mapped_column(String(64), unique=True)
     cause: Mapped[str] = mapped_column(String(32))
+    cause_key: Mapped[str] = mapped_column(String(120), default="", server_default="")
     side: Mapped[str] = mapped_column(String(4))
     symbol: Mapped[str] = mapped_column(String(32))
     exchange: Mapped[str] = mapped_column(String(32))
@@ -102,6 +103,7 @@ class Schedule(Base):
     exchange: Mapped[str] = mapped_column(String(32))
     mode: Mapped[str] = mapped_column(String(8))
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    removed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 

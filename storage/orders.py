@@ -29,6 +29,7 @@ def write_intent(
     *,
     client_order_id: str,
     cause: str,
+    cause_key: str,
     side: str,
     symbol: str,
     exchange: str,
@@ -41,6 +42,7 @@ def write_intent(
     order = Order(
         client_order_id=client_order_id,
         cause=cause,
+        cause_key=cause_key,
         side=side,
         symbol=symbol,
         exchange=exchange,

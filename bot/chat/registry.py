@@ -21,12 +21,24 @@ from bot.engine.errors import UserError
 log = logging.getLogger(__name__)
 
 
+def _nothing() -> None:
+    return None
+
+
 @dataclass
 class ChatServices:
-    """What handlers may use: the engine and the confirmation book."""
+    """What handlers may use: the engine, the confirmation book, and a hook that tells the
+    scheduler (when this process runs one) that the schedules changed."""
 
     engine: Engine
     confirmations: ConfirmationBook
+    schedules_changed: Callable[[], None] = _nothing
+
+
+def require_admin(call: Invocation, what: str) -> None:
+    """For subcommands that change things under a command viewers may read."""
+    if call.user.role < Role.ADMIN:
+        raise UserError(f"{what} needs an admin; you are {call.user.role.name.lower()}")
 
 
 @dataclass(frozen=True, slots=True)

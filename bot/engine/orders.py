@@ -15,13 +15,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from bot.engine import settlement
 from bot.engine.context import Engine
 from bot.engine.order_ids import client_order_id
 from bot.exchanges.base import ExchangeError, ExchangeUnavailable, Fill, OrderRejected
 from storage import orders, outbox
 from storage.models import Order
 
-OnFill = Callable[[Session, Order, Fill], None]
+BeforeSend = Callable[[Session, Order], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,6 @@ class OrderRequest:
     quote_amount: Decimal | None = None
     base_amount: Decimal | None = None
     requested_by: str | None = None
-    alert_kind: str = "order_filled"
 
 
 def fill_payload(order: Order, fill: Fill) -> dict[str, Any]:
@@ -85,10 +85,8 @@ def _outcome(order: Order, fill: Fill | None, *, repeated: bool = False) -> Orde
     )
 
 
-def record_fill(
-    engine: Engine, client_id: str, fill: Fill, alert_kind: str, on_fill: OnFill | None
-) -> OrderOutcome:
-    """Write a fill, its ledger rows (`on_fill`) and its alert together, exactly once."""
+def record_fill(engine: Engine, client_id: str, fill: Fill) -> OrderOutcome:
+    """Write a fill, its ledger rows and run status (`settlement`) and its alert, exactly once."""
     now = engine.clock()
     with engine.db.transaction() as session:
         order = orders.by_client_id(session, client_id, lock=True)
@@ -100,12 +98,14 @@ def record_fill(
         order.price, order.fee, order.fee_asset = fill.price, fill.fee, fill.fee_asset
         order.exchange_order_id = fill.exchange_order_id
         order.updated_at = now
-        if on_fill is not None:
-            on_fill(session, order, fill)
-        outbox.enqueue(
-            session, kind=alert_kind, payload=fill_payload(order, fill), now=now, urgent=True
-        )
+        kind = settlement.on_fill(session, order, fill, engine.settings.quote_asset, now)
+        outbox.enqueue(session, kind=kind, payload=fill_payload(order, fill), now=now, urgent=True)
         return _outcome(order, fill)
+
+
+def mark_failed(engine: Engine, client_id: str, error: str) -> OrderOutcome:
+    """The order was never placed (e.g. not found on the exchange after a restart)."""
+    return _record_failure(engine, client_id, orders.FAILED, error)
 
 
 def _record_failure(engine: Engine, client_id: str, status: str, error: str) -> OrderOutcome:
@@ -114,6 +114,7 @@ def _record_failure(engine: Engine, client_id: str, status: str, error: str) -> 
         order = orders.by_client_id(session, client_id, lock=True)
         assert order is not None
         order.status, order.error, order.updated_at = status, error, now
+        settlement.on_failure(session, order, error, now)
         outbox.enqueue(
             session,
             kind="order_failed",
@@ -135,18 +136,22 @@ def _record_failure(engine: Engine, client_id: str, status: str, error: str) -> 
 
 
 async def place_order(
-    engine: Engine, request: OrderRequest, on_fill: OnFill | None = None
+    engine: Engine, request: OrderRequest, before_send: BeforeSend | None = None
 ) -> OrderOutcome:
-    """Place the order `request` asks for, once per cause. Never raises for exchange refusals."""
+    """Place the order `request` asks for, once per cause. Never raises for exchange refusals.
+
+    `before_send` runs in the intent's transaction (to hold the reserve the order will spend).
+    """
     client_id = client_order_id(request.cause, request.cause_key)
     exchange = engine.exchange
     with engine.db.transaction() as session:
         existing = orders.by_client_id(session, client_id, lock=True)
         if existing is None:
-            orders.write_intent(
+            order = orders.write_intent(
                 session,
                 client_order_id=client_id,
                 cause=request.cause,
+                cause_key=request.cause_key,
                 side=request.side,
                 symbol=engine.symbol,
                 exchange=exchange.name,
@@ -156,12 +161,14 @@ async def place_order(
                 requested_by=request.requested_by,
                 now=engine.clock(),
             )
+            if before_send is not None:
+                before_send(session, order)
         elif existing.status != orders.SENDING:
             return _outcome(existing, None, repeated=True)
     if existing is not None:  # an intent from an earlier attempt: never send before looking
         found = await exchange.find_order(engine.symbol, client_id)
         if found is not None:
-            return record_fill(engine, client_id, found, request.alert_kind, on_fill)
+            return record_fill(engine, client_id, found)
     try:
         if request.side == "buy":
             assert request.quote_amount is not None
@@ -175,23 +182,23 @@ async def place_order(
         return _record_failure(engine, client_id, orders.FAILED, str(exc))
     except ExchangeError as exc:  # uncertain: stays `sending` until reconciled
         with engine.db.transaction() as session:
-            order = orders.by_client_id(session, client_id)
-            assert order is not None
-            order.error = str(exc)
+            pending = orders.by_client_id(session, client_id)
+            assert pending is not None
+            pending.error = str(exc)
             outbox.enqueue(
                 session,
                 kind="order_failed",
                 now=engine.clock(),
                 urgent=True,
                 payload={
-                    "side": order.side,
-                    "symbol": order.symbol,
-                    "exchange": order.exchange,
-                    "mode": order.mode,
-                    "cause": order.cause,
+                    "side": pending.side,
+                    "symbol": pending.symbol,
+                    "exchange": pending.exchange,
+                    "mode": pending.mode,
+                    "cause": pending.cause,
                     "error": str(exc),
                     "status": "unknown, will be reconciled",
                 },
             )
-            return _outcome(order, None)
-    return record_fill(engine, client_id, fill, request.alert_kind, on_fill)
+            return _outcome(pending, None)
+    return record_fill(engine, client_id, fill)

@@ -11,6 +11,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+from strategies.candles import Candle
+
 
 @dataclass(frozen=True, slots=True)
 class MarketRules:
@@ -105,5 +107,9 @@ class Exchange(Protocol):
     async def sell_base(self, symbol: str, base_amount: Decimal, client_order_id: str) -> Fill: ...
 
     async def find_order(self, symbol: str, client_order_id: str) -> Fill | None: ...
+
+    async def closed_candles(self, symbol: str, limit: int) -> list[Candle]:
+        """The last `limit` closed daily candles, oldest first; never the one still forming."""
+        ...
 
     async def close(self) -> None: ...

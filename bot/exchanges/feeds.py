@@ -13,6 +13,7 @@ from bot.exchanges.base import ExchangeUnavailable, MarketRules, PriceQuote
 from bot.exchanges.markets import snapshot_rules
 from bot.exchanges.prices import CandleReplay, SimulatedMarket
 from bot.exchanges.public_market import PublicMarket
+from strategies.candles import Candle
 
 Clock = Callable[[], datetime]
 RETRY_EXCHANGE_AFTER = timedelta(minutes=10)
@@ -40,6 +41,9 @@ class OfflineFeed:
 
     async def market_rules(self, symbol: str) -> MarketRules:
         return rules_offline(self.exchange, symbol)
+
+    async def closed_candles(self, symbol: str, limit: int) -> list[Candle]:
+        return self.prices.closed_candles(symbol, limit)
 
     async def close(self) -> None:
         return None
@@ -89,6 +93,16 @@ class FallbackFeed:
                     raise
                 self._offline_since = self.clock()
         return rules_offline(self.public.exchange_id, symbol)
+
+    async def closed_candles(self, symbol: str, limit: int) -> list[Candle]:
+        if self._exchange_worth_trying():
+            try:
+                return await self.public.closed_candles(symbol, limit)
+            except ExchangeUnavailable:
+                if not self.allow_simulated:
+                    raise
+                self._offline_since = self.clock()
+        return self.simulated.closed_candles(symbol, limit)
 
     async def close(self) -> None:
         await self.public.close()

@@ -19,6 +19,7 @@ from storage import paper
 from storage.db import Database
 from storage.models import PaperFill
 from storage.types import plain_decimal
+from strategies.candles import Candle
 
 Clock = Callable[[], datetime]
 
@@ -29,6 +30,8 @@ class MarketFeed(Protocol):
     async def price(self, symbol: str) -> PriceQuote: ...
 
     async def market_rules(self, symbol: str) -> MarketRules: ...
+
+    async def closed_candles(self, symbol: str, limit: int) -> list[Candle]: ...
 
     async def close(self) -> None: ...
 
@@ -90,6 +93,9 @@ class PaperExchange:
         with self.db.transaction() as session:
             row = paper.find_fill(session, self.name, client_order_id)
             return _as_fill(row) if row is not None else None
+
+    async def closed_candles(self, symbol: str, limit: int) -> list[Candle]:
+        return await self.feed.closed_candles(symbol, limit)
 
     async def close(self) -> None:
         await self.feed.close()

@@ -12,11 +12,11 @@ import bisect
 import math
 import random
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from bot.exchanges.base import PriceQuote
-from strategies.candles import Candle
+from strategies.candles import Candle, candle_interval
 
 Clock = Callable[[], datetime]
 
@@ -36,13 +36,29 @@ class SimulatedMarket:
 
     def price(self, symbol: str) -> PriceQuote:
         now = self.clock()
+        return PriceQuote(
+            symbol, self._value(symbol, now), f"SIMULATED (seed {self.seed})", True, now
+        )
+
+    def _value(self, symbol: str, now: datetime) -> Decimal:
         minute = int(now.timestamp() // 60)
         days = minute / 1440
         base = SIMULATED_BASE_PRICES.get(symbol, 100.0)
         wave = 0.08 * math.sin(2 * math.pi * days / 45) + 0.015 * math.sin(2 * math.pi * days)
         noise = random.Random(f"{self.seed}:{symbol}:{minute}").uniform(-0.002, 0.002)
-        value = Decimal(f"{base * (1 + wave + noise):.2f}")
-        return PriceQuote(symbol, value, f"SIMULATED (seed {self.seed})", True, now)
+        return Decimal(f"{base * (1 + wave + noise):.2f}")
+
+    def closed_candles(self, symbol: str, limit: int) -> list[Candle]:
+        """Daily candles of the simulated market: open, high, low and close sampled hourly."""
+        today = self.clock().replace(hour=0, minute=0, second=0, microsecond=0)
+        candles = []
+        for back in range(limit, 0, -1):
+            start = today - timedelta(days=back)
+            samples = [self._value(symbol, start + timedelta(hours=h)) for h in range(25)]
+            candles.append(
+                Candle(start, samples[0], max(samples), min(samples), samples[-1], Decimal(0))
+            )
+        return candles
 
 
 class CandleReplay:
@@ -54,6 +70,7 @@ class CandleReplay:
         self.symbol = symbol
         self.candles = list(candles)
         self.times = [c.time for c in self.candles]
+        self.interval = candle_interval(self.candles) if len(self.candles) > 1 else timedelta(1)
         self.label = label
         self.clock = clock
 
@@ -78,3 +95,10 @@ class CandleReplay:
         return PriceQuote(
             symbol, candle.open, f"{self.label} {candle.time:%Y-%m-%d %H:%M}", False, now
         )
+
+    def closed_candles(self, symbol: str, limit: int) -> list[Candle]:
+        """The candles closed at the clock's time (the one it stands in is still forming)."""
+        if symbol != self.symbol:
+            raise LookupError(f"{self.label} has candles for {self.symbol}, not {symbol}")
+        end = bisect.bisect_right(self.times, self.clock() - self.interval)
+        return self.candles[max(0, end - limit) : end]

@@ -7,14 +7,23 @@ CSV or the simulated market never pays.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from bot.exchanges.base import ExchangeUnavailable, MarketRules, PriceQuote
 from bot.exchanges.markets import rules_from_ccxt_market
+from strategies.candles import Candle
 
 Clock = Callable[[], datetime]
+DAY = timedelta(days=1)
+OHLCV_PAGE = 500
+
+
+def _candle(row: list[Any]) -> Candle:
+    stamp, *values = row[:6]
+    open_, high, low, close, volume = (Decimal(str(v if v is not None else 0)) for v in values)
+    return Candle(datetime.fromtimestamp(stamp / 1000, UTC), open_, high, low, close, volume)
 
 
 def create_ccxt_client(
@@ -86,6 +95,31 @@ class PublicMarket:
         return PriceQuote(
             symbol, Decimal(str(last)), f"{self.exchange_id} ticker", False, self.clock()
         )
+
+    async def closed_candles(self, symbol: str, limit: int) -> list[Candle]:
+        """Closed daily candles through ccxt, paginated; the forming candle is dropped."""
+        import ccxt
+
+        now = self.clock()
+        since_ms = int((now - DAY * (limit + 1)).timestamp() * 1000)
+        end_ms = int(now.timestamp() * 1000)
+        by_time: dict[int, list[Any]] = {}
+        try:
+            while since_ms < end_ms:
+                batch = await self._ccxt().fetch_ohlcv(
+                    symbol, "1d", since=since_ms, limit=OHLCV_PAGE
+                )
+                fresh = [row for row in batch if row[0] not in by_time]
+                if not fresh:
+                    break
+                by_time.update((row[0], row) for row in fresh)
+                since_ms = max(row[0] for row in fresh) + int(DAY.total_seconds() * 1000)
+        except ccxt.BaseError as exc:
+            raise ExchangeUnavailable(
+                f"{self.exchange_id}: no candles for {symbol} ({type(exc).__name__})"
+            ) from None
+        candles = [_candle(row) for _, row in sorted(by_time.items())]
+        return [c for c in candles if c.time + DAY <= now][-limit:]
 
     async def close(self) -> None:
         if self._client is not None:

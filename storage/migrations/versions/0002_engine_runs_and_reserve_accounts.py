@@ -17,6 +17,12 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("cause_key", sa.String(length=120), server_default="", nullable=False)
+        )
+    with op.batch_alter_table("schedules", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("removed", sa.Boolean(), server_default="0", nullable=False))
     op.create_table(
         "flip_events",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -67,3 +73,7 @@ def downgrade() -> None:
     op.drop_table("schedule_runs")
     op.drop_table("reserve_accounts")
     op.drop_table("flip_events")
+    with op.batch_alter_table("schedules", schema=None) as batch_op:
+        batch_op.drop_column("removed")
+    with op.batch_alter_table("orders", schema=None) as batch_op:
+        batch_op.drop_column("cause_key")

@@ -1,0 +1,135 @@
+"""/reserve and /sell: the USDT reserve, and selling BTC into it."""
+
+from __future__ import annotations
+
+from bot.chat import format as fmt
+from bot.chat.arguments import parse_amount
+from bot.chat.commands.trading import order_card
+from bot.chat.registry import Invocation, Registry, require_admin
+from bot.chat.replies import Field, Reply, Tone
+from bot.chat.roles import Role
+from bot.engine import strategy_settings
+from bot.engine.errors import UserError
+from bot.engine.reserve import (
+    ReserveView,
+    add_to_reserve,
+    check_exchange,
+    deploy_reserve,
+    reserve_view,
+    sell_into_reserve,
+)
+
+USAGE = "/reserve | /reserve add <amount> [exchange] | /reserve deploy [exchange]"
+
+
+def reserve_card(view: ReserveView, quote: str, zone: object, title: str = "Reserve") -> Reply:
+    lines = tuple(
+        f"{row.created_at:%Y-%m-%d %H:%M} UTC  {fmt.number(row.amount, min_decimals=2)} "
+        f"{quote}  {row.reason}"
+        for row in view.recent
+    )
+    return Reply(
+        kind="reserve",
+        title=title,
+        fields=(
+            Field("Exchange", view.exchange),
+            Field("Reserve", fmt.money(view.balance, quote)),
+            Field(f"{quote} free", fmt.money(view.quote_free, quote)),
+        ),
+        lines=lines or ("No reserve movements yet.",),
+    )
+
+
+def register(registry: Registry) -> None:
+    @registry.add(
+        "reserve", "The USDT reserve; admins add to it or deploy it", USAGE, group="reserve"
+    )
+    async def reserve(call: Invocation) -> Reply:
+        engine = call.services.engine
+        quote, zone = engine.settings.quote_asset, engine.settings.zone
+        if not call.args:
+            return reserve_card(await reserve_view(engine), quote, zone)
+        action, rest = call.args[0].lower(), call.args[1:]
+        if action == "add":
+            require_admin(call, "/reserve add")
+            if not 1 <= len(rest) <= 2:
+                raise UserError("Give an amount, e.g. /reserve add 100")
+            amount = parse_amount(rest[0], example="/reserve add 100")
+            check_exchange(engine, rest[1].lower() if len(rest) > 1 else None)
+            await add_to_reserve(engine, amount, requested_by=call.user.key)
+            return reserve_card(await reserve_view(engine), quote, zone, "Added to the reserve")
+        if action == "deploy":
+            require_admin(call, "/reserve deploy")
+            check_exchange(engine, rest[0].lower() if rest else None)
+            view = await reserve_view(engine)
+            if view.balance <= 0:
+                raise UserError("The reserve is empty; nothing to deploy")
+
+            async def confirmed(token: str) -> Reply:
+                try:
+                    outcome = await deploy_reserve(
+                        engine, cause="deploy", cause_key=token, requested_by=call.user.key
+                    )
+                except UserError as exc:
+                    return Reply(kind="error", title="Not done", lines=(str(exc),), tone=Tone.ERROR)
+                return order_card(outcome, engine.settings.base_asset, quote)
+
+            token = call.services.confirmations.ask(
+                call.user,
+                f"Deploy the reserve of {fmt.money(view.balance, quote)}",
+                confirmed,
+                retry_hint="/reserve deploy",
+            )
+            return Reply(
+                kind="buy_confirm",
+                title=f"Buy BTC with the whole reserve ({fmt.money(view.balance, quote)})?",
+                tone=Tone.WARNING,
+                confirm_token=token,
+                fields=(Field("Exchange", view.exchange),),
+            )
+        raise UserError(f"{action!r} is not a /reserve action; use add or deploy")
+
+    @registry.add(
+        "sell",
+        "Sell a percent of your BTC into the reserve (asks to confirm)",
+        "/sell <percent>",
+        role=Role.ADMIN,
+        group="reserve",
+    )
+    async def sell(call: Invocation) -> Reply:
+        engine = call.services.engine
+        if len(call.args) != 1:
+            raise UserError("Give one percent from 0 to 100, e.g. /sell 25")
+        percent = strategy_settings.check_sell_percent(call.args[0].rstrip("%"))
+        if percent == 0:
+            raise UserError("A sell of 0% sells nothing; e.g. /sell 25")
+        base, quote = engine.settings.base_asset, engine.settings.quote_asset
+        held = (await engine.exchange.balances()).get(base)
+        if not held:
+            raise UserError(f"You hold no {base} to sell")
+
+        async def confirmed(token: str) -> Reply:
+            try:
+                outcome = await sell_into_reserve(
+                    engine, percent, cause="sell_now", cause_key=token, requested_by=call.user.key
+                )
+            except UserError as exc:
+                return Reply(kind="error", title="Not done", lines=(str(exc),), tone=Tone.ERROR)
+            return order_card(outcome, base, quote)
+
+        token = call.services.confirmations.ask(
+            call.user,
+            f"Sell {fmt.number(percent)}% of your {base}",
+            confirmed,
+            retry_hint=f"/sell {fmt.number(percent)}",
+        )
+        return Reply(
+            kind="buy_confirm",
+            title=f"Sell {fmt.number(percent)}% of your {base}?",
+            tone=Tone.WARNING,
+            confirm_token=token,
+            fields=(
+                Field("About", fmt.crypto(held * percent / 100, base)),
+                Field("Proceeds go to", "the reserve"),
+            ),
+        )

@@ -1,0 +1,77 @@
+"""/strategy: show and change the CDC gate, the sell percent, the order cap and S4 execution."""
+
+from __future__ import annotations
+
+from bot.chat import format as fmt
+from bot.chat.arguments import parse_amount
+from bot.chat.registry import Invocation, Registry, require_admin
+from bot.chat.replies import Field, Reply, Tone
+from bot.engine import strategy_settings
+from bot.engine.errors import UserError
+from bot.engine.reserve import check_exchange
+
+USAGE = (
+    "/strategy | /strategy cdc on|off | /strategy sell <percent> | "
+    "/strategy cap <exchange> <amount> | /strategy s4 execute on|off"
+)
+
+
+def _on_off(text: str | None, example: str) -> bool:
+    if text is None or text.lower() not in {"on", "off"}:
+        raise UserError(f"Say on or off, e.g. {example}")
+    return text.lower() == "on"
+
+
+def strategy_card(view: strategy_settings.StrategyView, quote: str, title: str) -> Reply:
+    return Reply(
+        kind="strategy",
+        title=title,
+        fields=(
+            Field("Exchange", view.exchange),
+            Field(
+                "CDC gate",
+                "on: buy while up, save while down" if view.cdc_enabled else "off: every DCA buys",
+            ),
+            Field("Sell on red", f"{fmt.number(view.sell_percent)}% of BTC into the reserve"),
+            Field("Per-order cap", fmt.money(view.order_cap, quote) if view.order_cap else "none"),
+            Field("S4 rotations", "executed" if view.s4_execute else "shadow (told, not traded)"),
+        ),
+        tone=Tone.SUCCESS if title != "Strategy" else Tone.INFO,
+    )
+
+
+def register(registry: Registry) -> None:
+    @registry.add("strategy", "Show the strategy; admins change it", USAGE, group="strategy")
+    async def strategy(call: Invocation) -> Reply:
+        engine = call.services.engine
+        quote = engine.settings.quote_asset
+        if not call.args:
+            return strategy_card(strategy_settings.current(engine), quote, "Strategy")
+        require_admin(call, "Changing the strategy")
+        what, rest = call.args[0].lower(), call.args[1:]
+        if what == "cdc":
+            view = strategy_settings.update(
+                engine, cdc_enabled=_on_off(rest[0] if rest else None, "/strategy cdc on")
+            )
+        elif what == "sell":
+            if len(rest) != 1:
+                raise UserError("Give one percent from 0 to 100, e.g. /strategy sell 50")
+            view = strategy_settings.update(
+                engine, sell_percent=strategy_settings.check_sell_percent(rest[0])
+            )
+        elif what == "cap":
+            if len(rest) != 2:
+                raise UserError("Give an exchange and an amount, e.g. /strategy cap binance 500")
+            name = check_exchange(engine, rest[0].lower())
+            cap = parse_amount(rest[1], example="/strategy cap binance 500")
+            view = strategy_settings.update(engine, name, order_cap=cap)
+        elif what == "s4":
+            if not rest or rest[0].lower() != "execute":
+                raise UserError("Use /strategy s4 execute on|off")
+            view = strategy_settings.update(
+                engine,
+                s4_execute=_on_off(rest[1] if len(rest) > 1 else None, "/strategy s4 execute on"),
+            )
+        else:
+            raise UserError(f"{what!r} is not a strategy setting; use cdc, sell, cap or s4")
+        return strategy_card(view, quote, "Strategy updated")

@@ -1,0 +1,171 @@
+"""A scheduled DCA run, exactly once per (schedule, due time), and the runs missed while down.
+
+A run first acts on any trend flip not yet acted on (so a flip and a DCA on the same day happen
+in the backtester's order), then applies the DCA rule: buy while the trend is up, set the amount
+aside in the reserve while it is down, always buy in `plain` mode. The run's row is claimed
+before anything else; a second attempt with the same key does nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from bot.engine import strategy_settings
+from bot.engine.context import Engine
+from bot.engine.errors import UserError
+from bot.engine.orders import OrderRequest, place_order
+from bot.engine.reserve import set_aside
+from bot.engine.schedule_spec import ScheduleSpec
+from bot.engine.trend_watch import act_on_flips, read_trend
+from storage import outbox, schedules
+from storage.models import Schedule
+from strategies.rules import BuyBtc, decide_scheduled_dca
+
+MAX_MISSED_LISTED = 52
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    run_key: str
+    status: str  # done, missed, already (the key existed), gone (no such active schedule)
+    outcome: str
+
+
+def run_key(schedule_id: int, due_at: datetime) -> str:
+    return f"schedule:{schedule_id}:{due_at.astimezone(UTC):%Y-%m-%dT%H:%MZ}"
+
+
+def _spec(schedule: Schedule) -> ScheduleSpec:
+    return ScheduleSpec(schedule.days, schedule.local_time)
+
+
+async def run_schedule(
+    engine: Engine, schedule_id: int, due_at: datetime, *, resume: bool = False
+) -> RunResult:
+    """Run the schedule for `due_at`, once. `resume` continues a run a dead process claimed."""
+    key = run_key(schedule_id, due_at)
+    now = engine.clock()
+    with engine.db.transaction() as session:
+        schedule = schedules.find(session, schedule_id)
+        if schedule is None or schedule.paused:
+            return RunResult(key, "gone", "no such active schedule")
+        amount, mode = schedule.amount, schedule.mode
+        existing = schedules.by_key(session, key)
+        if existing is not None and not (resume and existing.status == schedules.STARTED):
+            return RunResult(key, "already", existing.outcome)
+        if existing is None and schedules.claim_run(session, schedule_id, key, due_at, now) is None:
+            return RunResult(key, "already", "claimed by another process")
+    reading = await read_trend(engine)
+    await act_on_flips(engine, reading)
+    settings = strategy_settings.current(engine)
+    cap_note = ""
+    if settings.order_cap is not None and amount > settings.order_cap:
+        amount, cap_note = settings.order_cap, f" (capped at {settings.order_cap})"
+    action = (
+        BuyBtc(amount)
+        if mode != "cdc"
+        else decide_scheduled_dca(reading.trend, settings.cdc_enabled, amount)
+    )
+    if isinstance(action, BuyBtc):
+        outcome = await place_order(
+            engine,
+            OrderRequest(
+                cause="schedule", cause_key=key, side="buy", quote_amount=action.quote_amount
+            ),
+        )
+        return RunResult(key, "done", f"buy {outcome.status}{cap_note}")
+    return await _set_aside(engine, key, action.quote_amount, reading.trend)
+
+
+async def _set_aside(engine: Engine, key: str, amount: Decimal, trend: object) -> RunResult:
+    quote = engine.settings.quote_asset
+    balance = (await engine.exchange.balances()).get(quote, Decimal(0))
+    now = engine.clock()
+    try:
+        with engine.db.transaction() as session:
+            reserve = set_aside(session, engine, amount, balance, "dca_to_reserve", key)
+            schedules.finish(session, key, schedules.DONE, f"{amount} to reserve", now)
+            outbox.enqueue(
+                session,
+                kind="dca_reserved",
+                now=now,
+                payload={
+                    "exchange": engine.exchange.name,
+                    "amount": amount,
+                    "reserve": reserve,
+                    "trend": str(trend),
+                    "run": key,
+                },
+            )
+    except UserError as exc:
+        with engine.db.transaction() as session:
+            schedules.finish(session, key, schedules.DONE, f"failed: {exc}", now)
+            outbox.enqueue(
+                session,
+                kind="order_failed",
+                now=now,
+                urgent=True,
+                payload={
+                    "exchange": engine.exchange.name,
+                    "cause": "schedule",
+                    "error": str(exc),
+                    "run": key,
+                },
+            )
+        return RunResult(key, "done", f"failed: {exc}")
+    return RunResult(key, "done", f"{amount} to reserve")
+
+
+def _record_missed(engine: Engine, schedule: Schedule, due_at: datetime) -> None:
+    now = engine.clock()
+    key = run_key(schedule.id, due_at)
+    with engine.db.transaction() as session:
+        if (
+            schedules.claim_run(session, schedule.id, key, due_at, now, status=schedules.MISSED)
+            is not None
+        ):
+            outbox.enqueue(
+                session,
+                kind="schedule_missed",
+                now=now,
+                urgent=True,
+                payload={
+                    "schedule_id": schedule.id,
+                    "due_at": due_at,
+                    "amount": schedule.amount,
+                    "reason": "the bot was not running at that time",
+                },
+            )
+
+
+async def catch_up(engine: Engine, grace: timedelta) -> list[RunResult]:
+    """Runs due while the bot was down: the newest runs once if within `grace`, the rest (and
+    it, if older) are recorded as missed and the owner is told. Never silent."""
+    now, zone = engine.clock(), engine.settings.zone
+    with engine.db.transaction() as session:
+        active = [s for s in schedules.active(session) if not s.paused]
+        since = {s.id: schedules.last_due(session, s.id) or s.created_at for s in active}
+    results: list[RunResult] = []
+    for schedule in active:
+        due = _spec(schedule).due_between(zone, since[schedule.id], now)[-MAX_MISSED_LISTED:]
+        if not due:
+            continue
+        *older, newest = due
+        for when in older:
+            _record_missed(engine, schedule, when)
+        if now - newest <= grace:
+            results.append(await run_schedule(engine, schedule.id, newest))
+        else:
+            _record_missed(engine, schedule, newest)
+            results.append(RunResult(run_key(schedule.id, newest), "missed", "past the grace"))
+    return results
+
+
+async def resume_unfinished_runs(engine: Engine) -> None:
+    """At start-up: runs claimed by a process that died before finishing are finished now."""
+    with engine.db.transaction() as session:
+        unfinished = [(r.schedule_id, r.due_at) for r in schedules.unfinished(session)]
+    for schedule_id, due_at in unfinished:
+        await run_schedule(engine, schedule_id, due_at, resume=True)

@@ -1,0 +1,83 @@
+"""The owner's strategy choices per exchange, edited with optimistic locking.
+
+Each edit reads the row with its version and writes it back only if nobody changed it meanwhile;
+a concurrent edit fails with a clear message instead of silently overwriting the other one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from bot.engine.context import Engine
+from bot.engine.errors import UserError
+from storage.models import StrategySettings
+from strategies.rules import DEFAULT_SELL_PERCENT
+
+
+@dataclass(frozen=True, slots=True)
+class StrategyView:
+    exchange: str
+    cdc_enabled: bool
+    sell_percent: Decimal
+    order_cap: Decimal | None
+    s4_execute: bool
+    version: int
+
+
+def _row(session: Session, engine: Engine, exchange: str) -> StrategySettings:
+    row = session.scalar(select(StrategySettings).where(StrategySettings.exchange == exchange))
+    if row is None:
+        row = StrategySettings(
+            exchange=exchange,
+            cdc_enabled=True,
+            sell_percent=DEFAULT_SELL_PERCENT,
+            order_cap=None,
+            s4_execute=False,
+            updated_at=engine.clock(),
+        )
+        session.add(row)
+        session.flush()
+    return row
+
+
+def _view(row: StrategySettings) -> StrategyView:
+    return StrategyView(
+        row.exchange, row.cdc_enabled, row.sell_percent, row.order_cap, row.s4_execute, row.version
+    )
+
+
+def current(engine: Engine, exchange: str | None = None) -> StrategyView:
+    with engine.db.transaction() as session:
+        return _view(_row(session, engine, exchange or engine.exchange.name))
+
+
+def update(engine: Engine, exchange: str | None = None, **changes: object) -> StrategyView:
+    """Apply `changes` to the settings; fails if they changed since they were read."""
+    name = exchange or engine.exchange.name
+    try:
+        with engine.db.transaction() as session:
+            row = _row(session, engine, name)
+            for field, value in changes.items():
+                setattr(row, field, value)
+            row.updated_at = engine.clock()
+            session.flush()
+            return _view(row)
+    except StaleDataError:
+        raise UserError(
+            "The strategy settings changed meanwhile; look at /strategy and try again"
+        ) from None
+
+
+def check_sell_percent(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        value = Decimal(-1)
+    if not value.is_finite() or not Decimal(0) <= value <= Decimal(100):
+        raise UserError(f"{text!r} is not a percent from 0 to 100; e.g. /strategy sell 50")
+    return value

@@ -1,0 +1,179 @@
+"""The trend watch: read the CDC trend on closed daily candles and act on a flip exactly once.
+
+Each flip is keyed by exchange, symbol and the flip candle's open time (`flip_events.flip_key`
+is unique), so however often the watch runs (daily job, every scheduled run, a restart) a flip is
+acted on once. The first watch on a new database records a baseline: flips before the last
+closed candle are history, not news. If several flips happened while the bot was down, only the
+newest is acted on and the owner is told about the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from bot.engine import strategy_settings
+from bot.engine.context import Engine
+from bot.engine.errors import UserError
+from bot.engine.reserve import deploy_reserve, sell_into_reserve
+from storage import ledger, outbox
+from storage.models import FlipEvent
+from strategies.cdc import CdcSeries, Flip, Trend, cdc_series, trend_flips
+from strategies.rules import DeployReserve, NoAction, SellPercent, decide_on_flip
+
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class TrendReading:
+    series: CdcSeries
+    trend: Trend | None
+    flips: tuple[Flip, ...]
+    last_closed: datetime | None
+
+
+async def read_trend(engine: Engine) -> TrendReading:
+    candles = await engine.exchange.closed_candles(
+        engine.symbol, engine.settings.trend_history_days
+    )
+    series = cdc_series(candles)
+    trend = series.trends[-1] if len(series) else None
+    last = candles[-1].time if candles else None
+    return TrendReading(series, trend, tuple(trend_flips(series)), last)
+
+
+def flip_key(engine: Engine, flip: Flip) -> str:
+    return f"flip:{engine.exchange.name}:{engine.symbol}:{flip.time:%Y-%m-%dT%H:%MZ}"
+
+
+def _claim_new_flips(engine: Engine, reading: TrendReading) -> Flip | None:
+    """Record the baseline or the flips not seen yet; returns the flip to act on, if any."""
+    try:
+        return _record_flips(engine, reading)
+    except IntegrityError:  # another process recorded them first: it acts, not us
+        return None
+
+
+def _record_flips(engine: Engine, reading: TrendReading) -> Flip | None:
+    name, now = engine.exchange.name, engine.clock()
+    with engine.db.transaction() as session:
+        watermark = session.scalar(
+            select(func.max(FlipEvent.candle_time)).where(
+                FlipEvent.exchange == name, FlipEvent.symbol == engine.symbol
+            )
+        )
+        if watermark is None and reading.last_closed is not None:
+            watermark = reading.last_closed - DAY
+            session.add(
+                FlipEvent(
+                    flip_key=f"baseline:{name}:{engine.symbol}",
+                    exchange=name,
+                    symbol=engine.symbol,
+                    candle_time=watermark,
+                    trend="",
+                    status="baseline",
+                    outcome="watch started",
+                    created_at=now,
+                )
+            )
+        fresh = [f for f in reading.flips if watermark is None or f.time > watermark]
+        if not fresh:
+            return None
+        for flip in fresh:
+            superseded = flip is not fresh[-1]
+            session.add(
+                FlipEvent(
+                    flip_key=flip_key(engine, flip),
+                    exchange=name,
+                    symbol=engine.symbol,
+                    candle_time=flip.time,
+                    trend=flip.trend.value,
+                    status="superseded" if superseded else "started",
+                    outcome="a later flip came first" if superseded else "",
+                    created_at=now,
+                )
+            )
+            outbox.enqueue(
+                session,
+                kind="trend_flip",
+                now=now,
+                urgent=True,
+                payload={
+                    "exchange": name,
+                    "symbol": engine.symbol,
+                    "trend": flip.trend.value,
+                    "candle": flip.time,
+                    "superseded": superseded,
+                },
+            )
+        return fresh[-1]
+
+
+def _finish(engine: Engine, key: str, status: str, outcome: str) -> None:
+    with engine.db.transaction() as session:
+        event = session.scalar(select(FlipEvent).where(FlipEvent.flip_key == key).with_for_update())
+        assert event is not None
+        event.status, event.outcome = status, outcome[:200]
+
+
+async def act_on_flips(engine: Engine, reading: TrendReading | None = None) -> str | None:
+    """Act on a flip not acted on yet; returns what was done (None when there was none)."""
+    reading = reading or await read_trend(engine)
+    flip = _claim_new_flips(engine, reading)
+    if flip is None:
+        return None
+    return await _act(engine, flip, flip_key(engine, flip))
+
+
+async def _act(engine: Engine, flip: Flip, key: str) -> str:
+    settings = strategy_settings.current(engine)
+    if not settings.cdc_enabled:
+        _finish(engine, key, "done", "CDC is off: no action")
+        return "CDC is off: no action"
+    held = (await engine.exchange.balances()).get(engine.settings.base_asset, Decimal(0))
+    with engine.db.transaction() as session:
+        reserve = ledger.balance(session, engine.exchange.name)
+    action = decide_on_flip(flip, held, reserve, settings.sell_percent)
+    try:
+        if isinstance(action, SellPercent):
+            outcome = await sell_into_reserve(
+                engine, action.percent, cause="flip_sell", cause_key=key, requested_by=None
+            )
+        elif isinstance(action, DeployReserve):
+            outcome = await deploy_reserve(
+                engine, cause="flip_buy", cause_key=key, requested_by=None
+            )
+        else:
+            assert isinstance(action, NoAction)
+            _finish(engine, key, "done", action.reason)
+            return action.reason
+    except UserError as exc:
+        _finish(engine, key, "done", str(exc))
+        with engine.db.transaction() as session:
+            outbox.enqueue(
+                session,
+                kind="flip_not_acted",
+                now=engine.clock(),
+                urgent=True,
+                payload={"trend": flip.trend.value, "reason": str(exc)},
+            )
+        return str(exc)
+    summary = f"{outcome.side} {outcome.status}"
+    _finish(engine, key, "done", summary)
+    return summary
+
+
+async def resume_unfinished_flips(engine: Engine) -> None:
+    """At start-up: a flip claimed by a process that died before acting is acted on now."""
+    with engine.db.transaction() as session:
+        events = session.scalars(
+            select(FlipEvent).where(
+                FlipEvent.status == "started", FlipEvent.exchange == engine.exchange.name
+            )
+        ).all()
+    for event in events:
+        await _act(engine, Flip(event.candle_time, Trend(event.trend)), event.flip_key)

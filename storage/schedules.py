@@ -1,0 +1,60 @@
+"""Schedules and their runs. The schedules table is the source of truth for the scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from storage.models import Schedule, ScheduleRun
+
+STARTED, DONE, MISSED = "started", "done", "missed"
+
+
+def active(session: Session) -> Sequence[Schedule]:
+    query = select(Schedule).where(Schedule.removed.is_(False)).order_by(Schedule.id)
+    return session.scalars(query).all()
+
+
+def find(session: Session, schedule_id: int) -> Schedule | None:
+    row = session.get(Schedule, schedule_id)
+    return row if row is not None and not row.removed else None
+
+
+def claim_run(session: Session, schedule_id: int, run_key: str, due_at: datetime,
+              now: datetime, status: str = STARTED) -> ScheduleRun | None:
+    """Insert the run's row; None when the key exists already (someone ran or is running it)."""
+    run = ScheduleRun(run_key=run_key, schedule_id=schedule_id, due_at=due_at, status=status,
+                      outcome="", created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(run)
+            session.flush()
+    except IntegrityError:
+        return None
+    return run
+
+
+def by_key(session: Session, run_key: str) -> ScheduleRun | None:
+    return session.scalar(select(ScheduleRun).where(ScheduleRun.run_key == run_key))
+
+
+def finish(session: Session, run_key: str, status: str, outcome: str, now: datetime) -> None:
+    run = session.scalar(select(ScheduleRun).where(ScheduleRun.run_key == run_key)
+                         .with_for_update())
+    assert run is not None
+    run.status, run.outcome, run.finished_at = status, outcome[:200], now
+
+
+def last_due(session: Session, schedule_id: int) -> datetime | None:
+    return session.scalar(
+        select(ScheduleRun.due_at).where(ScheduleRun.schedule_id == schedule_id)
+        .order_by(ScheduleRun.due_at.desc()).limit(1)
+    )
+
+
+def unfinished(session: Session) -> Sequence[ScheduleRun]:
+    return session.scalars(select(ScheduleRun).where(ScheduleRun.status == STARTED)).all()
