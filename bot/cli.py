@@ -7,7 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -22,26 +22,11 @@ def _settings() -> Settings:
     return load_settings()
 
 
-async def _serve_terminal(settings: Settings, *, greet: bool = False) -> None:
-    from bot.chat.commands import build_registry
-    from bot.chat.confirmations import ConfirmationBook
-    from bot.chat.registry import ChatServices
-    from bot.chat.terminal import run_terminal
-    from bot.engine.setup import open_engine
-
-    engine = open_engine(settings)
-    try:
-        services = ChatServices(
-            engine, ConfirmationBook(timedelta(seconds=settings.confirm_ttl_s), engine.clock)
-        )
-        await run_terminal(build_registry(), services, first_command="/status" if greet else None)
-    finally:
-        await engine.exchange.close()
-        engine.db.dispose()
-
-
 def cmd_chat(args: argparse.Namespace) -> int:
-    asyncio.run(_serve_terminal(_settings()))
+    """The terminal as the owner's chat, without a scheduler (`dcabot run` schedules)."""
+    from bot.runtime import serve_terminal
+
+    asyncio.run(serve_terminal(_settings(), schedule=False, greet=False))
     return 0
 
 
@@ -61,7 +46,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             "this terminal is the chat. Try /status, /buy 50, /help; quit to leave.\n",
             flush=True,
         )
-        asyncio.run(_serve_terminal(settings, greet=True))
+        from bot.runtime import serve_terminal
+
+        asyncio.run(serve_terminal(settings, schedule=True, greet=True))
         return 0
     raise UserError("chat tokens are set, but this version serves the terminal only")
 
@@ -141,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("alembic", "httpx", "apscheduler.executors"):
+    for noisy in ("alembic", "httpx", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         code: int = args.func(args)
