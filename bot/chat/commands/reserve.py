@@ -19,7 +19,7 @@ from bot.engine.reserve import (
     sell_into_reserve,
 )
 
-USAGE = "/reserve | /reserve add <amount> [exchange] | /reserve deploy [exchange]"
+USAGE = "/reserve, /reserve add <amount> [exchange], /reserve deploy [exchange]"
 
 
 def reserve_card(view: ReserveView, quote: str, zone: object, title: str = "Reserve") -> Reply:

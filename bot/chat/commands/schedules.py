@@ -10,8 +10,8 @@ from bot.engine.errors import UserError
 from bot.engine.schedules import PAST, ScheduleView, add_schedule, change_schedule, list_schedules
 
 USAGE = (
-    "/schedule | /schedule add <days> <HH:MM> <amount> [exchange] [mode] | "
-    "/schedule pause|resume|remove <id>"
+    "/schedule, /schedule add <days> <HH:MM> <amount> [exchange] [mode], "
+    "/schedule pause/resume/remove <id>"
 )
 
 

@@ -11,8 +11,8 @@ from bot.engine.errors import UserError
 from bot.engine.reserve import check_exchange
 
 USAGE = (
-    "/strategy | /strategy cdc on|off | /strategy sell <percent> | "
-    "/strategy cap <exchange> <amount> | /strategy s4 execute on|off"
+    "/strategy, /strategy cdc on/off, /strategy sell <percent>, "
+    "/strategy cap <exchange> <amount>, /strategy s4 execute on/off"
 )
 
 
