@@ -91,7 +91,8 @@ RUN_ONE = textwrap.dedent("""
     from bot.engine.dca_run import run_schedule
     from bot.engine.setup import open_engine
 
-    url, data, schedule_id, start_at = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+    url, data = sys.argv[1], sys.argv[2]
+    schedule_id, start_at = int(sys.argv[3]), float(sys.argv[4])
     due = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
     settings = load_settings(_env_file=None, database_url=url, data_dir=Path(data),
                              price_source="simulated", paper_start_balance=Decimal(10000))
