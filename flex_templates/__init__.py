@@ -1,0 +1,1 @@
+"""LINE Flex bubble templates, shipped inside the package (see `bot.chat.line_render`)."""
