@@ -75,6 +75,7 @@ class Settings(BaseSettings):
     taker_fee: Decimal = _env("DCABOT_TAKER_FEE", default=Decimal("0.001"))
     max_order: Decimal = _env("DCABOT_MAX_ORDER", default=Decimal("50000"))
     prices_csv: Path | None = _env("DCABOT_PRICES_CSV", default=None)
+    gold_prices_csv: Path | None = _env("DCABOT_GOLD_PRICES_CSV", default=None)
     price_source: PriceSource = _env("DCABOT_PRICE_SOURCE", default=PriceSource.AUTO)
     simulated_seed: int = _env("DCABOT_SIMULATED_SEED", default=42)
     binance_api_url: str = _env("DCABOT_BINANCE_API_URL", default="")
@@ -160,6 +161,7 @@ EXAMPLES: dict[str, str] = {
     "DCABOT_TAKER_FEE": "0.001",
     "DCABOT_MAX_ORDER": "50000",
     "DCABOT_PRICES_CSV": "candles/btc_usdt_1d.csv",
+    "DCABOT_GOLD_PRICES_CSV": "candles/paxg_usdt_1d.csv",
     "DCABOT_PRICE_SOURCE": "auto",
     "DCABOT_SIMULATED_SEED": "42",
     "DCABOT_BINANCE_API_URL": "https://api.binance.com",

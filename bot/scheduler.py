@@ -20,6 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.engine.context import Engine
 from bot.engine.dca_run import catch_up, run_schedule
 from bot.engine.reconcile import reconcile
+from bot.engine.s4_watch import s4_watch
 from bot.engine.schedule_spec import ScheduleSpec
 from bot.engine.trend_watch import act_on_flips
 from storage import schedules
@@ -121,6 +122,14 @@ class DcaScheduler:
             return
         result = await run_schedule(self.engine, schedule_id, due)
         log.info("run %s: %s %s", result.run_key, result.status, result.outcome)
+
+    async def _daily_watch(self) -> None:
+        """After the daily close: act on a CDC flip; decide S4 if any schedule uses it."""
+        log.info("trend watch: %s", await act_on_flips(self.engine))
+        with self.engine.db.transaction() as session:
+            uses_s4 = any(s.mode == "s4" for s in schedules.active(session))
+        if uses_s4:
+            log.info("S4 watch: %s", await s4_watch(self.engine))
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -17,11 +17,13 @@ from bot.engine.context import Engine
 from bot.engine.errors import UserError
 from bot.engine.orders import OrderRequest, place_order
 from bot.engine.reserve import set_aside
+from bot.engine.s4_watch import rotation_state, s4_watch, symbol_of
 from bot.engine.schedule_spec import ScheduleSpec
 from bot.engine.trend_watch import act_on_flips, read_trend
 from storage import outbox, schedules
 from storage.models import Schedule
 from strategies.rules import BuyBtc, decide_scheduled_dca
+from strategies.s4 import Asset
 
 MAX_MISSED_LISTED = 52
 
@@ -77,6 +79,23 @@ async def run_schedule(
         )
         return RunResult(key, "done", f"buy {outcome.status}{cap_note}")
     return await _set_aside(engine, key, action.quote_amount, reading.trend)
+
+
+async def _s4_run(
+    engine: Engine, key: str, amount: Decimal, execute: bool, cap_note: str
+) -> RunResult:
+    """S4 buys the active asset; in shadow mode it buys BTC and says what S4 would buy."""
+    await s4_watch(engine)
+    active, _ = rotation_state(engine)
+    symbol = symbol_of(engine, active) if execute else engine.symbol
+    outcome = await place_order(
+        engine,
+        OrderRequest(
+            cause="schedule", cause_key=key, side="buy", quote_amount=amount, symbol=symbol
+        ),
+    )
+    shadow = "" if execute or active is Asset.BTC else f" (S4 shadow: would buy {active.value})"
+    return RunResult(key, "done", f"buy {symbol} {outcome.status}{cap_note}{shadow}")
 
 
 async def _set_aside(engine: Engine, key: str, amount: Decimal, trend: object) -> RunResult:

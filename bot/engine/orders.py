@@ -51,6 +51,7 @@ class OrderRequest:
     quote_amount: Decimal | None = None
     base_amount: Decimal | None = None
     requested_by: str | None = None
+    symbol: str | None = None  # the engine's symbol unless said (S4 trades gold too)
 
 
 def fill_payload(order: Order, fill: Fill) -> dict[str, Any]:
@@ -144,6 +145,7 @@ async def place_order(
     """
     client_id = client_order_id(request.cause, request.cause_key)
     exchange = engine.exchange
+    symbol = request.symbol or engine.symbol
     with engine.db.transaction() as session:
         existing = orders.by_client_id(session, client_id, lock=True)
         if existing is None:
@@ -153,7 +155,7 @@ async def place_order(
                 cause=request.cause,
                 cause_key=request.cause_key,
                 side=request.side,
-                symbol=engine.symbol,
+                symbol=symbol,
                 exchange=exchange.name,
                 mode=exchange.mode,
                 requested_quote=request.quote_amount,
@@ -166,16 +168,16 @@ async def place_order(
         elif existing.status != orders.SENDING:
             return _outcome(existing, None, repeated=True)
     if existing is not None:  # an intent from an earlier attempt: never send before looking
-        found = await exchange.find_order(engine.symbol, client_id)
+        found = await exchange.find_order(symbol, client_id)
         if found is not None:
             return record_fill(engine, client_id, found)
     try:
         if request.side == "buy":
             assert request.quote_amount is not None
-            fill = await exchange.buy_with_quote(engine.symbol, request.quote_amount, client_id)
+            fill = await exchange.buy_with_quote(symbol, request.quote_amount, client_id)
         else:
             assert request.base_amount is not None
-            fill = await exchange.sell_base(engine.symbol, request.base_amount, client_id)
+            fill = await exchange.sell_base(symbol, request.base_amount, client_id)
     except OrderRejected as exc:
         return _record_failure(engine, client_id, orders.REJECTED, str(exc))
     except ExchangeUnavailable as exc:

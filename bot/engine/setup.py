@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from bot.config import Mode, PriceSource, Settings
 from bot.engine.context import Clock, Engine, system_clock
 from bot.engine.errors import UserError
+from bot.engine.s4_watch import GOLD_SYMBOLS
 from bot.exchanges.feeds import FallbackFeed, OfflineFeed
 from bot.exchanges.paper import PaperExchange
 from bot.exchanges.prices import CandleReplay, SimulatedMarket
@@ -26,19 +29,25 @@ def _api_url(settings: Settings) -> str:
     )
 
 
+def _replay(path: Path, symbol: str, variable: str, clock: Clock) -> CandleReplay:
+    try:
+        candles = parse_candles_csv(path.read_text(encoding="utf-8"), source=path.name)
+    except OSError as exc:
+        raise UserError(f"{variable}: cannot read {path}: {exc.strerror}") from None
+    except CandleDataError as exc:
+        raise UserError(f"{variable}: {exc}") from None
+    return CandleReplay(symbol, candles, path.name, clock)
+
+
 def build_feed(settings: Settings, clock: Clock) -> OfflineFeed | FallbackFeed:
     """Prices for the paper exchange: a candles CSV, the simulated market, or the exchange."""
     if settings.prices_csv is not None:
-        path = settings.prices_csv
-        try:
-            candles = parse_candles_csv(path.read_text(encoding="utf-8"), source=path.name)
-        except OSError as exc:
-            raise UserError(f"DCABOT_PRICES_CSV: cannot read {path}: {exc.strerror}") from None
-        except CandleDataError as exc:
-            raise UserError(f"DCABOT_PRICES_CSV: {exc}") from None
-        return OfflineFeed(
-            settings.exchange, CandleReplay(settings.symbol, candles, path.name, clock)
-        )
+        main = _replay(settings.prices_csv, settings.symbol, "DCABOT_PRICES_CSV", clock)
+        more = {}
+        if settings.gold_prices_csv is not None:
+            gold = GOLD_SYMBOLS.get(settings.exchange, "PAXG/USDT")
+            more[gold] = _replay(settings.gold_prices_csv, gold, "DCABOT_GOLD_PRICES_CSV", clock)
+        return OfflineFeed(settings.exchange, main, more)
     simulated = SimulatedMarket(settings.simulated_seed, clock)
     if settings.price_source is PriceSource.SIMULATED:
         return OfflineFeed(settings.exchange, simulated)

@@ -30,20 +30,32 @@ def rules_offline(exchange: str, symbol: str) -> MarketRules:
 
 
 class OfflineFeed:
-    """Simulated or replayed prices with the snapshot rules: no network, no ccxt."""
+    """Simulated or replayed prices with the snapshot rules: no network, no ccxt.
 
-    def __init__(self, exchange: str, prices: SimulatedMarket | CandleReplay) -> None:
+    `more` adds replays for other symbols (S4's gold), chosen by symbol.
+    """
+
+    def __init__(
+        self,
+        exchange: str,
+        prices: SimulatedMarket | CandleReplay,
+        more: dict[str, CandleReplay] | None = None,
+    ) -> None:
         self.exchange = exchange
-        self.prices = prices
+        self.main = prices
+        self.more = more or {}
+
+    def source(self, symbol: str) -> SimulatedMarket | CandleReplay:
+        return self.more.get(symbol, self.main)
 
     async def price(self, symbol: str) -> PriceQuote:
-        return self.prices.price(symbol)
+        return self.source(symbol).price(symbol)
 
     async def market_rules(self, symbol: str) -> MarketRules:
         return rules_offline(self.exchange, symbol)
 
     async def closed_candles(self, symbol: str, limit: int) -> list[Candle]:
-        return self.prices.closed_candles(symbol, limit)
+        return self.source(symbol).closed_candles(symbol, limit)
 
     async def close(self) -> None:
         return None
