@@ -64,7 +64,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UserError(f"--start/--end must be YYYY-MM-DD: {exc}") from None
     try:
-        summary = asyncio.run(replay(Path(args.csv), args.schedule, start, end))
+        gold = Path(args.gold_csv) if args.gold_csv else None
+        summary = asyncio.run(replay(Path(args.csv), args.schedule, start, end, gold_csv=gold))
     except (OSError, CandleDataError) as exc:
         raise UserError(f"--csv {args.csv}: {exc}") from None
     fields = {
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_signal_parser(sub)
     replay = sub.add_parser("replay", help="run the real engine over historical candles")
     replay.add_argument("--csv", required=True, help="daily candles CSV")
+    replay.add_argument("--gold-csv", help="gold (PAXG/USDT) daily candles, for S4")
     replay.add_argument("--schedule", required=True, help="'<days> <HH:MM> <amount>'")
     replay.add_argument("--start", required=True, help="YYYY-MM-DD")
     replay.add_argument("--end", required=True, help="YYYY-MM-DD")
