@@ -90,7 +90,12 @@ def _events(
 
 
 async def replay(
-    csv: Path, schedule: str, start: date, end: date, work_dir: Path | None = None
+    csv: Path,
+    schedule: str,
+    start: date,
+    end: date,
+    work_dir: Path | None = None,
+    gold_csv: Path | None = None,
 ) -> ReplaySummary:
     spec, _, amount = parse_schedule(schedule)
     if start > end:
@@ -108,6 +113,7 @@ async def replay(
             _env_file=None,
             data_dir=Path(tmp),
             prices_csv=csv,
+            gold_prices_csv=gold_csv,
             mode="paper",
             paper_start_balance=amount * 10_000,
             trend_history_days=100_000,
