@@ -9,7 +9,7 @@ If the same cause comes again, step 1 finds the row: a fill is returned as it wa
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -168,7 +168,10 @@ async def place_order(
         elif existing.status != orders.SENDING:
             return _outcome(existing, None, repeated=True)
     if existing is not None:  # an intent from an earlier attempt: never send before looking
-        found = await exchange.find_order(symbol, client_id)
+        try:
+            found = await exchange.find_order(symbol, client_id)
+        except ExchangeError as exc:  # cannot tell: stays `sending`, nothing is sent
+            return replace(_outcome(existing, None), error=str(exc))
         if found is not None:
             return record_fill(engine, client_id, found)
     try:

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import Mode, PriceSource, Settings
 from bot.engine.context import Clock, Engine, system_clock
 from bot.engine.errors import UserError
+from bot.engine.exchange_keys import stored_credentials
 from bot.engine.s4_watch import GOLD_SYMBOLS
+from bot.exchanges.base import ExchangeError
 from bot.exchanges.feeds import FallbackFeed, OfflineFeed
 from bot.exchanges.paper import PaperExchange
 from bot.exchanges.prices import CandleReplay, SimulatedMarket
 from bot.exchanges.public_market import PublicMarket
+from storage import outbox
 from storage.db import Database
 from storage.migrate import upgrade
 from strategies.candles import CandleDataError, parse_candles_csv
+
+if TYPE_CHECKING:  # imported when built: paper mode never loads ccxt
+    from bot.exchanges.ccxt_exchange import CcxtExchange
 
 
 def open_database(settings: Settings) -> Database:
@@ -62,16 +71,67 @@ def build_feed(settings: Settings, clock: Clock) -> OfflineFeed | FallbackFeed:
     )
 
 
+def circuit_alert(db: Database, clock: Clock, mode: str) -> Callable[[bool, str, str], None]:
+    """The breaker's listener: an urgent outbox alert when trading pauses or resumes.
+
+    The breaker lives in `bot/exchanges`, which writes nothing to storage; the alert is written
+    here, in its own transaction, and delivered by the outbox dispatcher like any other.
+    """
+
+    def on_circuit_change(opened: bool, exchange: str, reason: str) -> None:
+        with db.transaction() as session:
+            outbox.enqueue(
+                session,
+                kind="circuit_open" if opened else "circuit_closed",
+                payload={"exchange": exchange, "mode": mode, "reason": reason},
+                now=clock(),
+                urgent=True,
+            )
+
+    return on_circuit_change
+
+
+def build_ccxt_exchange(settings: Settings, db: Database, clock: Clock) -> CcxtExchange:
+    """The real exchange for testnet or live, with the stored keys (live cannot run without)."""
+    exchange_id, mode = settings.exchange, settings.mode.value
+    keys = stored_credentials(db, settings, exchange_id)
+    if keys is None and settings.mode is Mode.LIVE:
+        raise UserError(
+            f"live trading on {exchange_id} needs its API keys: add them with "
+            f"`dcabot keys add {exchange_id}` (they are stored encrypted)"
+        )
+    from bot.exchanges.ccxt_exchange import CcxtExchange
+
+    try:
+        return CcxtExchange(
+            exchange_id,
+            mode,
+            clock=clock,
+            credentials=keys,
+            base_url=_api_url(settings),
+            timeout_s=settings.request_timeout_s,
+            circuit_failures=settings.circuit_failures,
+            circuit_cooldown=timedelta(seconds=settings.circuit_cooldown_s),
+            on_circuit_change=circuit_alert(db, clock, mode),
+        )
+    except ExchangeError as exc:
+        raise UserError(f"DCABOT_EXCHANGE={exchange_id}: {exc}") from None
+
+
 def open_engine(
     settings: Settings, *, clock: Clock = system_clock, db: Database | None = None
 ) -> Engine:
-    """The engine for the configured mode. Paper is built here; real exchanges come with keys."""
-    if settings.mode is not Mode.PAPER:
-        raise UserError(
-            f"DCABOT_MODE={settings.mode.value} needs exchange keys (`dcabot keys add "
-            f"{settings.exchange}`); this version trades in paper mode only"
-        )
+    """The engine for the configured mode: the paper exchange (with the real market's rules
+    and prices where reachable), or the real exchange through ccxt for testnet and live."""
     database = db or open_database(settings)
+    if settings.mode is not Mode.PAPER:
+        try:
+            real = build_ccxt_exchange(settings, database, clock)
+        except UserError:
+            if db is None:
+                database.dispose()
+            raise
+        return Engine(settings=settings, db=database, exchange=real, clock=clock)
     feed = build_feed(settings, clock)
     exchange = PaperExchange(
         database,

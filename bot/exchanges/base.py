@@ -80,6 +80,10 @@ class InsufficientFunds(OrderRejected):
     """The account does not hold enough of the asset to pay for the order."""
 
 
+class UnknownMarket(OrderRejected):
+    """The exchange lists no such market, or it is not trading: nothing can be placed on it."""
+
+
 class OrderUncertain(ExchangeError):
     """The order may or may not exist on the exchange; look it up by client order id."""
 

@@ -6,7 +6,7 @@ CSV or the simulated market never pays.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -24,6 +24,27 @@ def _candle(row: list[Any]) -> Candle:
     stamp, *values = row[:6]
     open_, high, low, close, volume = (Decimal(str(v if v is not None else 0)) for v in values)
     return Candle(datetime.fromtimestamp(stamp / 1000, UTC), open_, high, low, close, volume)
+
+
+async def closed_daily_candles(
+    fetch_page: Callable[[int], Awaitable[list[list[Any]]]], limit: int, now: datetime
+) -> list[Candle]:
+    """The last `limit` closed daily candles, paging forward from `limit + 1` days ago.
+
+    `fetch_page(since_ms)` returns ccxt OHLCV rows from `since_ms` on. The candle that contains
+    `now` is still forming and is dropped: a trend decided on it could flip back by the close.
+    """
+    since_ms = int((now - DAY * (limit + 1)).timestamp() * 1000)
+    end_ms = int(now.timestamp() * 1000)
+    by_time: dict[int, list[Any]] = {}
+    while since_ms < end_ms:
+        fresh = [row for row in await fetch_page(since_ms) if row[0] not in by_time]
+        if not fresh:
+            break
+        by_time.update((row[0], row) for row in fresh)
+        since_ms = max(row[0] for row in fresh) + int(DAY.total_seconds() * 1000)
+    candles = [_candle(row) for _, row in sorted(by_time.items())]
+    return [c for c in candles if c.time + DAY <= now][-limit:]
 
 
 def create_ccxt_client(
@@ -49,19 +70,29 @@ class PublicMarket:
     """Ticker and market rules of one exchange, read through ccxt without credentials."""
 
     def __init__(
-        self, exchange_id: str, clock: Clock, *, base_url: str = "", timeout_s: float = 10.0
+        self,
+        exchange_id: str,
+        clock: Clock,
+        *,
+        base_url: str = "",
+        timeout_s: float = 10.0,
+        client_config: Mapping[str, Any] | None = None,
     ) -> None:
         self.exchange_id = exchange_id
         self.clock = clock
         self.base_url = base_url
         self.timeout_s = timeout_s
+        self.client_config = dict(client_config or {})
         self._client: Any = None
         self._rules: dict[str, MarketRules] = {}
 
     def _ccxt(self) -> Any:
         if self._client is None:
             self._client = create_ccxt_client(
-                self.exchange_id, base_url=self.base_url, timeout_s=self.timeout_s
+                self.exchange_id,
+                base_url=self.base_url,
+                timeout_s=self.timeout_s,
+                **self.client_config,
             )
         return self._client
 
@@ -100,26 +131,18 @@ class PublicMarket:
         """Closed daily candles through ccxt, paginated; the forming candle is dropped."""
         import ccxt
 
-        now = self.clock()
-        since_ms = int((now - DAY * (limit + 1)).timestamp() * 1000)
-        end_ms = int(now.timestamp() * 1000)
-        by_time: dict[int, list[Any]] = {}
+        async def fetch_page(since_ms: int) -> list[list[Any]]:
+            rows: list[list[Any]] = await self._ccxt().fetch_ohlcv(
+                symbol, "1d", since=since_ms, limit=OHLCV_PAGE
+            )
+            return rows
+
         try:
-            while since_ms < end_ms:
-                batch = await self._ccxt().fetch_ohlcv(
-                    symbol, "1d", since=since_ms, limit=OHLCV_PAGE
-                )
-                fresh = [row for row in batch if row[0] not in by_time]
-                if not fresh:
-                    break
-                by_time.update((row[0], row) for row in fresh)
-                since_ms = max(row[0] for row in fresh) + int(DAY.total_seconds() * 1000)
+            return await closed_daily_candles(fetch_page, limit, self.clock())
         except ccxt.BaseError as exc:
             raise ExchangeUnavailable(
                 f"{self.exchange_id}: no candles for {symbol} ({type(exc).__name__})"
             ) from None
-        candles = [_candle(row) for _, row in sorted(by_time.items())]
-        return [c for c in candles if c.time + DAY <= now][-limit:]
 
     async def close(self) -> None:
         if self._client is not None:

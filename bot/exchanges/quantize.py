@@ -35,8 +35,13 @@ def fmt_plain(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def exchange_title(exchange: str) -> str:
+    """How messages name an exchange: "Binance", "OKX"."""
+    return {"okx": "OKX"}.get(exchange, exchange.capitalize())
+
+
 def _exchange_title(rules: MarketRules) -> str:
-    return {"okx": "OKX"}.get(rules.exchange, rules.exchange.capitalize())
+    return exchange_title(rules.exchange)
 
 
 @dataclass(frozen=True, slots=True)
