@@ -1,0 +1,75 @@
+"""/alerts: where your alerts go, and which kinds you muted."""
+
+from __future__ import annotations
+
+from bot.chat.registry import Invocation, Registry
+from bot.chat.replies import Field, Reply, Tone
+from bot.engine.errors import UserError
+from bot.notify.health import alert_health, configured_channels, status_summary
+from bot.notify.layouts import KINDS
+from bot.notify.routes import Person, configured_people, person_for
+from storage import alert_prefs
+
+USAGE = "/alerts, /alerts mute <kind>, /alerts unmute <kind>"
+
+
+def _person(call: Invocation) -> Person:
+    settings = call.services.engine.settings
+    person = person_for(configured_people(settings.alert_routes, settings.admins), call.user.key)
+    if person is None:
+        raise UserError(
+            f"{call.user.key} gets no alerts; DCABOT_ALERT_ROUTES (or DCABOT_ADMINS) lists who does"
+        )
+    return person
+
+
+def _kind(text: str) -> str:
+    kind = text.lower()
+    if kind not in KINDS:
+        raise UserError(f"{text!r} is not an alert kind; /alerts lists them")
+    return kind
+
+
+def _overview(call: Invocation, person: Person, note: str = "") -> Reply:
+    engine = call.services.engine
+    with engine.db.transaction() as session:
+        mutes = alert_prefs.mutes_of(session, person.name)
+    health = alert_health(engine.db, configured_channels(engine.settings), engine.clock())
+    muted = [f"{kind} ({level})" for kind, level in sorted(mutes.items())]
+    return Reply(
+        kind="text",
+        title=f"Alerts for {person.name}",
+        fields=(
+            Field("Channels", " → ".join(str(r) for r in person.routes)),
+            Field("Muted", ", ".join(muted) or "nothing"),
+            Field("Delivery", status_summary(health, engine.settings.zone)),
+        ),
+        lines=(note,) if note else (),
+        tone=Tone.SUCCESS if note else Tone.INFO,
+        footer="Kinds: " + ", ".join(KINDS),
+    )
+
+
+def register(registry: Registry) -> None:
+    @registry.add("alerts", "Where your alerts go; mute or unmute a kind", USAGE)
+    async def alerts(call: Invocation) -> Reply:
+        person = _person(call)
+        if not call.args:
+            return _overview(call, person)
+        action = call.args[0].lower()
+        if action not in ("mute", "unmute") or len(call.args) != 2:
+            raise UserError("Say /alerts, /alerts mute <kind> or /alerts unmute <kind>")
+        kind = KINDS[_kind(call.args[1])]
+        level = None
+        if action == "mute":
+            level = alert_prefs.SILENT if kind.floor_silent else alert_prefs.MUTED
+        engine = call.services.engine
+        with engine.db.transaction() as session:
+            alert_prefs.set_mute(session, person.name, kind.name, level, engine.clock())
+        if level == alert_prefs.SILENT:
+            note = f"{kind.name} alerts still come, without sound: fills and errors always arrive."
+        elif level == alert_prefs.MUTED:
+            note = f"{kind.name} alerts are muted."
+        else:
+            note = f"{kind.name} alerts come as usual again."
+        return _overview(call, person, note)

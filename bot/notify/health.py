@@ -1,0 +1,104 @@
+"""What `/health` and `/status` show about alerts: the backlog, the oldest alert still waiting,
+and each channel's state (ok, rate-limited until, exhausted until, down until)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.chat import format as fmt
+from bot.chat.replies import Field
+from bot.config import Settings
+from bot.notify.channel_state import OK, ChannelState
+from storage import alert_prefs, outbox
+from storage.db import Database
+
+LABELS = {"rate_limited": "rate-limited", "exhausted": "quota used up", "down": "down"}
+
+
+@dataclass(frozen=True, slots=True)
+class AlertHealth:
+    backlog: int
+    oldest: datetime | None  # when the oldest undelivered alert happened
+    channels: tuple[ChannelState, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.state == OK for c in self.channels)
+
+
+def configured_channels(settings: Settings) -> tuple[str, ...]:
+    found = [
+        name
+        for name, token in (
+            ("telegram", settings.telegram_bot_token),
+            ("line", settings.line_channel_access_token),
+        )
+        if token
+    ]
+    return (*found, "terminal")
+
+
+def alert_health(db: Database, channels: Iterable[str], now: datetime) -> AlertHealth:
+    with db.transaction() as session:
+        count, oldest = outbox.backlog(session)
+        known = {row.channel: row for row in alert_prefs.channel_states(session)}
+    states = []
+    for channel in channels:
+        row = known.get(channel)
+        if row is None or row.state == OK or row.until is None or row.until <= now:
+            states.append(ChannelState(channel, OK))
+        else:
+            states.append(ChannelState(channel, row.state, row.until, row.reason))
+    return AlertHealth(count, oldest, tuple(states))
+
+
+def channel_line(state: ChannelState, zone: ZoneInfo) -> str:
+    if state.state == OK or state.until is None:
+        return f"{state.channel}: ok"
+    label = LABELS.get(state.state, state.state)
+    return f"{state.channel}: {label} until {fmt.local_time(state.until, zone)}"
+
+
+def backlog_line(health: AlertHealth, zone: ZoneInfo) -> str:
+    if health.backlog == 0 or health.oldest is None:
+        return "all delivered"
+    return f"{health.backlog} waiting, oldest from {fmt.local_time(health.oldest, zone)}"
+
+
+def health_lines(health: AlertHealth, zone: ZoneInfo) -> list[str]:
+    """For /health: the backlog, then one line per channel."""
+    return [f"Alerts: {backlog_line(health, zone)}"] + [
+        channel_line(c, zone) for c in health.channels
+    ]
+
+
+def status_summary(health: AlertHealth, zone: ZoneInfo) -> str:
+    """One short value for /status: the backlog, and only the channels in trouble."""
+    troubled = [channel_line(c, zone) for c in health.channels if c.state != OK]
+    return " · ".join([backlog_line(health, zone), *troubled])
+
+
+def alerts_field(settings: Settings, db: Database, now: datetime) -> Field:
+    """The extra row `/status` shows: e.g. `all delivered`, or `3 waiting, oldest from ...`."""
+    health = alert_health(db, configured_channels(settings), now)
+    return Field("Alerts", status_summary(health, settings.zone))
+
+
+def health_json(health: AlertHealth) -> dict[str, Any]:
+    """For the JSON `/health` endpoint."""
+    return {
+        "backlog": health.backlog,
+        "oldest_undelivered": health.oldest.isoformat() if health.oldest else None,
+        "channels": {
+            c.channel: {
+                "state": c.state,
+                "until": c.until.isoformat() if c.until else None,
+                "reason": c.reason,
+            }
+            for c in health.channels
+        },
+    }

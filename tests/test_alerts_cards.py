@@ -1,0 +1,160 @@
+"""Every alert kind as a card on Telegram (HTML) and LINE (Flex, validated by the fake), mutes
+that silence or skip, and the note a late alert carries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.notify.layouts import KINDS
+from storage import alert_prefs, outbox
+from storage.db import Database
+from tests.fakes.line_api import FakeLineAPI
+from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.notify_harness import (
+    LINE_ANN,
+    delivered,
+    dispatching,
+    enqueue,
+    line_sender,
+    people,
+    rows,
+    settled,
+    telegram_sender,
+    wait_for,
+)
+
+CANDLE = "2026-11-20T17:00:00+00:00"
+FILL = {
+    "side": "buy",
+    "symbol": "BTC/USDT",
+    "exchange": "binance",
+    "mode": "paper",
+    "cause": "schedule",
+    "amount": "0.00052",
+    "cost": "49.92",
+    "price": "96000.5",
+    "fee": "0.00000052",
+    "fee_asset": "BTC",
+    "client_order_id": "dca-1-20261121",
+    "requested_by": None,
+}
+PAYLOADS: dict[str, dict[str, Any]] = {
+    "order_filled": {**FILL, "cause": "buy_now", "requested_by": "telegram:42"},
+    "dca_bought": FILL,
+    "dca_reserved": {"exchange": "binance", "amount": "50", "reserve": "150", "trend": "down"},
+    "sold_on_red": {**FILL, "side": "sell", "cause": "flip_sell"},
+    "sold_to_reserve": {**FILL, "side": "sell", "cause": "sell_now"},
+    "reserve_deployed": {**FILL, "cause": "flip_buy"},
+    "reserve_added": {"exchange": "binance", "amount": "100", "balance": "250"},
+    "trend_flip": {"exchange": "binance", "symbol": "BTC/USDT", "trend": "up", "candle": CANDLE},
+    "flip_not_acted": {"trend": "down", "reason": "nothing held to sell"},
+    "s4_rotation": {"from": "BTC", "to": "PAXG", "candle": CANDLE, "shadow": True},
+    "order_failed": {
+        "side": "buy",
+        "symbol": "BTC/USDT",
+        "exchange": "binance",
+        "mode": "paper",
+        "cause": "schedule",
+        "error": "Insufficient balance: 12 USDT free",
+        "requested_quote": "50",
+        "status": "rejected",
+    },
+    "below_minimum": {"amount": "3", "minimum": "5", "error": "below the 5 USDT minimum"},
+    "circuit_open": {"exchange": "binance", "mode": "live", "reason": "5 timeouts in a row"},
+    "circuit_closed": {"exchange": "binance", "mode": "live", "reason": "answered a probe"},
+    "schedule_missed": {"schedule_id": 3, "due_at": CANDLE, "amount": "50", "reason": "down"},
+    "schedule_changed": {"schedule_id": 3, "change": "paused", "requested_by": "telegram:42"},
+    "daily_summary": {"value": "10,234.50 USDT", "bought today": "0.0005 BTC"},
+}
+TITLES = {
+    "dca_bought": "DCA bought: BTC/USDT",
+    "trend_flip": "Trend flip: green (up)",
+    "s4_rotation": "S4 would rotate BTC → PAXG",
+    "order_failed": "Order failed: Buy BTC/USDT",
+    "schedule_missed": "Scheduled DCA #3 missed",
+    "daily_summary": "Daily summary",
+}
+
+
+@pytest.fixture(autouse=True)
+def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegramAPI]:
+    async with FakeTelegramAPI() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def line() -> AsyncIterator[FakeLineAPI]:
+    async with FakeLineAPI() as fake:
+        yield fake
+
+
+def test_every_kind_has_a_sample() -> None:
+    assert set(PAYLOADS) == set(KINDS)
+
+
+async def test_every_kind_renders_on_telegram_and_line(
+    db: Database, tg: FakeTelegramAPI, line: FakeLineAPI
+) -> None:
+    for kind, payload in PAYLOADS.items():
+        enqueue(db, 1, kind=kind, payload=lambda n, p=payload: p)  # type: ignore[misc]
+    senders = {
+        "telegram": telegram_sender(tg, chat_per_second=100),
+        "line": line_sender(line),
+    }
+    async with dispatching(db, people(f"a=telegram:42;b=line:{LINE_ANN}"), senders):
+        await wait_for(lambda: settled(db), timeout=20)
+    assert delivered(db) == 2 * len(PAYLOADS)
+    tg_titles = [m.text.splitlines()[0] for m in tg.messages(42) if m.text]
+    line_titles = [
+        m["contents"]["header"]["contents"][0]["text"] for m in line.messages_to(LINE_ANN)
+    ]
+    assert len(tg_titles) == len(line_titles) == len(PAYLOADS)
+    for kind, title in TITLES.items():
+        index = list(PAYLOADS).index(kind)
+        assert title in tg_titles[index] and title in line_titles[index]
+    assert all(m.parse_mode == "HTML" for m in tg.messages(42))
+    failed = tg.messages(42)[list(PAYLOADS).index("order_failed")]
+    assert "Insufficient balance: 12 USDT free" in str(failed.text)
+    assert line.messages_to(LINE_ANN)[0]["contents"]["header"]["backgroundColor"] == "#2E7D32"
+
+
+async def test_mutes_skip_or_silence_and_late_alerts_say_when(
+    db: Database, tg: FakeTelegramAPI, line: FakeLineAPI
+) -> None:
+    now = datetime.now(UTC)
+    with db.transaction() as session:
+        alert_prefs.set_mute(session, "a", "trend_flip", alert_prefs.MUTED, now)
+        alert_prefs.set_mute(session, "a", "dca_bought", alert_prefs.SILENT, now)
+        alert_prefs.set_mute(session, "b", "dca_bought", alert_prefs.SILENT, now)
+    enqueue(db, 1, kind="trend_flip", payload=lambda n: PAYLOADS["trend_flip"])
+    enqueue(db, 1, kind="dca_bought", payload=lambda n: FILL)
+    enqueue(
+        db,
+        1,
+        kind="dca_reserved",
+        payload=lambda n: PAYLOADS["dca_reserved"],
+        created_at=now - timedelta(hours=3, minutes=5),
+    )
+    senders = {"telegram": telegram_sender(tg, chat_per_second=100), "line": line_sender(line)}
+    async with dispatching(db, people(f"a=telegram:42;b=line:{LINE_ANN}"), senders):
+        await wait_for(lambda: settled(db))
+    statuses = {(r.recipient, r.kind): r.status for r in rows(db) if r.recipient}
+    assert statuses[("a", "trend_flip")] == outbox.MUTED
+    assert statuses[("b", "trend_flip")] == outbox.DELIVERED
+    sends = tg.calls_to("sendMessage")
+    assert [c.params.get("disable_notification") for c in sends] == [True, False]
+    pushes = line.calls_to("push")
+    assert [p.params.get("notificationDisabled", False) for p in pushes] == [False, True, False]
+    late = tg.messages(42)[-1].text or ""
+    assert "(3 h 5 min ago)" in late and "Happened 20" in late
+    assert "(3 h 5 min ago)" in json.dumps(line.messages_to(LINE_ANN)[-1]["contents"]["footer"])
