@@ -65,8 +65,17 @@ def bench_file(path: Path, every: int) -> None:
 
 def bench_command() -> None:
     command = [
-        sys.executable, "-c", "from bot.cli import main; raise SystemExit(main())",
-        "backtest", "--csv", str(HOURLY), "--strategy", "cdc", "--every", "168", "--json",
+        sys.executable,
+        "-c",
+        "from bot.cli import main; raise SystemExit(main())",
+        "backtest",
+        "--csv",
+        str(HOURLY),
+        "--strategy",
+        "cdc",
+        "--every",
+        "168",
+        "--json",
     ]
     walls = []
     for _ in range(3):

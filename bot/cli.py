@@ -1,4 +1,4 @@
-"""The `dcabot` command: `run`, `chat`, `db upgrade`, `backtest`, `signal`."""
+"""The `dcabot` command: `run`, `serve`, `chat`, `telegram`, `db upgrade`, `backtest`, `signal`."""
 
 from __future__ import annotations
 
@@ -50,7 +50,39 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         asyncio.run(serve_terminal(settings, schedule=True, greet=True))
         return 0
-    raise UserError("chat tokens are set, but this version serves the terminal only")
+    return _serve(settings, args, schedule=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The web part alone (webhooks, health, charts): no scheduler, no terminal."""
+    settings = _settings()
+    if not settings.chat_tokens_configured:
+        log.warning("no chat tokens set: serving /health and /charts only")
+    return _serve(settings, args, schedule=False)
+
+
+def _serve(settings: Settings, args: argparse.Namespace, *, schedule: bool) -> int:
+    from bot.runtime import serve_web
+
+    polling = bool(getattr(args, "polling", False))
+    log.info(
+        "serving on %s:%s (%s)%s",
+        args.host,
+        args.port,
+        "webhooks and scheduler" if schedule else "webhooks only",
+        ", Telegram by polling" if polling else "",
+    )
+    run_loop = asyncio.run
+    try:  # libuv's event loop when installed (uvicorn[standard]): less CPU per webhook
+        import uvloop
+
+        run_loop = uvloop.run
+    except ImportError:
+        pass
+    run_loop(
+        serve_web(settings, host=args.host, port=args.port, schedule=schedule, polling=polling)
+    )
+    return 0
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -91,6 +123,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from bot.backtest_cli import add_backtest_parser, add_signal_parser
+    from bot.keys_cli import add_keys_parser
+    from bot.telegram_cli import add_telegram_parser
 
     parser = argparse.ArgumentParser(prog="dcabot", description=__doc__)
     parser.add_argument("--version", action="version", version=f"dcabot {__version__}")
@@ -99,7 +133,16 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the bot (the terminal is the chat without tokens)")
     run.add_argument("--host", default="127.0.0.1", help="address of the webhook server")
     run.add_argument("--port", type=int, default=8080, help="port of the webhook server")
+    run.add_argument(
+        "--polling",
+        action="store_true",
+        help="fetch Telegram updates by long polling (no public HTTPS address needed)",
+    )
     run.set_defaults(func=cmd_run)
+    serve = sub.add_parser("serve", help="serve the webhooks only (no scheduler)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on")
+    serve.set_defaults(func=cmd_serve)
     chat = sub.add_parser("chat", help="talk to the bot in this terminal, as its owner")
     chat.set_defaults(func=cmd_chat)
     db = sub.add_parser("db", help="database maintenance")
@@ -108,6 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.set_defaults(func=cmd_db_upgrade)
     add_backtest_parser(sub)
     add_signal_parser(sub)
+    add_keys_parser(sub)
+    add_telegram_parser(sub)
     replay = sub.add_parser("replay", help="run the real engine over historical candles")
     replay.add_argument("--csv", required=True, help="daily candles CSV")
     replay.add_argument("--gold-csv", help="gold (PAXG/USDT) daily candles, for S4")
@@ -130,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    for noisy in ("alembic", "httpx", "apscheduler"):
+    for noisy in ("alembic", "httpx", "apscheduler", "linebot", "telegram", "aiohttp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         code: int = args.func(args)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -36,6 +36,9 @@ class PriceSource(StrEnum):
 
 
 CHANNELS = ("telegram", "line", "terminal")
+TELEGRAM_API = "https://api.telegram.org"
+LINE_API = "https://api.line.me"
+_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_\-]{1,256}$")
 _PRINCIPAL = re.compile(r"^(telegram|line|terminal):[A-Za-z0-9_\-]+$")
 
 
@@ -81,11 +84,26 @@ class Settings(BaseSettings):
     binance_api_url: str = _env("DCABOT_BINANCE_API_URL", default="")
     okx_api_url: str = _env("DCABOT_OKX_API_URL", default="")
     request_timeout_s: float = _env("DCABOT_REQUEST_TIMEOUT", default=30.0)
+    circuit_failures: int = _env("DCABOT_CIRCUIT_FAILURES", default=5)
+    circuit_cooldown_s: float = _env("DCABOT_CIRCUIT_COOLDOWN", default=120.0)
+    master_key: SecretStr = _env("DCABOT_MASTER_KEY", default=SecretStr(""))
     confirm_ttl_s: int = _env("DCABOT_CONFIRM_TTL", default=60)
     missed_run_grace_h: float = _env("DCABOT_MISSED_RUN_GRACE", default=6.0)
     trend_history_days: int = _env("DCABOT_TREND_HISTORY_DAYS", default=1000)
     telegram_bot_token: str = _env("TELEGRAM_BOT_TOKEN", default="")
+    telegram_webhook_secret: str = _env("TELEGRAM_WEBHOOK_SECRET", default="")
+    telegram_api_url: str = _env("TELEGRAM_API_URL", default=TELEGRAM_API)
+    line_channel_secret: str = _env("LINE_CHANNEL_SECRET", default="")
     line_channel_access_token: str = _env("LINE_CHANNEL_ACCESS_TOKEN", default="")
+    line_api_url: str = _env("LINE_API_URL", default=LINE_API)
+    public_url: str = _env("PUBLIC_URL", default="")
+    alert_routes: str = _env("DCABOT_ALERT_ROUTES", default="")
+    telegram_rate: float = _env("DCABOT_TELEGRAM_RATE", default=30.0)
+    telegram_chat_rate: float = _env("DCABOT_TELEGRAM_CHAT_RATE", default=1.0)
+    telegram_group_rate: float = _env("DCABOT_TELEGRAM_GROUP_RATE", default=20.0)
+    line_rate: float = _env("DCABOT_LINE_RATE", default=100.0)
+    line_quota_reset_day: int = _env("DCABOT_LINE_QUOTA_RESET_DAY", default=1)
+    alert_retry_max_s: float = _env("DCABOT_ALERT_RETRY_MAX", default=600.0)
 
     @field_validator("admins", "viewers", mode="before")
     @classmethod
@@ -115,12 +133,68 @@ class Settings(BaseSettings):
             raise ValueError("must be a positive number")
         return value
 
+    @field_validator("request_timeout_s", "circuit_failures", "circuit_cooldown_s")
+    @classmethod
+    def _positive_count(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be a positive number")
+        return value
+
+    @field_validator("alert_routes")
+    @classmethod
+    def _alert_routes(cls, value: str) -> str:
+        from bot.notify.routes import parse_routes
+
+        parse_routes(value)
+        return value
+
+    @field_validator(
+        "telegram_rate",
+        "telegram_chat_rate",
+        "telegram_group_rate",
+        "line_rate",
+        "alert_retry_max_s",
+    )
+    @classmethod
+    def _positive_rate(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be a positive number")
+        return value
+
+    @field_validator("line_quota_reset_day")
+    @classmethod
+    def _reset_day(cls, value: int) -> int:
+        if not 1 <= value <= 28:
+            raise ValueError("must be a day of the month from 1 to 28")
+        return value
+
     @field_validator("taker_fee")
     @classmethod
     def _fee(cls, value: Decimal) -> Decimal:
         if not value.is_finite() or not Decimal(0) <= value < Decimal("0.1"):
             raise ValueError("must be a fraction between 0 and 0.1 (0.001 is 0.1%)")
         return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: str) -> str:
+        if value and not _WEBHOOK_SECRET.match(value):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
+        return value
+
+    @field_validator("telegram_api_url", "line_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if value and not re.match(r"^https://[^\s/]+", value):
+            raise ValueError("must be the bot's https:// address (LINE fetches charts over https)")
+        return value.rstrip("/")
 
     @property
     def zone(self) -> ZoneInfo:
@@ -167,10 +241,34 @@ EXAMPLES: dict[str, str] = {
     "DCABOT_BINANCE_API_URL": "https://api.binance.com",
     "DCABOT_OKX_API_URL": "https://www.okx.com",
     "DCABOT_REQUEST_TIMEOUT": "30",
+    "DCABOT_CIRCUIT_FAILURES": "5",
+    "DCABOT_CIRCUIT_COOLDOWN": "120",
     "DCABOT_CONFIRM_TTL": "60",
     "DCABOT_MISSED_RUN_GRACE": "6",
     "DCABOT_TREND_HISTORY_DAYS": "1000",
+    "TELEGRAM_WEBHOOK_SECRET": "a-long-random-string_1",
+    "TELEGRAM_API_URL": TELEGRAM_API,
+    "LINE_API_URL": LINE_API,
+    "PUBLIC_URL": "https://dcabot.example.com",
+    "DCABOT_ALERT_ROUTES": "owner=line:U4af4980629a1b2c3d4e5f60718293a4b,telegram:123456",
+    "DCABOT_TELEGRAM_RATE": "30",
+    "DCABOT_TELEGRAM_CHAT_RATE": "1",
+    "DCABOT_TELEGRAM_GROUP_RATE": "20",
+    "DCABOT_LINE_RATE": "100",
+    "DCABOT_LINE_QUOTA_RESET_DAY": "1",
+    "DCABOT_ALERT_RETRY_MAX": "600",
 }
+
+
+SECRET_VARIABLES = frozenset(
+    {
+        "DCABOT_MASTER_KEY",
+        "TELEGRAM_BOT_TOKEN",
+        "TELEGRAM_WEBHOOK_SECRET",
+        "LINE_CHANNEL_ACCESS_TOKEN",
+        "LINE_CHANNEL_SECRET",
+    }
+)
 
 
 class SettingsError(Exception):
@@ -185,6 +283,8 @@ def _describe(error: ErrorDetails) -> str:
     if error.get("type") == "enum":
         problem = "must be one of " + str(error.get("ctx", {}).get("expected", "")).replace("'", "")
     shown = f"={value!r}" if isinstance(value, str | int | float | Decimal) else ""
+    if variable in SECRET_VARIABLES:
+        shown = ""  # never echo a secret, even a malformed one
     hint = f" (e.g. {variable}={example})" if example else ""
     return f"{variable}{shown} is invalid: {problem}{hint}"
 

@@ -4,6 +4,7 @@ event loop. Without chat tokens the terminal is the chat."""
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from bot.chat.confirmations import ConfirmationBook
 from bot.chat.registry import ChatServices, Registry
 from bot.chat.terminal import run_terminal
 from bot.config import Settings
+from bot.engine.context import Clock, system_clock
 from bot.engine.setup import open_engine
 from bot.scheduler import DcaScheduler
 
@@ -28,9 +30,11 @@ class Runtime:
 
 
 @asynccontextmanager
-async def running_bot(settings: Settings, *, schedule: bool = True) -> AsyncIterator[Runtime]:
+async def running_bot(
+    settings: Settings, *, schedule: bool = True, clock: Clock = system_clock
+) -> AsyncIterator[Runtime]:
     """Build everything once; close everything on the way out."""
-    engine = open_engine(settings)
+    engine = open_engine(settings, clock=clock)
     scheduler = DcaScheduler(engine) if schedule else None
     services = ChatServices(
         engine, ConfirmationBook(timedelta(seconds=settings.confirm_ttl_s), engine.clock)
@@ -53,3 +57,41 @@ async def serve_terminal(settings: Settings, *, schedule: bool, greet: bool) -> 
         await run_terminal(
             runtime.registry, runtime.services, first_command="/status" if greet else None
         )
+
+
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+async def serve_web(
+    settings: Settings, *, host: str, port: int, schedule: bool, polling: bool = False
+) -> None:
+    """The webhook app on uvicorn (with the scheduler when `schedule`), until SIGINT/SIGTERM."""
+    import uvicorn
+
+    from bot.app import create_app
+    from bot.chat.channels import check_chat_settings
+    from bot.engine.errors import UserError
+
+    check_chat_settings(settings)
+    app = create_app(settings, schedule=schedule, polling=polling)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_config=None,  # the root logger `dcabot` configured
+        access_log=False,
+        server_header=False,
+        proxy_headers=True,
+    )
+    server = uvicorn.Server(config)
+    # uvicorn re-raises SIGTERM once it has shut down gracefully; make that a clean exit
+    signal.signal(signal.SIGTERM, _exit_quietly)
+    try:
+        await server.serve()
+    except SystemExit as exc:
+        if exc.code == 0:
+            raise
+        raise UserError(
+            f"the web app did not start on {host}:{port}; the log above says why"
+        ) from None

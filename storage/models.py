@@ -8,7 +8,17 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.types import Amount, UtcDateTime
@@ -124,6 +134,10 @@ class OutboxAlert(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # While `sending`: the claiming dispatcher's lease. Past it, another dispatcher may take over.
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_alert_outbox_recipient_status", "recipient", "status"),)
 
 
 class ProcessedUpdate(Base):
@@ -216,3 +230,53 @@ class FlipEvent(Base):
     status: Mapped[str] = mapped_column(String(12))
     outcome: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ExchangeCredential(Base):
+    """One exchange's API keys, each field sealed with AES-GCM under the master key.
+
+    Every field has its own nonce; the associated data binds each ciphertext to this row's id,
+    exchange and field, so a ciphertext moved to another row or field does not open.
+    `key_check` is a fingerprint of the master key the row was sealed with: it tells a changed
+    master key apart from a tampered row. See `storage.credentials`.
+    """
+
+    __tablename__ = "exchange_credentials"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exchange: Mapped[str] = mapped_column(String(32), unique=True)
+    api_key_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    api_key_nonce: Mapped[bytes] = mapped_column(LargeBinary(12))
+    secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    secret_nonce: Mapped[bytes] = mapped_column(LargeBinary(12))
+    passphrase_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    passphrase_nonce: Mapped[bytes | None] = mapped_column(LargeBinary(12))
+    key_check: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    rotated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class AlertMute(Base):
+    """How one person wants one kind of alert: `muted` (not sent) or `silent` (no sound)."""
+
+    __tablename__ = "alert_mutes"
+    __table_args__ = (UniqueConstraint("person", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person: Mapped[str] = mapped_column(String(80))
+    kind: Mapped[str] = mapped_column(String(32))
+    level: Mapped[str] = mapped_column(String(8))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class AlertChannelState(Base):
+    """What the dispatchers know about a chat channel: `ok`, `rate_limited`, `exhausted` (LINE's
+    monthly quota) or `down`, until when. Shared by every dispatcher and shown by /health."""
+
+    __tablename__ = "alert_channels"
+
+    channel: Mapped[str] = mapped_column(String(16), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

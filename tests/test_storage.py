@@ -28,6 +28,9 @@ TABLES = {
     "reserve_accounts",
     "schedule_runs",
     "flip_events",
+    "alert_mutes",
+    "alert_channels",
+    "exchange_credentials",
 }
 
 

@@ -2,22 +2,29 @@
 
 A template is an ordinary bubble with a `{{title}}` placeholder and four markers the renderer
 expands: `__fields__` (label/value rows), `__lines__` (free text), `__footer_text__` and
-`__buttons__` (postback buttons: a confirmation token, or a command to run).
+`__buttons__` (postback buttons: a confirmation token, or a command to run). A card too big for
+LINE's 30 KB bubble is cut down and says so. `line_messages` wraps the bubble into the messages
+sent: the card with its alt text, the chart, and the quick replies of the main commands.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from bot.chat.replies import Reply, Tone
+from bot.chat.taps import command_data, confirm_data
 
 TONE_COLOURS = {Tone.ERROR: "#C62828", Tone.WARNING: "#F9A825"}
 MAX_TEXT = 2000
 MAX_ALT_TEXT = 400
 QUICK_REPLIES = ("/status", "/signal", "/reserve", "/schedule", "/history", "/help")
+MAX_BUBBLE_BYTES = 28_000  # LINE refuses a bubble of 30 KB or more
+MAX_SHORTENINGS = 12
+CUT_NOTE = "… cut short: too long for one LINE card (Telegram or the terminal show it all)."
 
 
 @cache
@@ -65,7 +72,7 @@ def _buttons(reply: Reply) -> list[dict[str, Any]]:
                     "action": {
                         "type": "postback",
                         "label": label,
-                        "data": f"c:{reply.confirm_token}:{answer}",
+                        "data": confirm_data(reply.confirm_token, answer == "y"),
                         "displayText": label,
                     },
                 }
@@ -79,7 +86,7 @@ def _buttons(reply: Reply) -> list[dict[str, Any]]:
                 "action": {
                     "type": "postback",
                     "label": button.label[:20],
-                    "data": f"cmd:{button.command}",
+                    "data": command_data(button.command),
                     "displayText": button.command,
                 },
             }
@@ -120,8 +127,38 @@ def _drop_empty_boxes(bubble: dict[str, Any]) -> dict[str, Any]:
     return bubble
 
 
+@cache
+def _parsed(kind: str) -> Any:
+    return json.loads(template(kind))
+
+
+def _bubble_bytes(bubble: dict[str, Any]) -> int:
+    return len(json.dumps(bubble, ensure_ascii=False).encode())
+
+
+def _shortened(reply: Reply) -> Reply:
+    """`reply` with half its lines (or fields) and a note saying so: one step to fit LINE."""
+    if len(reply.lines) > 1:
+        kept = reply.lines[: len(reply.lines) // 2]
+        return replace(reply, lines=(*kept[:-1], CUT_NOTE))
+    if len(reply.fields) > 1:
+        return replace(reply, fields=reply.fields[: len(reply.fields) // 2], lines=(CUT_NOTE,))
+    return replace(reply, lines=tuple(line[:200] for line in reply.lines), footer="")
+
+
 def flex_bubble(reply: Reply) -> dict[str, Any]:
-    bubble: dict[str, Any] = _expand(json.loads(template(reply.kind)), reply)
+    """The Flex bubble for `reply`, cut down until it is under LINE's 30 KB per bubble."""
+    bubble = _render_bubble(reply)
+    for _ in range(MAX_SHORTENINGS):
+        if _bubble_bytes(bubble) <= MAX_BUBBLE_BYTES:
+            break
+        reply = _shortened(reply)
+        bubble = _render_bubble(reply)
+    return bubble
+
+
+def _render_bubble(reply: Reply) -> dict[str, Any]:
+    bubble: dict[str, Any] = _expand(_parsed(reply.kind), reply)  # _expand copies every node
     header = bubble.get("header")
     if reply.tone in TONE_COLOURS and isinstance(header, dict):
         header["backgroundColor"] = TONE_COLOURS[reply.tone]
@@ -133,3 +170,43 @@ def flex_bubble(reply: Reply) -> dict[str, Any]:
 def alt_text(reply: Reply) -> str:
     parts = [reply.title, *(f"{f.label}: {f.value}" for f in reply.fields), *reply.lines]
     return " · ".join(parts)[:MAX_ALT_TEXT]
+
+
+CHART_NEEDS_PUBLIC_URL = (
+    "The chart is not shown here: LINE fetches pictures from the bot's https address, "
+    "and PUBLIC_URL is not set."
+)
+
+
+def quick_reply() -> dict[str, Any]:
+    """Buttons above the keyboard for the main commands; a tap sends the command as text."""
+    return {
+        "items": [
+            {"type": "action", "action": {"type": "message", "label": c[:20], "text": c}}
+            for c in QUICK_REPLIES
+        ]
+    }
+
+
+def line_messages(reply: Reply, *, image_url: str | None, quick: bool) -> list[dict[str, Any]]:
+    """The LINE messages for `reply`, as the Messaging API's JSON: its Flex card, then the
+    chart (or why it is missing).
+
+    Plain JSON rather than the SDK's pydantic models: building and serialising those costs
+    ~2.5 ms a message, more than the rest of a reply. The shapes are checked against the SDK's
+    models (`Message.from_dict`) in tests/test_flex_templates.py. `image_url` must be https
+    (LINE refuses anything else); `quick` adds the quick replies, which only people allowed to
+    use the bot get.
+    """
+    card = {"type": "flex", "altText": alt_text(reply) or "dcabot", "contents": flex_bubble(reply)}
+    messages: list[dict[str, Any]] = [card]
+    if reply.image is not None:
+        if image_url:
+            messages.append(
+                {"type": "image", "originalContentUrl": image_url, "previewImageUrl": image_url}
+            )
+        else:
+            messages.append({"type": "text", "text": CHART_NEEDS_PUBLIC_URL})
+    if quick:
+        messages[-1]["quickReply"] = quick_reply()
+    return messages

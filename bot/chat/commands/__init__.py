@@ -3,12 +3,21 @@ handlers, of `/help`, of Telegram's command menu and of README's command table."
 
 from __future__ import annotations
 
-from bot.chat.commands import analysis, general, portfolio, reserve, schedules, strategy, trading
+from bot.chat.commands import (
+    alerts,
+    analysis,
+    general,
+    portfolio,
+    reserve,
+    schedules,
+    strategy,
+    trading,
+)
 from bot.chat.registry import Registry
 
 
 def build_registry() -> Registry:
     registry = Registry()
-    for module in (general, portfolio, trading, schedules, strategy, reserve, analysis):
+    for module in (general, portfolio, trading, schedules, strategy, reserve, analysis, alerts):
         module.register(registry)
     return registry

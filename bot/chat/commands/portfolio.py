@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from zoneinfo import ZoneInfo
 
 from bot.chat import format as fmt
@@ -10,6 +11,7 @@ from bot.chat.registry import Invocation, Registry
 from bot.chat.replies import Button, Field, Reply
 from bot.engine.history import MAX_HISTORY, recent_orders
 from bot.engine.portfolio import PortfolioStatus, portfolio_status
+from bot.notify.health import alerts_field
 from storage.models import Order
 
 DEFAULT_HISTORY = 10
@@ -64,7 +66,10 @@ def history_line(order: Order, zone: ZoneInfo) -> str:
 def register(registry: Registry) -> None:
     @registry.add("status", "Holdings, average cost, value, P&L and reserve", "/status")
     async def status(call: Invocation) -> Reply:
-        return status_card(await portfolio_status(call.services.engine))
+        engine = call.services.engine
+        card = status_card(await portfolio_status(engine))
+        alerts = alerts_field(engine.settings, engine.db, engine.clock())
+        return dataclasses.replace(card, fields=(*card.fields, alerts))
 
     @registry.add("history", f"Your last orders (default {DEFAULT_HISTORY})", "/history [n]")
     async def history(call: Invocation) -> Reply:

@@ -1,0 +1,85 @@
+"""What any chat channel does with what a person sent, whichever platform it came from.
+
+The channels (Telegram, LINE) only translate: they find who sent what, call one of these, and
+render the `Reply` they get back, or say nothing when they get None. Here live the rules that
+must be the same everywhere: strangers hear one refusal and nothing else, an over-long text is not
+parsed, an edit is not run again, a sticker gets a hint, a button tap answers its confirmation.
+"""
+
+from __future__ import annotations
+
+from bot.chat.commands.general import MAIN_BUTTONS
+from bot.chat.registry import ChatServices, Registry
+from bot.chat.replies import Field, Reply, Tone, error_reply, text_reply
+from bot.chat.roles import Role, User, identify
+from bot.chat.strangers import StrangerGate
+from bot.chat.taps import TapKind, parse_tap
+
+MAX_COMMAND_TEXT = 4096  # Telegram's own limit; no command is anywhere near it
+
+
+class Inbound:
+    def __init__(self, registry: Registry, services: ChatServices, strangers: StrangerGate) -> None:
+        self.registry = registry
+        self.services = services
+        self.strangers = strangers
+
+    def user(self, channel: str, user_id: str, name: str = "") -> User:
+        return identify(self.services.engine.settings, channel, user_id, name)
+
+    async def text(self, user: User, text: str) -> Reply | None:
+        """A typed command (slash optional, any case, `@bot` suffix allowed)."""
+        if user.role is Role.STRANGER:
+            return self.strangers.refusal(user)
+        if not text.strip():
+            return self.not_text(user)
+        if len(text) > MAX_COMMAND_TEXT:
+            return error_reply(
+                f"That message is {len(text):,} characters long; commands are short.",
+                hint="/help lists them all.",
+            )
+        return await self.registry.dispatch(user, text, self.services)
+
+    async def tap(self, user: User, data: str) -> Reply | None:
+        """A button: a confirmation's answer, or a command such as Refresh (`/status`)."""
+        if user.role is Role.STRANGER:
+            return self.strangers.refusal(user)
+        tap = parse_tap(data)
+        if tap is None:
+            return text_reply(
+                "Old button", "This button no longer does anything; send /help.", tone=Tone.WARNING
+            )
+        if tap.kind is TapKind.CONFIRM:
+            return await self.services.confirmations.answer(user, tap.value, accept=tap.accept)
+        return await self.registry.dispatch(user, tap.value, self.services)
+
+    def not_text(self, user: User) -> Reply | None:
+        """A sticker, a photo, an empty message: nothing to run, so say what would work."""
+        if user.role is Role.STRANGER:
+            return self.strangers.refusal(user)
+        return text_reply(
+            "Commands are text",
+            "I only understand text commands, for example /status.",
+            "/help lists them all.",
+        )
+
+    def edited(self, user: User) -> Reply | None:
+        """An edited message is not run again: editing `/buy 50` must not buy a second time."""
+        if user.role is Role.STRANGER:
+            return self.strangers.refusal(user)
+        return text_reply(
+            "Edits are not run",
+            "I do not run edited messages again. Send the command as a new message.",
+        )
+
+    def welcome(self, user: User) -> Reply | None:
+        """Someone added the bot: show them their id, which the owner needs to allow them."""
+        if user.role is Role.STRANGER:
+            return self.strangers.refusal(user)
+        return Reply(
+            kind="text",
+            title="Welcome to dcabot",
+            fields=(Field("Your id", user.key), Field("Role", user.role.name.lower())),
+            lines=("Try /status to see your holdings, or /help for every command.",),
+            buttons=MAIN_BUTTONS,
+        )

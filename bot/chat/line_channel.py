@@ -1,0 +1,197 @@
+"""The LINE channel: webhook events in, Flex cards out.
+
+`X-Line-Signature` is checked over the raw body by the SDK's `SignatureValidator` (HMAC-SHA256
+with the channel secret, compared in constant time), and events are read by the SDK's `Event`
+model, one at a time as `WebhookParser` does, except that an event the SDK cannot read is skipped
+instead of failing the whole batch. Each event is claimed by its `webhookEventId`
+(LINE redelivers when unsure), then run in the background, in order per chat. A 1:1 chat takes
+any text, with or without the slash; a group or room only text starting with `/`. Buttons are
+postbacks (a confirmation's answer, or a command); quick replies type the main commands.
+Charts go as image messages that LINE fetches from `PUBLIC_URL/charts/<id>.png`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from linebot.v3.exceptions import InvalidSignatureError
+from linebot.v3.messaging import AsyncApiClient, Configuration
+from linebot.v3.webhook import SignatureValidator
+from linebot.v3.webhooks import (
+    Event,
+    FollowEvent,
+    GroupSource,
+    MessageEvent,
+    PostbackEvent,
+    RoomSource,
+    TextMessageContent,
+)
+
+from bot.chat.background import BackgroundWork
+from bot.chat.inbound import Inbound
+from bot.chat.line_render import line_messages
+from bot.chat.line_send import reply_or_push
+from bot.chat.replies import Reply
+from bot.chat.roles import Role, User
+from bot.config import Settings
+from storage.db import Database
+from storage.inbound import claim_update
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "line"
+Clock = Callable[[], datetime]
+
+
+def open_line_client(settings: Settings) -> AsyncApiClient:
+    """The SDK's async client; make it inside the running event loop (it owns an aiohttp pool)."""
+    config = Configuration(
+        host=settings.line_api_url, access_token=settings.line_channel_access_token
+    )
+    return AsyncApiClient(config)
+
+
+def charts_folder(settings: Settings) -> Path:
+    return settings.data_dir / "charts"
+
+
+def _chart_in(folder: Path, image: Path) -> Path:
+    """`image` inside the served folder, copied there if it was drawn elsewhere."""
+    if image.parent.resolve() == folder.resolve():
+        return image
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / f"{uuid.uuid4().hex}.png"
+    shutil.copyfile(image, copy)
+    return copy
+
+
+class LineChannel:
+    def __init__(
+        self,
+        client: AsyncApiClient,
+        settings: Settings,
+        inbound: Inbound,
+        work: BackgroundWork,
+        db: Database,
+        clock: Clock,
+    ) -> None:
+        self.client = client
+        self.signature = SignatureValidator(settings.line_channel_secret)
+        self.public_url = settings.public_url
+        self.charts = charts_folder(settings)
+        self.inbound = inbound
+        self.work = work
+        self.db = db
+        self.clock = clock
+
+    async def stop(self) -> None:
+        await self.client.close()
+
+    # -- events in -------------------------------------------------------------------------------
+
+    def parse(self, body: str, signature: str) -> list[Any]:
+        """The events of a webhook body. Raises the SDK's `InvalidSignatureError` for a forged
+        or unsigned body, ValueError for one that is not a LINE webhook. An event the SDK
+        cannot read is left out: redelivering it would not make it readable."""
+        if not self.signature.validate(body, signature):
+            raise InvalidSignatureError("wrong signature")
+        payload = json.loads(body)
+        events = payload.get("events") if isinstance(payload, dict) else None
+        if not isinstance(events, list):
+            raise ValueError("not a LINE webhook")
+        parsed: list[Any] = []
+        for event in events:
+            try:
+                parsed.append(Event.from_dict(event))
+            except Exception as exc:  # an event type newer than the SDK, or a malformed one
+                kind = event.get("type") if isinstance(event, dict) else type(event).__name__
+                log.info("LINE event of type %r skipped (%s)", kind, type(exc).__name__)
+        return parsed
+
+    def accept(self, event: Any) -> bool:
+        """Claim `event` and queue it; False when it was handled before (a redelivery).
+
+        The claim runs in the event loop, like the engine's own database work: it is one
+        prepared insert (~0.1 ms), cheaper than a hop to a worker thread and back."""
+        key = getattr(event, "webhook_event_id", None)
+        if key:
+            fresh = claim_update(self.db, CHANNEL, key, self.clock())
+            if not fresh:
+                return False
+        source = getattr(event, "source", None)
+        self.work.spawn(f"{CHANNEL}:{_chat_id(source) or key}", lambda: self.process(event))
+        return True
+
+    async def process(self, event: Any) -> None:
+        """Answer one event; never raises (a failure is logged, the event is done)."""
+        try:
+            await self._answer(event)
+        except Exception:
+            log.exception("LINE %s event failed", getattr(event, "type", "?"))
+
+    async def _answer(self, event: Any) -> None:
+        source = getattr(event, "source", None)
+        user_id = getattr(source, "user_id", None)
+        chat = _chat_id(source)
+        if not user_id or not chat:
+            return  # unfollow, leave, or someone in a group LINE does not name
+        user = self.inbound.user(CHANNEL, user_id)
+        in_group = isinstance(source, GroupSource | RoomSource)
+        reply: Reply | None = None
+        if isinstance(event, FollowEvent):
+            reply = self.inbound.welcome(user)
+        elif isinstance(event, PostbackEvent):
+            reply = await self.inbound.tap(user, event.postback.data or "")
+        elif isinstance(event, MessageEvent):
+            if isinstance(event.message, TextMessageContent):
+                text = event.message.text or ""
+                if in_group and not text.lstrip().startswith("/"):
+                    return  # people talking to each other
+                reply = await self.inbound.text(user, text)
+            elif not in_group:
+                reply = self.inbound.not_text(user)
+        if reply is not None:
+            await self._send(event, chat, user, reply)
+
+    # -- replies out -----------------------------------------------------------------------------
+
+    async def _send(self, event: Any, chat: str, user: User, reply: Reply) -> None:
+        image_url = await self._chart_url(reply)
+        messages = line_messages(reply, image_url=image_url, quick=user.role >= Role.VIEWER)
+        happened_ms = getattr(event, "timestamp", None)
+        await reply_or_push(
+            self.client,
+            messages,
+            to=chat,
+            reply_token=getattr(event, "reply_token", None),
+            age_s=time.time() - happened_ms / 1000 if happened_ms else 0.0,
+        )
+
+    async def _chart_url(self, reply: Reply) -> str | None:
+        if reply.image is None or not self.public_url:
+            return None
+        try:
+            served = await asyncio.to_thread(_chart_in, self.charts, reply.image)
+        except OSError as exc:
+            log.warning("chart %s cannot be served: %s", reply.image.name, exc)
+            return None
+        return f"{self.public_url}/charts/{served.name}"
+
+
+def _chat_id(source: Any) -> str | None:
+    """Where a reply goes: the group or room it came from, else the user."""
+    if isinstance(source, GroupSource):
+        return str(source.group_id)
+    if isinstance(source, RoomSource):
+        return str(source.room_id)
+    user_id = getattr(source, "user_id", None)
+    return str(user_id) if user_id else None

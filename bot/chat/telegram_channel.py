@@ -1,0 +1,233 @@
+"""The Telegram channel: updates in (by webhook or polling), cards out.
+
+One python-telegram-bot `Application` is built per process, in the web app's lifespan, without an
+updater when Telegram pushes updates to `/webhook/telegram`, with one for `dcabot run --polling`.
+Every update is first claimed in `processed_updates` (a redelivered `update_id` is dropped), then
+run in the background, in order per chat. Private chats take any text; a group only commands
+meant for this bot (`/status` or `/status@thisbot`), so people can talk among themselves there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from telegram import CallbackQuery, Message, Update
+from telegram.constants import ChatType
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.chat.background import BackgroundWork
+from bot.chat.inbound import Inbound
+from bot.chat.replies import Reply, Tone
+from bot.chat.taps import TapKind, parse_tap
+from bot.chat.telegram_send import deliver, drop_buttons, replace_card
+from bot.config import Settings
+from bot.engine.errors import UserError
+from storage.db import Database
+from storage.inbound import claim_update
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+ALLOWED_UPDATES = ("message", "edited_message", "callback_query")
+Clock = Callable[[], datetime]
+
+
+def webhook_secret(settings: Settings) -> str:
+    """`TELEGRAM_WEBHOOK_SECRET`, or one derived from the bot token when it is not set: whoever
+    holds the token controls the bot anyway, and `set-webhook` derives the same value."""
+    if settings.telegram_webhook_secret:
+        return settings.telegram_webhook_secret
+    digest = hashlib.sha256(f"dcabot-webhook:{settings.telegram_bot_token}".encode()).hexdigest()
+    return digest[:48]
+
+
+PtbApplication = Application[Any, Any, Any, Any, Any, Any]
+
+
+def build_application(settings: Settings, *, polling: bool) -> PtbApplication:
+    """The PTB application for `settings`; build it inside the running event loop."""
+    api = settings.telegram_api_url
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token)
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .connection_pool_size(16)  # httpcore walks the whole pool on every request
+        .pool_timeout(10.0)
+    )
+    if not polling:
+        builder = builder.updater(None)
+    return builder.build()
+
+
+def is_settled(reply: Reply) -> bool:
+    """Whether a confirmation's answer ended it. A warning note ("not yours", "nothing to
+    confirm", "expired") did not change anything, so the buttons stay for their owner."""
+    return not (reply.kind == "text" and reply.tone is Tone.WARNING)
+
+
+class TelegramChannel:
+    def __init__(
+        self,
+        application: PtbApplication,
+        inbound: Inbound,
+        work: BackgroundWork,
+        db: Database,
+        clock: Clock,
+    ) -> None:
+        self.application = application
+        self.inbound = inbound
+        self.work = work
+        self.db = db
+        self.clock = clock
+        self.polling = application.updater is not None
+        self._initialized = False
+
+    @property
+    def mode(self) -> str:
+        return "polling" if self.polling else "webhook"
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        try:
+            await self.application.initialize()
+            self._initialized = True
+        except InvalidToken:
+            await self.application.bot.shutdown()
+            raise UserError("TELEGRAM_BOT_TOKEN was refused by Telegram; check it") from None
+        except TelegramError as exc:  # unreachable now; sending is tried anyway, per reply
+            log.warning("Telegram did not answer getMe at start (%s); carrying on", exc)
+        updater = self.application.updater
+        if updater is not None:
+            self.application.add_handler(TypeHandler(Update, self._polled))
+            await updater.start_polling(allowed_updates=list(ALLOWED_UPDATES))
+            await self.application.start()
+
+    async def stop_polling(self) -> None:
+        """Fetch no more updates (polling mode); what was fetched still gets its answer."""
+        updater = self.application.updater
+        if updater is not None and updater.running:
+            await updater.stop()
+        if self.application.running:
+            await self.application.stop()
+
+    async def stop(self) -> None:
+        await self.stop_polling()
+        if self._initialized:
+            await self.application.shutdown()
+        else:
+            await self.application.bot.shutdown()
+
+    # -- updates in ----------------------------------------------------------------------------
+
+    def parse(self, payload: object) -> Update:
+        """The `Update` in a webhook body; ValueError when it is not one."""
+        if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
+            raise ValueError("not a Telegram update")
+        try:
+            update = Update.de_json(payload, self.application.bot)
+        except Exception as exc:  # PTB raises whatever the malformed field provokes
+            raise ValueError(f"malformed Telegram update ({type(exc).__name__})") from None
+        return update
+
+    def accept(self, update: Update) -> bool:
+        """Claim `update` and queue it; False when it was handled before (a redelivery).
+
+        The claim runs in the event loop, like the engine's own database work: it is one
+        prepared insert (~0.1 ms), cheaper than a hop to a worker thread and back."""
+        fresh = claim_update(self.db, CHANNEL, str(update.update_id), self.clock())
+        if fresh:
+            chat = update.effective_chat
+            conversation = f"{CHANNEL}:{chat.id if chat else update.update_id}"
+            self.work.spawn(conversation, lambda: self.process(update))
+        return fresh
+
+    async def _polled(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if isinstance(update, Update):
+            self.accept(update)
+
+    async def process(self, update: Update) -> None:
+        """Answer one update; never raises (a failure is logged, the update is done)."""
+        try:
+            if update.callback_query is not None:
+                await self._tap(update.callback_query)
+            elif update.message is not None:
+                await self._message(update.message)
+            elif update.edited_message is not None:
+                await self._edited(update.edited_message)
+            else:
+                log.debug("telegram update %s is of a kind this bot ignores", update.update_id)
+        except Exception:
+            log.exception("telegram update %s failed", update.update_id)
+
+    # -- what people send ----------------------------------------------------------------------
+
+    def _username(self) -> str:
+        try:
+            return str(self.application.bot.username).lower()
+        except RuntimeError:  # getMe failed at start: accept any @suffix
+            return ""
+
+    def _meant_for_me(self, text: str) -> bool:
+        """In a group: a command, and if it names a bot (`/status@name`), this one."""
+        head = text.split(maxsplit=1)[0] if text.strip() else ""
+        if not head.startswith("/"):
+            return False
+        _, at, name = head.partition("@")
+        mine = self._username()
+        return not at or not mine or name.lower() == mine
+
+    async def _message(self, message: Message) -> None:
+        sender = message.from_user
+        if sender is None or sender.is_bot:
+            return
+        private = message.chat.type == ChatType.PRIVATE
+        text = message.text
+        if text is not None and text.strip() and not private and not self._meant_for_me(text):
+            return
+        user = self.inbound.user(CHANNEL, str(sender.id), sender.first_name)
+        if text is None or not text.strip():
+            if not private:
+                return  # a sticker in a group is people talking to each other
+            reply = self.inbound.not_text(user)
+        else:
+            reply = await self.inbound.text(user, text)
+        if reply is not None:
+            await deliver(self.application.bot, message.chat_id, reply)
+
+    async def _edited(self, message: Message) -> None:
+        sender = message.from_user
+        if sender is None or message.chat.type != ChatType.PRIVATE:
+            return
+        reply = self.inbound.edited(self.inbound.user(CHANNEL, str(sender.id), sender.first_name))
+        if reply is not None:
+            await deliver(self.application.bot, message.chat_id, reply)
+
+    async def _tap(self, query: CallbackQuery) -> None:
+        bot = self.application.bot
+        try:
+            await query.answer()  # stop the button's spinner; the answer comes as a message
+        except TelegramError as exc:
+            log.info("could not answer telegram callback: %s", exc)
+        sender = query.from_user
+        user = self.inbound.user(CHANNEL, str(sender.id), sender.first_name)
+        data = query.data or ""
+        reply = await self.inbound.tap(user, data)
+        if reply is None:
+            return
+        card = query.message  # None, or inaccessible, when the message is too old or deleted
+        chat_id = card.chat.id if card is not None else sender.id
+        tap = parse_tap(data)
+        if card is not None and tap is not None:
+            if tap.kind is TapKind.COMMAND:
+                if await replace_card(bot, chat_id, card.message_id, reply):
+                    return
+            elif is_settled(reply):
+                await drop_buttons(bot, chat_id, card.message_id)
+        await deliver(bot, chat_id, reply)

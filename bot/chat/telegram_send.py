@@ -1,0 +1,129 @@
+"""Sending a `Reply` to a Telegram chat: HTML text in pieces under 4096 characters, the chart
+as a photo, the buttons under the last message; and editing a card in place for Refresh.
+
+A chat reply is answered while the person waits, so a failure is retried briefly (a 429 within
+its `retry_after`, a 5xx or a timeout once) and then logged. `BadRequest` is never retried: in
+python-telegram-bot 22 it subclasses `NetworkError`, but sending the same request again cannot
+make it valid. `Forbidden` means the person blocked the bot: nothing more to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TypeVar
+
+from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot.chat.replies import Reply
+from bot.chat.telegram_render import caption, keyboard, render_html
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+MAX_RETRY_AFTER_S = 30.0
+NETWORK_RETRY_DELAY_S = 1.0
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+def retry_after_seconds(error: RetryAfter) -> float:
+    """`retry_after` in seconds, be it an int or (with PTB_TIMEDELTA set) a timedelta."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value: float | timedelta = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+async def _patiently(call: Callable[[], Awaitable[T]]) -> T:
+    """Run `call`, once more after a 429 that asks for a short wait or after a 5xx/timeout."""
+    try:
+        return await call()
+    except RetryAfter as exc:
+        wait = retry_after_seconds(exc)
+        if wait > MAX_RETRY_AFTER_S:
+            raise
+        await asyncio.sleep(wait)
+    except BadRequest:
+        raise
+    except NetworkError:
+        await asyncio.sleep(NETWORK_RETRY_DELAY_S)
+    return await call()
+
+
+async def deliver(bot: Bot, chat_id: int, reply: Reply) -> bool:
+    """Send `reply` to `chat_id`; False (and a log line) when Telegram would not take it."""
+    markup = keyboard(reply)
+    pieces = render_html(reply)
+    try:
+        for number, piece in enumerate(pieces, start=1):
+            last = number == len(pieces) and reply.image is None
+            await _send_text(bot, chat_id, piece, markup if last else None)
+        if reply.image is not None:
+            photo = await asyncio.to_thread(reply.image.read_bytes)
+            await _patiently(
+                lambda: bot.send_photo(
+                    chat_id,
+                    photo,
+                    caption=caption(reply),
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                    filename=reply.image.name if reply.image else "chart.png",
+                )
+            )
+    except Forbidden:
+        log.info("telegram chat %s blocked the bot; reply dropped", chat_id)
+        return False
+    except (TelegramError, OSError) as exc:
+        log.warning("telegram reply to chat %s failed: %s", chat_id, exc)
+        return False
+    return True
+
+
+async def _send_text(
+    bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None
+) -> None:
+    await _patiently(
+        lambda: bot.send_message(
+            chat_id,
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            link_preview_options=NO_PREVIEW,
+        )
+    )
+
+
+async def replace_card(bot: Bot, chat_id: int, message_id: int, reply: Reply) -> bool:
+    """Show `reply` in place of an earlier card (Refresh); False when that cannot be done, e.g.
+    the message is gone, is a photo, or the reply needs more than one message."""
+    pieces = render_html(reply)
+    if len(pieces) > 1 or reply.image is not None or reply.confirm_token:
+        return False
+    try:
+        await bot.edit_message_text(
+            pieces[0],
+            chat_id=chat_id,
+            message_id=message_id,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard(reply),
+            link_preview_options=NO_PREVIEW,
+        )
+    except BadRequest as exc:
+        return "not modified" in str(exc).lower()  # the card already says exactly this
+    except TelegramError as exc:
+        log.info("telegram edit in chat %s failed: %s", chat_id, exc)
+        return False
+    return True
+
+
+async def drop_buttons(bot: Bot, chat_id: int, message_id: int) -> None:
+    """Take the buttons off an answered confirmation; a message deleted meanwhile is fine."""
+    try:
+        await bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
+    except TelegramError as exc:
+        log.debug("could not remove buttons in chat %s: %s", chat_id, exc)
