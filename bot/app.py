@@ -32,6 +32,7 @@ from bot.chat.line_channel import charts_folder
 from bot.chat.webhooks import line_webhook, telegram_webhook
 from bot.config import Settings
 from bot.engine.context import Clock, Engine, system_clock
+from bot.notify.health import alert_health, configured_channels, health_json
 from bot.runtime import running_bot
 from storage.db import Database
 from storage.inbound import forget_processed_before
@@ -49,13 +50,16 @@ def create_app(
     schedule: bool = False,
     polling: bool = False,
     clock: Clock = system_clock,
+    dispatch: bool = True,
 ) -> Starlette:
     """The web app; `schedule` adds the scheduler (`dcabot run`), `polling` takes Telegram
     updates by long polling instead of the webhook."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with running_bot(settings, schedule=schedule, clock=clock) as runtime:
+        async with running_bot(
+            settings, schedule=schedule, clock=clock, dispatch=dispatch
+        ) as runtime:
             chat = await open_channels(settings, runtime, polling=polling)
             app.state.chat = chat
             pruning = asyncio.create_task(_forget_old_claims(runtime.services.engine))
@@ -121,6 +125,15 @@ async def health(request: Request) -> Response:
     engine = chat.runtime.services.engine
     scheduler = chat.runtime.scheduler
     database_ok = await asyncio.to_thread(_database_answers, engine.db)
+    alerts = (
+        health_json(
+            await asyncio.to_thread(
+                alert_health, engine.db, configured_channels(engine.settings), engine.clock()
+            )
+        )
+        if database_ok
+        else None
+    )
     body = {
         "status": "ok" if database_ok else "degraded",
         "version": __version__,
@@ -129,6 +142,7 @@ async def health(request: Request) -> Response:
         "exchange": _exchange_health(engine),
         "channels": chat.status(),
         "replies_in_flight": chat.work.in_flight,
+        "alerts": alerts,
     }
     return JSONResponse(body, status_code=200 if database_ok else 503)
 

@@ -3,6 +3,7 @@ event loop. Without chat tokens the terminal is the chat."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ from bot.chat.terminal import run_terminal
 from bot.config import Settings
 from bot.engine.context import Clock, system_clock
 from bot.engine.setup import open_engine
+from bot.notify.service import run_dispatcher
 from bot.scheduler import DcaScheduler
 
 log = logging.getLogger(__name__)
@@ -31,9 +33,17 @@ class Runtime:
 
 @asynccontextmanager
 async def running_bot(
-    settings: Settings, *, schedule: bool = True, clock: Clock = system_clock
+    settings: Settings,
+    *,
+    schedule: bool = True,
+    clock: Clock = system_clock,
+    dispatch: bool = True,
 ) -> AsyncIterator[Runtime]:
-    """Build everything once; close everything on the way out."""
+    """Build everything once; close everything on the way out.
+
+    `dispatch` runs the alert dispatcher beside the engine (safe in every process: outbox rows
+    are claimed under a lease); tests of other parts turn it off to keep their chats quiet.
+    """
     engine = open_engine(settings, clock=clock)
     scheduler = DcaScheduler(engine) if schedule else None
     services = ChatServices(
@@ -41,11 +51,19 @@ async def running_bot(
     )
     if scheduler is not None:
         services.schedules_changed = scheduler.schedules_changed
-    if scheduler is not None:
         scheduler.start()
+    alerts_stop = asyncio.Event()
+    alerts = (
+        asyncio.create_task(run_dispatcher(settings, engine.db, alerts_stop), name="alerts")
+        if dispatch
+        else None
+    )
     try:
         yield Runtime(build_registry(), services, scheduler)
     finally:
+        alerts_stop.set()
+        if alerts is not None:
+            await alerts  # finishes sends in flight, then closes its clients
         if scheduler is not None:
             await scheduler.stop()
         await engine.exchange.close()

@@ -162,6 +162,7 @@ class World:
 def running_world(
     settings: Settings, tg: FakeTelegramAPI, line: FakeLineAPI, clock: Clock, **app_options: Any
 ) -> Iterator[World]:
+    app_options.setdefault("dispatch", False)  # alerts have their own tests (test_notify_*)
     app = create_app(settings, clock=clock, **app_options)
     with TestClient(app) as client:
         yield World(client, tg, line, clock, settings)

@@ -51,7 +51,12 @@ def test_claims_are_once_per_channel_and_key_and_age_out(db: Database) -> None:
 def test_health_reports_every_part(world: World) -> None:
     answer = world.client.get("/health")
     assert answer.status_code == 200
-    assert answer.json() == {
+    body = answer.json()
+    alerts = body.pop("alerts")
+    assert alerts["backlog"] == 0
+    assert {name: state["state"] for name, state in alerts["channels"].items()} == {
+        "telegram": "ok", "line": "ok", "terminal": "ok"}
+    assert body == {
         "status": "ok",
         "version": "0.1.0",
         "database": "ok",
@@ -233,3 +238,22 @@ def test_settings_that_would_leave_a_webhook_open_stop_start_up(
     assert main(["serve"]) == 2
     error = capsys.readouterr().err
     assert "TELEGRAM_WEBHOOK_SECRET is invalid" in error and "has spaces" not in error
+
+
+def test_dcabot_run_delivers_the_fill_alert_to_the_admin(
+    tmp_path: Path, tg: FakeTelegramAPI, line: FakeLineAPI, clock: Clock
+) -> None:
+    """With the dispatcher on, as `dcabot run` has it: the buy's alert reaches the owner."""
+    settings = chat_settings(tmp_path, tg, line, alert_routes=f"owner=telegram:{TG_ADMIN}")
+    with running_world(settings, tg, line, clock, dispatch=True) as w:
+        [ask] = w.telegram_says("/buy 50")
+        confirm = ask.reply_markup["inline_keyboard"][0][0]["callback_data"]  # type: ignore[index]
+        w.telegram_taps(confirm, ask)
+        deadline = time.monotonic() + 15
+        while not any("filled" in (m.text or "").lower() or "bought" in (m.text or "").lower()
+                      for m in tg.messages(TG_ADMIN)[2:]):
+            assert time.monotonic() < deadline, [m.text for m in tg.messages(TG_ADMIN)]
+            time.sleep(0.1)
+        alert = tg.messages(TG_ADMIN)[2].text or ""
+        assert "50" in alert or "0.0005" in alert, alert  # the fill's numbers, not the reply
+        assert len(tg.messages(TG_ADMIN)) == 3  # delivered once
