@@ -246,3 +246,23 @@ async def test_the_scheduler_plans_jobs_at_the_schedules_local_time(
             "Mon 07:00", "Thu 07:00"}
     finally:
         scheduler.scheduler.shutdown(wait=False)
+
+
+async def test_an_order_below_the_minimum_is_refused_with_a_below_minimum_alert(
+        tmp_path: Path, db: Database, clock: Clock) -> None:
+    import json
+
+    from bot.engine.orders import OrderRequest, place_order
+
+    clock.now = datetime(2024, 6, 3, tzinfo=UTC)
+    engine = engine_for(tmp_path, db, clock)
+    outcome = await place_order(engine, OrderRequest(
+        cause="buy_now", cause_key="small", side="buy", quote_amount=Decimal(3)))
+    assert (outcome.status, outcome.fill) == ("rejected", None)
+    assert outcome.error == "Binance needs at least 5 USDT per BTC/USDT order; you asked for 3"
+    with db.transaction() as session:
+        alert = session.scalars(select(OutboxAlert)).one()
+        payload = json.loads(alert.payload)
+    assert alert.kind == "below_minimum"
+    assert (payload["amount"], payload["minimum"]) == ("3", "5")
+    assert (await engine.exchange.balances()) == {"USDT": Decimal(100_000)}

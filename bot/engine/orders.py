@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from bot.engine import settlement
 from bot.engine.context import Engine
 from bot.engine.order_ids import client_order_id
-from bot.exchanges.base import ExchangeError, ExchangeUnavailable, Fill, OrderRejected
+from bot.exchanges.base import BelowMinimum, ExchangeError, ExchangeUnavailable, Fill, OrderRejected
 from storage import orders, outbox
 from storage.models import Order
 
@@ -109,7 +109,11 @@ def mark_failed(engine: Engine, client_id: str, error: str) -> OrderOutcome:
     return _record_failure(engine, client_id, orders.FAILED, error)
 
 
-def _record_failure(engine: Engine, client_id: str, status: str, error: str) -> OrderOutcome:
+def _record_failure(
+    engine: Engine, client_id: str, status: str, error: str, below: BelowMinimum | None = None
+) -> OrderOutcome:
+    """Record a refusal with its alert: `below_minimum` for the market's minimum, else
+    `order_failed`."""
     now = engine.clock()
     with engine.db.transaction() as session:
         order = orders.by_client_id(session, client_id, lock=True)
@@ -118,10 +122,12 @@ def _record_failure(engine: Engine, client_id: str, status: str, error: str) -> 
         settlement.on_failure(session, order, error, now)
         outbox.enqueue(
             session,
-            kind="order_failed",
+            kind="order_failed" if below is None else "below_minimum",
             now=now,
             urgent=True,
             payload={
+                "amount": order.requested_quote,
+                "minimum": below.minimum_cost if below is not None else None,
                 "side": order.side,
                 "symbol": order.symbol,
                 "exchange": order.exchange,
@@ -182,7 +188,8 @@ async def place_order(
             assert request.base_amount is not None
             fill = await exchange.sell_base(symbol, request.base_amount, client_id)
     except OrderRejected as exc:
-        return _record_failure(engine, client_id, orders.REJECTED, str(exc))
+        below = exc if isinstance(exc, BelowMinimum) else None
+        return _record_failure(engine, client_id, orders.REJECTED, str(exc), below)
     except ExchangeUnavailable as exc:
         return _record_failure(engine, client_id, orders.FAILED, str(exc))
     except ExchangeError as exc:  # uncertain: stays `sending` until reconciled

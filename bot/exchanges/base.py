@@ -73,7 +73,14 @@ class OrderRejected(ExchangeError):
 
 
 class BelowMinimum(OrderRejected):
-    """The order is smaller than the market's minimum amount or cost after quantizing."""
+    """The order is smaller than the market's minimum amount or cost after quantizing.
+
+    `minimum_cost` is the market's minimum in the quote asset, when that is the rule broken.
+    """
+
+    def __init__(self, message: str, minimum_cost: Decimal | None = None) -> None:
+        super().__init__(message)
+        self.minimum_cost = minimum_cost
 
 
 class InsufficientFunds(OrderRejected):

@@ -58,7 +58,8 @@ def check_cost(rules: MarketRules, quote_amount: Decimal) -> None:
     if quote_amount < rules.min_cost:
         raise BelowMinimum(
             f"{_exchange_title(rules)} needs at least {fmt_plain(rules.min_cost)} {rules.quote} "
-            f"per {rules.symbol} order; you asked for {fmt_plain(quote_amount)}"
+            f"per {rules.symbol} order; you asked for {fmt_plain(quote_amount)}",
+            minimum_cost=rules.min_cost,
         )
 
 
@@ -85,6 +86,7 @@ def _checked(rules: MarketRules, amount: Decimal, price: Decimal) -> OrderPlan:
     if cost < rules.min_cost:
         raise BelowMinimum(
             f"{title} needs at least {fmt_plain(rules.min_cost)} {rules.quote} per {rules.symbol} "
-            f"order; this order comes to {fmt_plain(cost.quantize(Decimal('0.01')))}"
+            f"order; this order comes to {fmt_plain(cost.quantize(Decimal('0.01')))}",
+            minimum_cost=rules.min_cost,
         )
     return OrderPlan(amount=amount, price=price, cost=cost)
