@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from bot.notify.delivery import Backoff
@@ -134,3 +135,20 @@ async def dispatching(
         await task
         for sender in senders.values():
             await sender.close()
+
+
+@pytest.fixture(autouse=True)
+def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegramAPI]:
+    async with FakeTelegramAPI() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def line() -> AsyncIterator[FakeLineAPI]:
+    async with FakeLineAPI() as fake:
+        yield fake

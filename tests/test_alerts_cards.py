@@ -4,11 +4,8 @@ that silence or skip, and the note a late alert carries."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from bot.notify.layouts import KINDS
 from storage import alert_prefs, outbox
@@ -17,16 +14,21 @@ from tests.fakes.line_api import FakeLineAPI
 from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.notify_harness import (
     LINE_ANN,
+    _ptb_timedelta,
     delivered,
     dispatching,
     enqueue,
+    line,
     line_sender,
     people,
     rows,
     settled,
     telegram_sender,
+    tg,
     wait_for,
 )
+
+__all__ = ["_ptb_timedelta", "line", "tg"]  # fixtures from the harness
 
 CANDLE = "2026-11-20T17:00:00+00:00"
 FILL = {
@@ -79,23 +81,6 @@ TITLES = {
     "schedule_missed": "Scheduled DCA #3 missed",
     "daily_summary": "Daily summary",
 }
-
-
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegramAPI]:
-    async with FakeTelegramAPI() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def line() -> AsyncIterator[FakeLineAPI]:
-    async with FakeLineAPI() as fake:
-        yield fake
 
 
 def test_every_kind_has_a_sample() -> None:

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -26,14 +25,19 @@ from tests.fakes.telegram_api import FakeTelegramAPI
 from tests.notify_harness import (
     FAST,
     ZONE,
+    _ptb_timedelta,
     enqueue,
+    line,
     line_sender,
     people,
     rows,
     settled,
     telegram_sender,
+    tg,
     wait_for,
 )
+
+__all__ = ["_ptb_timedelta", "line", "tg"]  # fixtures from the harness
 
 ROOT = Path(__file__).resolve().parents[1]
 LINE_USERS = [line_user_id(0x100 + i) for i in range(10)]
@@ -43,23 +47,6 @@ ROUTES = ";".join(
     + [f"t{i}=telegram:{chat}" for i, chat in enumerate(CHATS)]
 )
 NUMBER = re.compile(r"n: (\d+)")
-
-
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegramAPI]:
-    async with FakeTelegramAPI() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def line() -> AsyncIterator[FakeLineAPI]:
-    async with FakeLineAPI() as fake:
-        yield fake
 
 
 def write_backlog(db: Database, per_person: int) -> dict[str, list[int]]:

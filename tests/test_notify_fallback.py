@@ -6,10 +6,7 @@ from __future__ import annotations
 import io
 import itertools
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from bot.notify.channel_state import EXHAUSTED, next_quota_reset
 from bot.notify.health import alert_health
@@ -22,33 +19,21 @@ from tests.notify_harness import (
     LINE_ANN,
     ZONE,
     ShiftedClock,
+    _ptb_timedelta,
     delivered,
     dispatching,
     enqueue,
+    line,
     line_sender,
     people,
     rows,
     settled,
     telegram_sender,
+    tg,
     wait_for,
 )
 
-
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegramAPI]:
-    async with FakeTelegramAPI() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def line() -> AsyncIterator[FakeLineAPI]:
-    async with FakeLineAPI() as fake:
-        yield fake
+__all__ = ["_ptb_timedelta", "line", "tg"]  # fixtures from the harness
 
 
 def numbers(texts: list[str | None]) -> list[int]:

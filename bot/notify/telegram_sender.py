@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import timedelta
 
 from telegram import Bot
 from telegram.constants import ParseMode
@@ -30,6 +29,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from bot.chat.telegram_render import keyboard, render_html
+from bot.chat.telegram_send import retry_after_seconds
 from bot.notify.outcomes import DELIVERED, AlertMessage, Outcome, SendResult
 from bot.notify.rate_limits import ChannelPacer, ChatPacer
 from bot.notify.routes import TELEGRAM, Route
@@ -98,7 +98,7 @@ class TelegramSender:
                         reply_markup=markup if number == len(chunks) else None,
                     )
         except RetryAfter as exc:
-            return self._rate_limited(chat, _seconds(exc.retry_after))
+            return self._rate_limited(chat, retry_after_seconds(exc))
         except (Forbidden, ChatMigrated) as exc:
             return SendResult(Outcome.UNAVAILABLE, self._clean(exc))
         except BadRequest as exc:
@@ -130,7 +130,3 @@ class TelegramSender:
 
     async def close(self) -> None:
         await self._request.shutdown()  # the Bot was never initialised: sending needs no getMe
-
-
-def _seconds(value: float | timedelta) -> float:
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
