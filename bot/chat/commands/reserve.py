@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.chat import format as fmt
 from bot.chat.arguments import parse_amount
-from bot.chat.commands.trading import order_card
+from bot.chat.commands.trading import order_on_confirm
 from bot.chat.registry import Invocation, Registry, require_admin
 from bot.chat.replies import Field, Reply, Tone
 from bot.chat.roles import Role
@@ -65,14 +65,13 @@ def register(registry: Registry) -> None:
             if view.balance <= 0:
                 raise UserError("The reserve is empty; nothing to deploy")
 
-            async def confirmed(token: str) -> Reply:
-                try:
-                    outcome = await deploy_reserve(
-                        engine, cause="deploy", cause_key=token, requested_by=call.user.key
-                    )
-                except UserError as exc:
-                    return Reply(kind="error", title="Not done", lines=(str(exc),), tone=Tone.ERROR)
-                return order_card(outcome, engine.settings.base_asset, quote)
+            confirmed = order_on_confirm(
+                lambda token: deploy_reserve(
+                    engine, cause="deploy", cause_key=token, requested_by=call.user.key
+                ),
+                engine.settings.base_asset,
+                quote,
+            )
 
             token = call.services.confirmations.ask(
                 call.user,
@@ -108,14 +107,13 @@ def register(registry: Registry) -> None:
         if not held:
             raise UserError(f"You hold no {base} to sell")
 
-        async def confirmed(token: str) -> Reply:
-            try:
-                outcome = await sell_into_reserve(
-                    engine, percent, cause="sell_now", cause_key=token, requested_by=call.user.key
-                )
-            except UserError as exc:
-                return Reply(kind="error", title="Not done", lines=(str(exc),), tone=Tone.ERROR)
-            return order_card(outcome, base, quote)
+        confirmed = order_on_confirm(
+            lambda token: sell_into_reserve(
+                engine, percent, cause="sell_now", cause_key=token, requested_by=call.user.key
+            ),
+            base,
+            quote,
+        )
 
         token = call.services.confirmations.ask(
             call.user,

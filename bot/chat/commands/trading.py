@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from bot.chat import format as fmt
 from bot.chat.arguments import parse_amount
 from bot.chat.registry import Invocation, Registry
@@ -58,6 +60,24 @@ def _unspent_note(outcome: OrderOutcome, base: str, quote: str) -> tuple[str, ..
     )
 
 
+def order_on_confirm(
+    place: Callable[[str], Awaitable[OrderOutcome]], base: str, quote: str
+) -> Callable[[str], Awaitable[Reply]]:
+    """The action a confirmation runs: place the order for that token, show what happened.
+
+    The balance may have changed since the question was asked, so a refusal at this point is a
+    card, not an error."""
+
+    async def confirmed(token: str) -> Reply:
+        try:
+            outcome = await place(token)
+        except UserError as exc:
+            return Reply(kind="error", title="Not done", lines=(str(exc),), tone=Tone.ERROR)
+        return order_card(outcome, base, quote)
+
+    return confirmed
+
+
 def register(registry: Registry) -> None:
     @registry.add(
         "buy",
@@ -74,15 +94,11 @@ def register(registry: Registry) -> None:
         amount = parse_amount(call.args[0] if call.args else None, example="/buy 50")
         preview = await preview_buy(engine, amount)
 
-        async def confirmed(token: str) -> Reply:
-            try:
-                outcome = await buy_now(
-                    engine, amount, confirmation=token, requested_by=call.user.key
-                )
-            except UserError as exc:
-                return Reply(kind="error", title="Not done", lines=(str(exc),), tone=Tone.ERROR)
-            return order_card(outcome, base, quote)
-
+        confirmed = order_on_confirm(
+            lambda token: buy_now(engine, amount, confirmation=token, requested_by=call.user.key),
+            base,
+            quote,
+        )
         token = call.services.confirmations.ask(
             call.user,
             f"Buy {fmt.money(amount, quote)} of {base}",
