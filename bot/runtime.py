@@ -71,7 +71,9 @@ async def running_bot(
 
 
 async def serve_terminal(settings: Settings, *, schedule: bool, greet: bool) -> None:
-    async with running_bot(settings, schedule=schedule) as runtime:
+    """`dcabot run` without tokens (`schedule`: scheduler and alert delivery) or `dcabot chat`
+    (a chat client only: its alerts wait in the outbox for `dcabot run` to deliver)."""
+    async with running_bot(settings, schedule=schedule, dispatch=schedule) as runtime:
         await run_terminal(
             runtime.registry, runtime.services, first_command="/status" if greet else None
         )

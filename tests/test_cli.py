@@ -97,3 +97,14 @@ def test_db_upgrade_migrates_explicitly(tmp_path: Path) -> None:
 def test_the_console_script_is_installed() -> None:
     scripts = {e.name: e.value for e in entry_points(group="console_scripts")}
     assert scripts.get("dcabot") == "bot.cli:main"
+
+
+def test_chat_leaves_its_alerts_in_the_outbox_for_dcabot_run(tmp_path: Path) -> None:
+    import sqlite3
+
+    run = dcabot(tmp_path, "/buy 50\nyes\n", "chat")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("== ") == 2  # the confirmation and the fill, no alert printed
+    with sqlite3.connect(tmp_path / "data" / "dcabot.db") as connection:
+        rows = connection.execute("SELECT kind, status FROM alert_outbox").fetchall()
+    assert rows == [("order_filled", "pending")]
