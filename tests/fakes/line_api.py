@@ -16,7 +16,7 @@ import secrets
 import threading
 import time
 import uuid
-from typing import Any, Self
+from typing import Any
 
 from ._server import (
     Call,
@@ -25,6 +25,7 @@ from ._server import (
     Receive,
     Scope,
     Send,
+    ServedFake,
     ThreadedASGIServer,
     header_map,
     read_body,
@@ -65,7 +66,7 @@ DEFAULT_BOT_USER_ID = line_user_id(0xB07)
 _Answer = tuple[int, Any, dict[str, str], str, str | None, dict[str, Any]]
 
 
-class FakeLineAPI:
+class FakeLineAPI(ServedFake):
     """Fake Messaging API. `monthly_limit` (pushes per month) is off unless given."""
 
     def __init__(
@@ -89,26 +90,6 @@ class FakeLineAPI:
         self._server = ThreadedASGIServer(self._app, name="fake-line")
 
     # -- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Self:
-        await asyncio.to_thread(self.start)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await asyncio.to_thread(self.stop)
 
     @property
     def base_url(self) -> str:

@@ -23,6 +23,7 @@ from ._server import (
     Receive,
     Scope,
     Send,
+    ServedFake,
     ThreadedASGIServer,
     header_map,
     read_body,
@@ -59,7 +60,7 @@ BLOCKED = "Forbidden: bot was blocked by the user"
 SENDING_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "sendMediaGroup"})
 
 
-class FakeTelegramAPI:
+class FakeTelegramAPI(ServedFake):
     """Fake Bot API server. Limits are off unless given; `long_poll_cap` bounds getUpdates waits."""
 
     def __init__(
@@ -89,24 +90,7 @@ class FakeTelegramAPI:
 
     def start(self) -> Self:
         self._updates_changed = None  # made on the server's (new) event loop
-        self._server.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.stop()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> Self:
-        await asyncio.to_thread(self.start)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await asyncio.to_thread(self.stop)
+        return super().start()
 
     @property
     def url(self) -> str:
