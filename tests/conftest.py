@@ -11,6 +11,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.config import Settings, load_settings
+from storage import orders
 from storage.db import Database, normalise_url
 from storage.migrate import upgrade
 
@@ -111,3 +113,31 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"data_dir": tmp_path / "data", "price_source": "simulated"}
     values.update(overrides)
     return load_settings(_env_file=None, **values)
+
+
+def write_buy_intent(
+    db: Database,
+    client_order_id: str,
+    cause_key: str,
+    *,
+    exchange: str,
+    mode: str,
+    now: datetime,
+    quote: Decimal = Decimal(50),
+) -> None:
+    """An order intent as the engine writes it before sending: the state a crash leaves."""
+    with db.transaction() as session:
+        orders.write_intent(
+            session,
+            client_order_id=client_order_id,
+            cause="buy_now",
+            cause_key=cause_key,
+            side="buy",
+            symbol="BTC/USDT",
+            exchange=exchange,
+            mode=mode,
+            requested_quote=quote,
+            requested_base=None,
+            requested_by="test",
+            now=now,
+        )

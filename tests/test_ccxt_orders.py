@@ -25,7 +25,7 @@ from bot.exchanges.ccxt_exchange import CcxtExchange
 from storage import orders
 from storage.db import Database
 from storage.models import Order, OutboxAlert
-from tests.conftest import Clock
+from tests.conftest import Clock, write_buy_intent
 from tests.exchange_harness import (
     FAST_RETRY,
     adapter,
@@ -227,21 +227,7 @@ async def test_a_crash_between_sending_and_recording_is_reconciled_once(
     engine: Engine, db: Database, fake: FakeExchange, clock: Clock, exchange: CcxtExchange
 ) -> None:
     """The intent is written and the order sent, then the process dies before recording."""
-    with db.transaction() as session:
-        orders.write_intent(
-            session,
-            client_order_id=CID,
-            cause="buy_now",
-            cause_key="token-1",
-            side="buy",
-            symbol="BTC/USDT",
-            exchange=fake.exchange_id,
-            mode="live",
-            requested_quote=Decimal(50),
-            requested_base=None,
-            requested_by="test",
-            now=clock(),
-        )
+    write_buy_intent(db, CID, "token-1", exchange=fake.exchange_id, mode="live", now=clock())
     await exchange.buy_with_quote("BTC/USDT", Decimal(50), CID)  # ... and nothing recorded
     first = await reconcile_orders(engine)
     second = await reconcile_orders(engine)
@@ -255,21 +241,7 @@ async def test_a_crash_between_sending_and_recording_is_reconciled_once(
 async def test_an_intent_never_sent_is_failed_by_reconciliation(
     engine: Engine, db: Database, fake: FakeExchange, clock: Clock
 ) -> None:
-    with db.transaction() as session:
-        orders.write_intent(
-            session,
-            client_order_id=CID,
-            cause="buy_now",
-            cause_key="token-1",
-            side="buy",
-            symbol="BTC/USDT",
-            exchange=fake.exchange_id,
-            mode="live",
-            requested_quote=Decimal(50),
-            requested_base=None,
-            requested_by="test",
-            now=clock(),
-        )
+    write_buy_intent(db, CID, "token-1", exchange=fake.exchange_id, mode="live", now=clock())
     result = await reconcile_orders(engine)
     assert (result.recorded, result.failed) == (0, 1)
     assert [o.status for o in stored_orders(db)] == [orders.FAILED]

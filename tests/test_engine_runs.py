@@ -23,7 +23,7 @@ from storage.db import Database
 from storage.models import FlipEvent, Order, OutboxAlert, ReserveEntry, ScheduleRun
 from strategies.candles import Candle
 from strategies.cdc import Trend, cdc_series, trend_flips
-from tests.conftest import Clock, make_settings
+from tests.conftest import Clock, make_settings, write_buy_intent
 from tests.shared_data import BTC_DAILY, load_candles, needs_shared_data
 
 pytestmark = needs_shared_data
@@ -200,18 +200,11 @@ async def test_an_order_left_unrecorded_by_a_crash_is_reconciled_once(
     clock.now = datetime(2024, 6, 3, tzinfo=UTC)
     engine = engine_for(tmp_path, db, clock)
     cid = client_order_id("buy_now", "token-1")
-    with db.transaction() as session:  # the intent was written, the order sent ...
-        orders.write_intent(session, client_order_id=cid, cause="buy_now", cause_key="token-1",
-                            side="buy", symbol="BTC/USDT", exchange="binance", mode="paper",
-                            requested_quote=Decimal(50), requested_base=None,
-                            requested_by="t", now=clock.now)
+    # the intent was written and the order sent ...
+    write_buy_intent(db, cid, "token-1", exchange="binance", mode="paper", now=clock.now)
     fill = await engine.exchange.buy_with_quote("BTC/USDT", Decimal(50), cid)
     lost = client_order_id("buy_now", "token-2")  # ... and one intent never reached it
-    with db.transaction() as session:
-        orders.write_intent(session, client_order_id=lost, cause="buy_now", cause_key="token-2",
-                            side="buy", symbol="BTC/USDT", exchange="binance", mode="paper",
-                            requested_quote=Decimal(50), requested_base=None,
-                            requested_by="t", now=clock.now)
+    write_buy_intent(db, lost, "token-2", exchange="binance", mode="paper", now=clock.now)
     # ... then the process died. The next start:
     result = await reconcile(engine)
     assert (result.recorded, result.failed, result.unknown) == (1, 1, 0)
