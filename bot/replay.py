@@ -167,7 +167,7 @@ async def _run(
 async def _holdings(engine: Engine) -> tuple[Decimal, Decimal]:
     btc = (await engine.exchange.balances()).get(engine.settings.base_asset, Decimal(0))
     with engine.db.transaction() as session:
-        return btc, ledger.balance(session, engine.exchange.name)
+        return btc, ledger.balance(session, engine.exchange.name, engine.exchange.mode)
 
 
 async def _mark(

@@ -71,12 +71,14 @@ class Order(Base):
 
 
 class ReserveEntry(Base):
-    """An append-only row of the USDT reserve; the balance is the sum of `amount` per exchange."""
+    """An append-only row of the USDT reserve; the balance is the sum of `amount` per account
+    (exchange and mode: a paper reserve is not live money)."""
 
     __tablename__ = "reserve_ledger"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     exchange: Mapped[str] = mapped_column(String(32), index=True)
+    mode: Mapped[str] = mapped_column(String(8), server_default="paper")
     amount: Mapped[Decimal] = mapped_column(Amount)
     reason: Mapped[str] = mapped_column(String(32))
     note: Mapped[str] = mapped_column(String(200), default="")
@@ -185,17 +187,41 @@ class PaperFill(Base):
 
 
 class ReserveAccount(Base):
-    """The reserve's recorded balance per exchange: the row money-moving commands lock.
+    """One account (exchange and mode): the reserve's recorded balance, and the row every
+    money-moving transaction on that account locks.
 
     Locking ledger rows cannot stop a concurrent insert, so spending locks this row instead and
     updates it with every ledger row; the balance always equals the ledger's sum (a test checks).
+    `epoch` counts the holds settled on the account: a balance read from the exchange before the
+    lock is trusted only if no hold was settled since (see `bot.engine.funds`).
     """
 
     __tablename__ = "reserve_accounts"
 
     exchange: Mapped[str] = mapped_column(String(32), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(8), primary_key=True)
     balance: Mapped[Decimal] = mapped_column(Amount)
+    epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class FundHold(Base):
+    """Money an order in flight will spend, held from the moment its intent is written until
+    it settles (filled, refused, or proven never placed). Free money is the exchange's free
+    balance less the reserve and every active hold, so two orders can never spend it twice."""
+
+    __tablename__ = "fund_holds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    exchange: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str] = mapped_column(String(8))
+    asset: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal] = mapped_column(Amount)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    released_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_fund_holds_account", "exchange", "mode", "released_at"),)
 
 
 class ScheduleRun(Base):

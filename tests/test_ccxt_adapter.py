@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.engine.errors import UserError
 from bot.engine.orders import OrderRequest, place_order
 from bot.engine.setup import circuit_alert, open_engine
 from bot.exchanges.base import (
@@ -103,15 +104,8 @@ async def test_amounts_that_quantize_to_nothing_or_below_the_minimum(
     ("request_", "status", "message"),
     [
         (OrderRequest("buy_now", "a", "buy", quote_amount=Decimal("0.5")), "rejected", "at least"),
-        (OrderRequest("buy_now", "b", "buy", quote_amount=Decimal(5000)), "rejected", "free"),
-        (OrderRequest("sell_now", "c", "sell", base_amount=Decimal(1)), "rejected", "0 BTC free"),
-        (
-            OrderRequest("buy_now", "d", "buy", quote_amount=Decimal(50), symbol="DOGE/EUR"),
-            "rejected",
-            "has no market DOGE/EUR",
-        ),
     ],
-    ids=["below-minimum", "insufficient-usdt", "insufficient-btc", "unknown-symbol"],
+    ids=["below-minimum"],
 )
 async def test_a_refused_order_through_the_engine_leaves_no_open_intent(
     tmp_path: Path,
@@ -130,6 +124,43 @@ async def test_a_refused_order_through_the_engine_leaves_no_open_intent(
     assert exchange.title in (outcome.error or "")
     with db.transaction() as session:
         assert [o.status for o in session.scalars(select(Order))] == [status]
+    assert fake.order_posts == 0
+
+
+@pytest.mark.parametrize(
+    ("request_", "message"),
+    [
+        (
+            OrderRequest("buy_now", "b", "buy", quote_amount=Decimal(5000)),
+            "Only 1000 USDT is free to spend (1000 USDT on the exchange); you asked for 5000",
+        ),
+        (
+            OrderRequest("sell_now", "c", "sell", base_amount=Decimal(1)),
+            "Only 0 BTC is free to sell (0 BTC on the exchange); you asked for 1",
+        ),
+        (
+            OrderRequest("buy_now", "d", "buy", quote_amount=Decimal(50), symbol="DOGE/EUR"),
+            "{title} (live) has no market DOGE/EUR",
+        ),
+    ],
+    ids=["insufficient-usdt", "insufficient-btc", "unknown-symbol"],
+)
+async def test_an_order_above_the_free_balance_is_refused_before_any_intent(
+    tmp_path: Path,
+    db: Database,
+    fake: FakeExchange,
+    clock: Clock,
+    request_: OrderRequest,
+    message: str,
+) -> None:
+    exchange = adapter(fake, clock)
+    engine = engine_with(tmp_path, db, fake, exchange, clock)
+    with pytest.raises(UserError) as refused:
+        await place_order(engine, request_)
+    await exchange.close()
+    assert str(refused.value) == message.format(title=exchange.title)
+    with db.transaction() as session:
+        assert session.scalars(select(Order)).all() == []
     assert fake.order_posts == 0
 
 

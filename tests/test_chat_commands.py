@@ -105,7 +105,7 @@ async def test_an_expired_confirmation_does_nothing(bot: Bot, clock: Clock) -> N
         ("/buy 0", "The amount must be more than 0 USDT"),
         ("/buy NaN", "is not an amount"),
         ("/buy 1e9", "above the per-order limit of 50000 USDT"),
-        ("/buy 20000", "You have 10000 USDT free to spend"),
+        ("/buy 20000", "Only 10000 USDT is free to spend"),
         ("/buy 3", "Binance needs at least 5 USDT per BTC/USDT order; you asked for 3"),
         ("/buy 5.123456789", "more than 8 decimals"),
         ("/buy 5 6", "Give one amount"),

@@ -34,7 +34,7 @@ def state(bot: Bot) -> tuple[object, ...]:
         schedules = session.execute(select(Schedule.id, Schedule.paused, Schedule.removed,
                                            Schedule.amount)).all()
         version = session.scalar(select(func.max(StrategySettings.version)))
-        reserve = ledger.balance(session, "binance")
+        reserve = ledger.balance(session, "binance", "paper")
     return (tuple(schedules), version, reserve, bot.counts())
 
 
@@ -130,7 +130,7 @@ async def test_reserve_add_then_deploy_then_sell_into_it(bot: Bot) -> None:
     added = await bot.say("/reserve add 1,000")
     assert fields(added)["Reserve"] == "1,000.00 USDT"
     assert fields(added)["USDT free"] == "9,000.00 USDT"
-    assert "You have 9000 USDT free" in (await bot.say("/buy 9500")).lines[0]
+    assert "Only 9000 USDT is free to spend" in (await bot.say("/buy 9500")).lines[0]
     bought = await confirm(bot, await bot.say("/reserve deploy"))
     assert bought.title == "Bought"
     cost = Decimal(fields(bought)["Cost"].split()[0].replace(",", ""))
@@ -141,6 +141,6 @@ async def test_reserve_add_then_deploy_then_sell_into_it(bot: Bot) -> None:
     assert sold.title == "Sold"
     received = Decimal(fields(sold)["Received"].split()[0].replace(",", ""))
     with bot.db.transaction() as session:
-        balance = ledger.balance(session, "binance")
-        assert balance == ledger.ledger_sum(session, "binance")
+        balance = ledger.balance(session, "binance", "paper")
+        assert balance == ledger.ledger_sum(session, "binance", "paper")
         assert balance == Decimal(1000) - cost + received

@@ -68,8 +68,8 @@ def test_twenty_concurrent_deploys_and_adds_keep_the_reserve_whole(
     assert len(outcomes) == 20
     assert outcomes.count("added") == 10
     with setup.transaction() as session:
-        recorded = ledger.balance(session, "binance")
-        assert recorded == ledger.ledger_sum(session, "binance")
+        recorded = ledger.balance(session, "binance", "paper")
+        assert recorded == ledger.ledger_sum(session, "binance", "paper")
         amounts = session.scalars(select(ReserveEntry.amount).order_by(ReserveEntry.id)).all()
         deploys = session.scalar(select(func.count()).select_from(Order)
                                  .where(Order.status == "filled")) or 0

@@ -59,7 +59,8 @@ def test_migration_from_empty_creates_every_table_as_the_models_say(database_url
 )
 def test_amounts_round_trip_exactly(db: Database, value: Decimal) -> None:
     with db.transaction() as session:
-        session.add(ReserveEntry(exchange="binance", amount=value, reason="test", created_at=NOW))
+        session.add(ReserveEntry(exchange="binance", mode="paper", amount=value, reason="test",
+                                 created_at=NOW))
     with db.transaction() as session:
         stored = session.scalars(select(ReserveEntry.amount)).one()
     assert stored == value
@@ -68,9 +69,9 @@ def test_amounts_round_trip_exactly(db: Database, value: Decimal) -> None:
 
 def test_a_float_amount_is_refused(db: Database) -> None:
     with pytest.raises(Exception, match="Decimal"), db.transaction() as session:
-        ledger.append(session, exchange="binance", amount=0.1, reason="test", now=NOW)  # type: ignore[arg-type]
+        ledger.append(session, exchange="binance", mode="paper", amount=0.1, reason="test", now=NOW)  # type: ignore[arg-type]
     with db.transaction() as session:
-        assert ledger.balance(session, "binance") == 0
+        assert ledger.balance(session, "binance", "paper") == 0
 
 
 def test_times_come_back_aware_in_utc(db: Database) -> None:
@@ -97,14 +98,16 @@ def test_reserve_balance_is_the_sum_per_exchange(db: Database) -> None:
             ("-30.05", "binance"),
             ("7", "okx"),
         ]:
-            ledger.append(session, exchange=exchange, amount=Decimal(amount), reason="t", now=NOW)
+            ledger.append(session, exchange=exchange, mode="paper", amount=Decimal(amount),
+                          reason="t", now=NOW)
     with db.transaction() as session:
-        assert ledger.balance(session, "binance") == Decimal("70.05")
-        assert ledger.ledger_sum(session, "binance") == Decimal("70.05")
-        assert ledger.balance(session, "okx") == Decimal("7")
+        assert ledger.balance(session, "binance", "paper") == Decimal("70.05")
+        assert ledger.ledger_sum(session, "binance", "paper") == Decimal("70.05")
+        assert ledger.balance(session, "okx", "paper") == Decimal("7")
         with pytest.raises(ledger.ReserveTooSmall):
-            ledger.append(session, exchange="okx", amount=Decimal("-7.01"), reason="t", now=NOW)
-        assert [e.amount for e in ledger.latest(session, "binance", 2)] == [
+            ledger.append(session, exchange="okx", mode="paper", amount=Decimal("-7.01"),
+                          reason="t", now=NOW)
+        assert [e.amount for e in ledger.latest(session, "binance", "paper", 2)] == [
             Decimal("-30.05"),
             Decimal("0.1"),
         ]

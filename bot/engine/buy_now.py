@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from bot.engine.context import Engine
 from bot.engine.errors import UserError
+from bot.engine.funds import require
 from bot.engine.orders import OrderOutcome, OrderRequest, place_order
 from bot.engine.portfolio import portfolio_status
 from bot.exchanges.base import BelowMinimum, PriceQuote
@@ -36,11 +37,7 @@ async def preview_buy(engine: Engine, quote_amount: Decimal) -> BuyPreview:
             f"{fmt_plain(settings.max_order)} {quote} (DCABOT_MAX_ORDER)"
         )
     status = await portfolio_status(engine)
-    if quote_amount > status.quote_free:
-        raise UserError(
-            f"You have {fmt_plain(status.quote_free)} {quote} free to spend "
-            f"(reserve of {fmt_plain(status.reserve)} set aside); buy at most that"
-        )
+    require(status.quote_funds, quote_amount, "to spend")
     rules = await engine.exchange.market_rules(engine.symbol)
     try:
         plan = plan_buy(rules, quote_amount, status.price.price)

@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from sqlalchemy.orm import Session
+
 from bot.engine import strategy_settings
 from bot.engine.context import Engine
 from bot.engine.errors import UserError
+from bot.engine.funds import BalanceReading, under_account_lock
 from bot.engine.orders import OrderRequest, place_order
 from bot.engine.reserve import set_aside
 from bot.engine.s4_watch import rotation_state, s4_watch, symbol_of
@@ -71,14 +74,38 @@ async def run_schedule(
         else decide_scheduled_dca(reading.trend, settings.cdc_enabled, amount)
     )
     if isinstance(action, BuyBtc):
-        outcome = await place_order(
-            engine,
-            OrderRequest(
-                cause="schedule", cause_key=key, side="buy", quote_amount=action.quote_amount
-            ),
-        )
+        try:
+            outcome = await place_order(
+                engine,
+                OrderRequest(
+                    cause="schedule", cause_key=key, side="buy", quote_amount=action.quote_amount
+                ),
+            )
+        except UserError as exc:  # not enough free USDT: nothing was written for the order
+            return _not_run(engine, key, f"skipped: {exc}")
         return RunResult(key, "done", f"buy {outcome.status}{cap_note}")
     return await _set_aside(engine, key, action.quote_amount, reading.trend)
+
+
+def _not_run(engine: Engine, key: str, outcome: str) -> RunResult:
+    """Finish a run that could not do anything, with the urgent alert that says why."""
+    now = engine.clock()
+    with engine.db.transaction() as session:
+        schedules.finish(session, key, schedules.DONE, outcome, now)
+        outbox.enqueue(
+            session,
+            kind="order_failed",
+            now=now,
+            urgent=True,
+            payload={
+                "exchange": engine.exchange.name,
+                "mode": engine.exchange.mode,
+                "cause": "schedule",
+                "error": outcome,
+                "run": key,
+            },
+        )
+    return RunResult(key, "done", outcome)
 
 
 async def _s4_run(
@@ -99,41 +126,28 @@ async def _s4_run(
 
 
 async def _set_aside(engine: Engine, key: str, amount: Decimal, trend: object) -> RunResult:
-    quote = engine.settings.quote_asset
-    balance = (await engine.exchange.balances()).get(quote, Decimal(0))
-    now = engine.clock()
+    def save(session: Session, reading: BalanceReading) -> None:
+        reserve = set_aside(session, engine, reading, amount, "dca_to_reserve", key)
+        now = engine.clock()
+        schedules.finish(session, key, schedules.DONE, f"{amount} to reserve", now)
+        outbox.enqueue(
+            session,
+            kind="dca_reserved",
+            now=now,
+            payload={
+                "exchange": engine.exchange.name,
+                "mode": engine.exchange.mode,
+                "amount": amount,
+                "reserve": reserve,
+                "trend": str(trend),
+                "run": key,
+            },
+        )
+
     try:
-        with engine.db.transaction() as session:
-            reserve = set_aside(session, engine, amount, balance, "dca_to_reserve", key)
-            schedules.finish(session, key, schedules.DONE, f"{amount} to reserve", now)
-            outbox.enqueue(
-                session,
-                kind="dca_reserved",
-                now=now,
-                payload={
-                    "exchange": engine.exchange.name,
-                    "amount": amount,
-                    "reserve": reserve,
-                    "trend": str(trend),
-                    "run": key,
-                },
-            )
+        await under_account_lock(engine, save)
     except UserError as exc:
-        with engine.db.transaction() as session:
-            schedules.finish(session, key, schedules.DONE, f"failed: {exc}", now)
-            outbox.enqueue(
-                session,
-                kind="order_failed",
-                now=now,
-                urgent=True,
-                payload={
-                    "exchange": engine.exchange.name,
-                    "cause": "schedule",
-                    "error": str(exc),
-                    "run": key,
-                },
-            )
-        return RunResult(key, "done", f"failed: {exc}")
+        return _not_run(engine, key, f"failed: {exc}")
     return RunResult(key, "done", f"{amount} to reserve")
 
 

@@ -8,7 +8,6 @@ If the same cause comes again, step 1 finds the row: a fill is returned as it wa
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
@@ -17,12 +16,26 @@ from sqlalchemy.orm import Session
 
 from bot.engine import settlement
 from bot.engine.context import Engine
+from bot.engine.errors import UserError
+from bot.engine.funds import (
+    BalanceReading,
+    NotEnoughFree,
+    funds_under_lock,
+    require,
+    under_account_lock,
+)
 from bot.engine.order_ids import client_order_id
-from bot.exchanges.base import BelowMinimum, ExchangeError, ExchangeUnavailable, Fill, OrderRejected
-from storage import orders, outbox
+from bot.exchanges.base import (
+    BelowMinimum,
+    ExchangeError,
+    ExchangeUnavailable,
+    Fill,
+    OrderRejected,
+    UnknownMarket,
+)
+from bot.exchanges.quantize import fmt_plain
+from storage import holds, orders, outbox
 from storage.models import Order
-
-BeforeSend = Callable[[Session, Order], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,37 +155,95 @@ def _record_failure(
         return _outcome(order, None)
 
 
-async def place_order(
-    engine: Engine, request: OrderRequest, before_send: BeforeSend | None = None
-) -> OrderOutcome:
-    """Place the order `request` asks for, once per cause. Never raises for exchange refusals.
+def _write_intent(
+    session: Session,
+    reading: BalanceReading,
+    engine: Engine,
+    request: OrderRequest,
+    client_id: str,
+    symbol: str,
+) -> tuple[Order, bool]:
+    """The intent and its hold, in one transaction under the account lock (`funds`); the
+    flag is False when the cause's intent was already there (written by another task)."""
+    found = orders.by_client_id(session, client_id, lock=True)
+    if found is not None:
+        return found, False
+    base, quote = symbol.split("/")
+    asset, amount = (
+        (quote, request.quote_amount) if request.side == "buy" else (base, request.base_amount)
+    )
+    assert amount is not None
+    from_reserve = request.cause in settlement.HOLDS_RESERVE
+    funds = funds_under_lock(session, engine, reading, asset)
+    if from_reserve:
+        spendable = min(funds.reserve, funds.balance - funds.held)
+        if amount > spendable:
+            raise NotEnoughFree(
+                f"The reserve holds {fmt_plain(funds.reserve)} {asset} and "
+                f"{fmt_plain(max(spendable, Decimal(0)))} of it is on the exchange; "
+                f"cannot spend {fmt_plain(amount)}",
+                max(spendable, Decimal(0)),
+            )
+    else:
+        require(funds, amount, "to spend" if request.side == "buy" else "to sell")
+    exchange, now = engine.exchange, engine.clock()
+    order = orders.write_intent(
+        session,
+        client_order_id=client_id,
+        cause=request.cause,
+        cause_key=request.cause_key,
+        side=request.side,
+        symbol=symbol,
+        exchange=exchange.name,
+        mode=exchange.mode,
+        requested_quote=request.quote_amount,
+        requested_base=request.base_amount,
+        requested_by=request.requested_by,
+        now=now,
+    )
+    if from_reserve:
+        settlement.hold_reserve(session, order, amount, now)
+    holds.take(
+        session,
+        exchange=exchange.name,
+        mode=exchange.mode,
+        asset=asset,
+        amount=amount,
+        order_id=order.id,
+        now=now,
+    )
+    return order, True
 
-    `before_send` runs in the intent's transaction (to hold the reserve the order will spend).
+
+async def place_order(engine: Engine, request: OrderRequest) -> OrderOutcome:
+    """Place the order `request` asks for, once per cause, and record what became of it.
+
+    What the order will spend is held when its intent is written (`funds`). Before that,
+    nothing is written and nothing sent when the market does not exist (`UserError`), the money
+    is not free (`NotEnoughFree`) or the exchange cannot be asked (`ExchangeUnavailable`); the
+    caller records what that means for its cause. Once the intent exists, every outcome is
+    recorded on the order and this never raises for the exchange's refusals.
     """
     client_id = client_order_id(request.cause, request.cause_key)
     exchange = engine.exchange
     symbol = request.symbol or engine.symbol
     with engine.db.transaction() as session:
-        existing = orders.by_client_id(session, client_id, lock=True)
-        if existing is None:
-            order = orders.write_intent(
-                session,
-                client_order_id=client_id,
-                cause=request.cause,
-                cause_key=request.cause_key,
-                side=request.side,
-                symbol=symbol,
-                exchange=exchange.name,
-                mode=exchange.mode,
-                requested_quote=request.quote_amount,
-                requested_base=request.base_amount,
-                requested_by=request.requested_by,
-                now=engine.clock(),
-            )
-            if before_send is not None:
-                before_send(session, order)
-        elif existing.status != orders.SENDING:
-            return _outcome(existing, None, repeated=True)
+        existing = orders.by_client_id(session, client_id)
+    if existing is None:
+        try:
+            await exchange.market_rules(symbol)
+        except UnknownMarket as exc:
+            raise UserError(str(exc)) from None
+        order, written = await under_account_lock(
+            engine,
+            lambda session, reading: _write_intent(
+                session, reading, engine, request, client_id, symbol
+            ),
+        )
+        if not written:
+            existing = order
+    if existing is not None and existing.status != orders.SENDING:
+        return _outcome(existing, None, repeated=True)
     if existing is not None:  # an intent from an earlier attempt: never send before looking
         try:
             found = await exchange.find_order(symbol, client_id)

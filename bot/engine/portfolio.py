@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bot.engine.context import Engine
+from bot.engine.funds import Funds, funds_now, read_balances
 from bot.exchanges.base import PriceQuote
-from storage import ledger, orders
+from storage import orders
 from storage.models import Order
 
 
@@ -51,11 +52,14 @@ class PortfolioStatus:
     reserve: Decimal
     average_cost: Decimal | None
     cost: Decimal
+    quote_funds: Funds
+    base_funds: Funds
 
     @property
     def quote_free(self) -> Decimal:
-        """Quote the bot may spend on a buy: the balance less what the reserve sets aside."""
-        return max(self.quote_balance - self.reserve, Decimal(0))
+        """Quote the bot may spend on a buy: the balance less the reserve and what orders in
+        flight hold (`funds`)."""
+        return self.quote_funds.spendable
 
     @property
     def base_value(self) -> Decimal:
@@ -85,9 +89,12 @@ async def portfolio_status(engine: Engine) -> PortfolioStatus:
     base, quote = settings.base_asset, settings.quote_asset
     exchange = engine.exchange
     price = await exchange.price(engine.symbol)
-    held = await exchange.balances()
+    reading = await read_balances(engine)
+    held = reading.balances
     with engine.db.transaction() as session:
-        reserve = ledger.balance(session, exchange.name)
+        quote_funds = funds_now(session, engine, reading, quote)
+        base_funds = funds_now(session, engine, reading, base)
+        reserve = quote_funds.reserve
         fills = orders.filled(
             session, exchange=exchange.name, mode=exchange.mode, symbol=engine.symbol
         )
@@ -103,4 +110,6 @@ async def portfolio_status(engine: Engine) -> PortfolioStatus:
         reserve=reserve,
         average_cost=basis.average,
         cost=basis.cost,
+        quote_funds=quote_funds,
+        base_funds=base_funds,
     )

@@ -3,8 +3,9 @@
 Live runs and start-up reconciliation both settle through here, so an order found after a crash
 moves the reserve and finishes its schedule run exactly as it would have at once.
 
-* `deploy`, `flip_buy`: the reserve was held (debited) before sending; change that the market's
-  step left unspent, or the whole hold on a failure, goes back to the reserve.
+* Every order: the hold on what it was to spend (`storage.holds`) is released.
+* `deploy`, `flip_buy`: the reserve was debited into the hold before sending; change that the
+  market's step left unspent, or the whole amount on a failure, goes back to the reserve.
 * `flip_sell`, `sell_now`: the proceeds (after the fee) go into the reserve.
 * `schedule`: the run is finished with the outcome.
 """
@@ -17,7 +18,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from bot.exchanges.base import Fill
-from storage import ledger, schedules
+from storage import holds, ledger, schedules
 from storage.models import Order
 
 ALERT_KIND = {
@@ -35,12 +36,14 @@ SELLS_TO_RESERVE = {"flip_sell", "sell_now"}
 
 def on_fill(session: Session, order: Order, fill: Fill, quote_asset: str, now: datetime) -> str:
     """Book the fill; returns the alert kind."""
+    holds.release(session, order.id, now)
     if order.cause in HOLDS_RESERVE and order.requested_quote is not None:
         change = order.requested_quote - fill.cost
         if change > 0:
             ledger.append(
                 session,
                 exchange=order.exchange,
+                mode=order.mode,
                 amount=change,
                 reason="deploy_change",
                 note=order.client_order_id,
@@ -51,6 +54,7 @@ def on_fill(session: Session, order: Order, fill: Fill, quote_asset: str, now: d
         ledger.append(
             session,
             exchange=order.exchange,
+            mode=order.mode,
             amount=fill.net_quote(quote_asset),
             reason=order.cause,
             note=order.client_order_id,
@@ -66,10 +70,12 @@ def on_fill(session: Session, order: Order, fill: Fill, quote_asset: str, now: d
 
 def on_failure(session: Session, order: Order, error: str, now: datetime) -> None:
     """Undo what was set aside for an order that was not placed."""
+    holds.release(session, order.id, now)
     if order.cause in HOLDS_RESERVE and order.requested_quote is not None:
         ledger.append(
             session,
             exchange=order.exchange,
+            mode=order.mode,
             amount=order.requested_quote,
             reason="deploy_refund",
             note=order.client_order_id,
@@ -80,10 +86,15 @@ def on_failure(session: Session, order: Order, error: str, now: datetime) -> Non
         schedules.finish(session, order.cause_key, schedules.DONE, f"failed: {error}", now)
 
 
-def hold_reserve(
-    session: Session, exchange: str, amount: Decimal, note: str, now: datetime
-) -> None:
-    """Take `amount` out of the reserve for an order about to be sent (see `on_failure`)."""
+def hold_reserve(session: Session, order: Order, amount: Decimal, now: datetime) -> None:
+    """Move `amount` out of the reserve for `order`, about to be sent (see `on_failure`)."""
     ledger.append(
-        session, exchange=exchange, amount=-amount, reason="deploy_hold", note=note, now=now
+        session,
+        exchange=order.exchange,
+        mode=order.mode,
+        amount=-amount,
+        reason="deploy_hold",
+        note=order.client_order_id,
+        order_id=order.id,
+        now=now,
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.engine import strategy_settings
 from bot.engine.context import Engine
 from bot.engine.errors import UserError
+from bot.engine.funds import funds_now, read_balances
 from bot.engine.reserve import deploy_reserve, sell_into_reserve
 from storage import ledger, outbox
 from storage.models import FlipEvent
@@ -134,9 +134,10 @@ async def _act(engine: Engine, flip: Flip, key: str) -> str:
     if not settings.cdc_enabled:
         _finish(engine, key, "done", "CDC is off: no action")
         return "CDC is off: no action"
-    held = (await engine.exchange.balances()).get(engine.settings.base_asset, Decimal(0))
+    reading = await read_balances(engine)
     with engine.db.transaction() as session:
-        reserve = ledger.balance(session, engine.exchange.name)
+        held = funds_now(session, engine, reading, engine.settings.base_asset).spendable
+        reserve = ledger.balance(session, engine.exchange.name, engine.exchange.mode)
     action = decide_on_flip(flip, held, reserve, settings.sell_percent)
     try:
         if isinstance(action, SellPercent):

@@ -99,13 +99,15 @@ class FakeExchange:
         candles: Mapping[str, Mapping[str, Path]] | None = None,
         check_timestamps: bool = True,
         reject_duplicate_client_ids: bool = True,
+        latency: float = 0.0,
     ) -> None:
         """`markets` (Binance): "subset" (BTC, ETH, PAXG), "full" (1,248 symbols), "legacy"
         (2023 MIN_NOTIONAL filters) or a path to an exchangeInfo file. `candles`: base asset ->
         interval ("1h", "4h", "1d") -> CSV, replacing the shared files for that asset.
 
         Real Binance and OKX may only refuse a client order id that an *open* order holds; the
-        fake refuses any reuse unless `reject_duplicate_client_ids` is False.
+        fake refuses any reuse unless `reject_duplicate_client_ids` is False. `latency` seconds
+        pass before every request is processed, as across a real network and matching engine.
         """
         if isinstance(markets, str) and markets not in EXCHANGE_INFO_FILES:
             raise ValueError(f"markets must be one of {sorted(EXCHANGE_INFO_FILES)} or a Path")
@@ -136,6 +138,7 @@ class FakeExchange:
             self.venue = OkxVenue(settings)
         else:
             raise ValueError(f"the fake speaks binance or okx, not {exchange_id!r}")
+        self.latency = latency
         self._faults = FaultBook()
         self._log_lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
@@ -259,6 +262,8 @@ class FakeExchange:
     # -- the server's entry point --------------------------------------------------------------
 
     def _dispatch(self, request: Request) -> Response:
+        if self.latency > 0:
+            self._release.wait(self.latency)
         fault = self._faults.take(request)
         with self._log_lock:
             if request.endpoint in self.venue.order_endpoints:
