@@ -14,9 +14,21 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot import config_checks as checks
+from bot.config_errors import EXAMPLES as EXAMPLES  # re-exported: the start-up line's parts
+from bot.config_errors import LINE_API, TELEGRAM_API, describe
+from bot.config_errors import SECRET_VARIABLES as SECRET_VARIABLES
 
 
 class Mode(StrEnum):
@@ -36,26 +48,12 @@ class PriceSource(StrEnum):
 
 
 CHANNELS = ("telegram", "line", "terminal")
-TELEGRAM_API = "https://api.telegram.org"
-LINE_API = "https://api.line.me"
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_\-]{1,256}$")
-_PRINCIPAL = re.compile(r"^(telegram|line|terminal):[A-Za-z0-9_\-]+$")
+_EXCHANGE_ID = re.compile(r"^[a-z0-9]{1,40}$")
 
 
-def _split_principals(value: Any) -> Any:
-    if isinstance(value, str):
-        items = [part.strip() for part in value.split(",") if part.strip()]
-        for item in items:
-            if not _PRINCIPAL.match(item):
-                raise ValueError(
-                    f"{item!r} is not channel:user_id with channel one of telegram, line"
-                )
-        return tuple(items)
-    return value
-
-
-def _env(name: str, default: Any) -> Any:
-    return Field(default=default, validation_alias=AliasChoices(name))
+def _env(name: str, default: Any, **extra: Any) -> Any:
+    return Field(default=default, validation_alias=AliasChoices(name), **extra)
 
 
 class Settings(BaseSettings):
@@ -73,7 +71,7 @@ class Settings(BaseSettings):
     viewers: Annotated[tuple[str, ...], NoDecode] = _env("DCABOT_VIEWERS", default=())
     exchange: str = _env("DCABOT_EXCHANGE", default="binance")
     symbol: str = _env("DCABOT_SYMBOL", default="BTC/USDT")
-    quote: str = _env("DCABOT_QUOTE", default="USDT")
+    quote: str = _env("DCABOT_QUOTE", default="", validate_default=True)  # "" = the symbol's
     paper_start_balance: Decimal = _env("DCABOT_PAPER_BALANCE", default=Decimal("10000"))
     taker_fee: Decimal = _env("DCABOT_TAKER_FEE", default=Decimal("0.001"))
     max_order: Decimal = _env("DCABOT_MAX_ORDER", default=Decimal("50000"))
@@ -104,11 +102,27 @@ class Settings(BaseSettings):
     line_rate: float = _env("DCABOT_LINE_RATE", default=100.0)
     line_quota_reset_day: int = _env("DCABOT_LINE_QUOTA_RESET_DAY", default=1)
     alert_retry_max_s: float = _env("DCABOT_ALERT_RETRY_MAX", default=600.0)
+    health_token: SecretStr = _env("DCABOT_HEALTH_TOKEN", default=SecretStr(""))
+
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _data_dir(cls, value: Any) -> Any:
+        return checks.check_data_dir(value)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        return checks.check_database_url(value)
 
     @field_validator("admins", "viewers", mode="before")
     @classmethod
     def _principals(cls, value: Any) -> Any:
-        return _split_principals(value)
+        return checks.split_principals(value)
+
+    @field_validator("viewers")
+    @classmethod
+    def _viewers(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        return checks.check_not_admins(value, info.data.get("admins", ()))
 
     @field_validator("timezone")
     @classmethod
@@ -119,61 +133,79 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not an IANA time zone name") from None
         return value
 
+    @field_validator("exchange")
+    @classmethod
+    def _exchange(cls, value: str) -> str:
+        if not _EXCHANGE_ID.match(value):
+            raise ValueError(f"{value!r} is not a ccxt exchange id (lower-case letters, digits)")
+        return value
+
     @field_validator("symbol")
     @classmethod
     def _symbol(cls, value: str) -> str:
-        if not re.fullmatch(r"[A-Z0-9]+/[A-Z0-9]+", value):
-            raise ValueError(f"{value!r} is not BASE/QUOTE in capitals")
-        return value
+        return checks.check_symbol(value)
 
-    @field_validator("paper_start_balance", "max_order")
+    @field_validator("quote")
     @classmethod
-    def _positive(cls, value: Decimal) -> Decimal:
-        if not value.is_finite() or value <= 0:
-            raise ValueError("must be a positive number")
-        return value
+    def _quote(cls, value: str, info: ValidationInfo) -> str:
+        return checks.check_quote(value, info.data.get("symbol"))
 
-    @field_validator("request_timeout_s", "circuit_failures", "circuit_cooldown_s")
+    @field_validator(*checks.AMOUNT_RULES)
     @classmethod
-    def _positive_count(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError("must be a positive number")
-        return value
+    def _amount(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        return checks.check_amount(str(info.field_name), value)
 
-    @field_validator("alert_routes")
+    @field_validator(*checks.NUMBER_RULES)
     @classmethod
-    def _alert_routes(cls, value: str) -> str:
-        from bot.notify.routes import parse_routes
+    def _number(cls, value: float, info: ValidationInfo) -> float:
+        return checks.check_number(str(info.field_name), value)
 
-        parse_routes(value)
-        return value
-
-    @field_validator(
-        "telegram_rate",
-        "telegram_chat_rate",
-        "telegram_group_rate",
-        "line_rate",
-        "alert_retry_max_s",
-    )
+    @field_validator("prices_csv", "gold_prices_csv", mode="before")
     @classmethod
-    def _positive_rate(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError("must be a positive number")
+    def _blank_path(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("prices_csv")
+    @classmethod
+    def _prices_csv(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        mode = info.data.get("mode")
+        if value is not None and mode not in (None, Mode.PAPER):
+            raise ValueError(f"replays candles in paper mode only, not {mode}: unset it")
+        return checks.check_csv_path(value)
+
+    @field_validator("gold_prices_csv")
+    @classmethod
+    def _gold_prices_csv(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is not None and info.data.get("prices_csv") is None:
+            raise ValueError("is read only with DCABOT_PRICES_CSV: set both, or neither")
+        return checks.check_csv_path(value)
+
+    @field_validator("binance_api_url", "okx_api_url")
+    @classmethod
+    def _exchange_url(cls, value: str) -> str:
+        return checks.check_url(value, empty_means="the real API")
+
+    @field_validator("master_key")
+    @classmethod
+    def _master_key(cls, value: SecretStr) -> SecretStr:
+        checks.check_master_key(value.get_secret_value())
         return value
 
-    @field_validator("line_quota_reset_day")
+    @field_validator("health_token")
     @classmethod
-    def _reset_day(cls, value: int) -> int:
-        if not 1 <= value <= 28:
-            raise ValueError("must be a day of the month from 1 to 28")
+    def _health_token(cls, value: SecretStr) -> SecretStr:
+        checks.check_bearer_token(value.get_secret_value())
         return value
 
-    @field_validator("taker_fee")
+    @field_validator("telegram_bot_token")
     @classmethod
-    def _fee(cls, value: Decimal) -> Decimal:
-        if not value.is_finite() or not Decimal(0) <= value < Decimal("0.1"):
-            raise ValueError("must be a fraction between 0 and 0.1 (0.001 is 0.1%)")
-        return value
+    def _telegram_token(cls, value: str) -> str:
+        return checks.check_telegram_token(value)
+
+    @field_validator("line_channel_secret", "line_channel_access_token")
+    @classmethod
+    def _line_secret(cls, value: str) -> str:
+        return checks.check_opaque_secret(value)
 
     @field_validator("telegram_webhook_secret")
     @classmethod
@@ -185,16 +217,28 @@ class Settings(BaseSettings):
     @field_validator("telegram_api_url", "line_api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError("must be an http(s) URL")
-        return value.rstrip("/")
+        return checks.check_url(value)
 
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str) -> str:
-        if value and not re.match(r"^https://[^\s/]+", value):
-            raise ValueError("must be the bot's https:// address (LINE fetches charts over https)")
-        return value.rstrip("/")
+        try:
+            return checks.check_url(value, https_only=True, empty_means="no charts on LINE")
+        except ValueError:
+            raise ValueError(
+                "must be the bot's https:// address with a host (LINE fetches charts over https)"
+            ) from None
+
+    @field_validator("alert_routes")
+    @classmethod
+    def _alert_routes(cls, value: str, info: ValidationInfo) -> str:
+        tokens = {
+            "telegram": info.data.get("telegram_bot_token", ""),
+            "line": info.data.get("line_channel_access_token", ""),
+        }
+        if value.strip():
+            checks.check_routes(value, tokens)
+        return value
 
     @property
     def zone(self) -> ZoneInfo:
@@ -220,73 +264,21 @@ class Settings(BaseSettings):
         return bool(self.telegram_bot_token or self.line_channel_access_token)
 
 
-# An example of a good value for each variable, for the one-line start-up errors.
-EXAMPLES: dict[str, str] = {
-    "DCABOT_DATA_DIR": "/var/lib/dcabot",
-    "DATABASE_URL": "postgresql+psycopg://dcabot@localhost/dcabot",
-    "DCABOT_MODE": "paper",
-    "DCABOT_TIMEZONE": "Asia/Bangkok",
-    "DCABOT_ADMINS": "telegram:123456,line:U4af4980629",
-    "DCABOT_VIEWERS": "telegram:654321",
-    "DCABOT_EXCHANGE": "binance",
-    "DCABOT_SYMBOL": "BTC/USDT",
-    "DCABOT_QUOTE": "USDT",
-    "DCABOT_PAPER_BALANCE": "10000",
-    "DCABOT_TAKER_FEE": "0.001",
-    "DCABOT_MAX_ORDER": "50000",
-    "DCABOT_PRICES_CSV": "candles/btc_usdt_1d.csv",
-    "DCABOT_GOLD_PRICES_CSV": "candles/paxg_usdt_1d.csv",
-    "DCABOT_PRICE_SOURCE": "auto",
-    "DCABOT_SIMULATED_SEED": "42",
-    "DCABOT_BINANCE_API_URL": "https://api.binance.com",
-    "DCABOT_OKX_API_URL": "https://www.okx.com",
-    "DCABOT_REQUEST_TIMEOUT": "30",
-    "DCABOT_CIRCUIT_FAILURES": "5",
-    "DCABOT_CIRCUIT_COOLDOWN": "120",
-    "DCABOT_CONFIRM_TTL": "60",
-    "DCABOT_MISSED_RUN_GRACE": "6",
-    "DCABOT_TREND_HISTORY_DAYS": "1000",
-    "TELEGRAM_WEBHOOK_SECRET": "a-long-random-string_1",
-    "TELEGRAM_API_URL": TELEGRAM_API,
-    "LINE_API_URL": LINE_API,
-    "PUBLIC_URL": "https://dcabot.example.com",
-    "DCABOT_ALERT_ROUTES": "owner=line:U4af4980629a1b2c3d4e5f60718293a4b,telegram:123456",
-    "DCABOT_TELEGRAM_RATE": "30",
-    "DCABOT_TELEGRAM_CHAT_RATE": "1",
-    "DCABOT_TELEGRAM_GROUP_RATE": "20",
-    "DCABOT_LINE_RATE": "100",
-    "DCABOT_LINE_QUOTA_RESET_DAY": "1",
-    "DCABOT_ALERT_RETRY_MAX": "600",
-}
-
-
-SECRET_VARIABLES = frozenset(
-    {
-        "DCABOT_MASTER_KEY",
-        "TELEGRAM_BOT_TOKEN",
-        "TELEGRAM_WEBHOOK_SECRET",
-        "LINE_CHANNEL_ACCESS_TOKEN",
-        "LINE_CHANNEL_SECRET",
-    }
-)
-
-
 class SettingsError(Exception):
     """A setting is invalid; the message is one line meant for the person starting the bot."""
 
 
+def _variable(field: str) -> str:
+    alias = Settings.model_fields[field].validation_alias
+    return str(alias.choices[0]) if isinstance(alias, AliasChoices) else field
+
+
+# Field name -> environment variable: an override by field name is reported by its variable.
+VARIABLES: dict[str, str] = {field: _variable(field) for field in Settings.model_fields}
+
+
 def _describe(error: ErrorDetails) -> str:
-    variable = str(error["loc"][0]) if error.get("loc") else "?"
-    example = EXAMPLES.get(variable, "")
-    value = error.get("input")
-    problem = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-    if error.get("type") == "enum":
-        problem = "must be one of " + str(error.get("ctx", {}).get("expected", "")).replace("'", "")
-    shown = f"={value!r}" if isinstance(value, str | int | float | Decimal) else ""
-    if variable in SECRET_VARIABLES:
-        shown = ""  # never echo a secret, even a malformed one
-    hint = f" (e.g. {variable}={example})" if example else ""
-    return f"{variable}{shown} is invalid: {problem}{hint}"
+    return describe(error, VARIABLES)
 
 
 def load_settings(**overrides: Any) -> Settings:

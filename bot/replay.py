@@ -116,7 +116,7 @@ async def replay(
             gold_prices_csv=gold_csv,
             mode="paper",
             paper_start_balance=amount * 10_000,
-            trend_history_days=100_000,
+            trend_history_days=4000,  # the most the setting allows: all of a daily CSV
             database_url=f"sqlite:///{Path(tmp) / 'replay.db'}",
             timezone=load_settings().timezone,
         )

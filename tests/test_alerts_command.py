@@ -23,6 +23,7 @@ def bot(tmp_path: Path, db: Database, clock: Clock) -> Bot:
         tmp_path,
         admins="telegram:1",
         viewers="telegram:2",
+        telegram_bot_token="123456:TEST-TOKEN",  # ann is reached on telegram only
         alert_routes=f"owner=line:{LINE_ID},telegram:1;ann=telegram:2",
     )
     return make_bot(settings, db, clock)

@@ -23,7 +23,6 @@ _ADDRESS = {
     TELEGRAM: re.compile(r"^-?\d{1,20}$"),
     LINE: re.compile(r"^[UCR][0-9a-f]{32}$"),
 }
-EXAMPLE = "owner=line:U4af4980629a1b2c3d4e5f60718293a4b,telegram:123456;ann=telegram:654321"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +70,7 @@ def parse_route(text: str) -> Route:
 
 
 def parse_routes(text: str) -> tuple[Person, ...]:
-    """The people in a DCABOT_ALERT_ROUTES value; ValueError says what is wrong."""
+    """The people in a DCABOT_ALERT_ROUTES value (at least one); ValueError says what is wrong."""
     people: list[Person] = []
     for part in (p.strip() for p in text.split(";")):
         if not part:
@@ -81,12 +80,14 @@ def parse_routes(text: str) -> tuple[Person, ...]:
             name, rest = "", part
         routes = tuple(parse_route(r) for r in rest.split(",") if r.strip())
         if not routes:
-            raise ValueError(f"{part!r} names nobody's channel (e.g. {EXAMPLE})")
+            raise ValueError(f"{part!r} names nobody's channel")
         name = name.strip() or str(routes[0])
         if not sep or _NAME.match(name):
             people.append(Person(name, routes))
         else:
             raise ValueError(f"{name!r} is not a name (letters, digits, _ . - up to 40)")
+    if not people:
+        raise ValueError("names nobody: give at least one person a channel")
     _check_unique(people)
     return tuple(people)
 
