@@ -2,19 +2,24 @@
 
     POST /webhook/telegram    Telegram updates (secret header)        -> bot.chat.webhooks
     POST /webhook/line        LINE events (signed body)                -> bot.chat.webhooks
-    GET  /health              database, scheduler role, exchange, channels, version (JSON)
+    GET  /health              "ok" or "degraded"; details for loopback or the health token
     GET  /charts/<id>.png     chart images, which LINE fetches by URL
 
-The lifespan builds the engine (and the scheduler for `run`), then the chat channels inside the
-running loop, and on shutdown drains the replies in flight before closing them all.
+The lifespan makes the data folder private, builds the engine (and the scheduler for `run`),
+then the chat channels inside the running loop, and on shutdown drains the replies in flight
+before closing them all. Every hour it forgets old update claims (by age and by count).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import hmac
+import ipaddress
 import logging
 import re
+import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -35,13 +40,16 @@ from bot.engine.context import Clock, Engine, system_clock
 from bot.notify.health import alert_health, configured_channels, health_json
 from bot.runtime import running_bot
 from storage.db import Database
-from storage.inbound import forget_processed_before
+from storage.inbound import forget_beyond_newest, forget_processed_before
 
 log = logging.getLogger(__name__)
 
 CHART_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 KEEP_CLAIMS = timedelta(days=7)  # Telegram and LINE stop redelivering within a day
+KEEP_CLAIMS_PER_CHANNEL = 100_000  # and never more than this many, however fast they come
 PRUNE_EVERY_S = 3600.0
+# A request relayed by a proxy carries one of these; its socket peer says nothing of the caller.
+FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
 
 
 def create_app(
@@ -57,6 +65,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await asyncio.to_thread(_keep_data_private, settings)
         async with running_bot(
             settings, schedule=schedule, clock=clock, dispatch=dispatch
         ) as runtime:
@@ -78,11 +87,36 @@ def create_app(
     return Starlette(routes=routes, lifespan=lifespan)
 
 
+def _keep_data_private(settings: Settings) -> None:
+    """A new data folder is made 0700; the charts folder (0700) and its PNGs (0600) are made
+    private whatever an older version or a looser umask left (the database files are made so
+    by `storage.db`, the master key file is written 0600). A data folder that already exists is
+    the owner's to set: it is only warned about when others may enter it."""
+    data = settings.data_dir
+    try:
+        if not data.exists():
+            data.mkdir(parents=True, exist_ok=True)
+            data.chmod(0o700)
+        elif (mode := stat.S_IMODE(data.stat().st_mode)) & 0o077:
+            log.warning("data folder %s is open to others (mode %o); chmod 700 it", data, mode)
+        charts = charts_folder(settings)
+        if charts.is_dir():
+            charts.chmod(0o700)
+            for png in charts.glob("*.png"):
+                with contextlib.suppress(FileNotFoundError):  # pruned meanwhile
+                    png.chmod(0o600)
+    except OSError as exc:
+        log.warning("could not make the data folder %s private: %s", data, exc)
+
+
 async def _forget_old_claims(engine: Engine) -> None:
     while True:
         try:
             dropped = await asyncio.to_thread(
                 forget_processed_before, engine.db, engine.clock() - KEEP_CLAIMS
+            )
+            dropped += await asyncio.to_thread(
+                forget_beyond_newest, engine.db, KEEP_CLAIMS_PER_CHANNEL
             )
             log.debug("forgot %d old update claims", dropped)
         except Exception as exc:  # the database may be down for a while; try again later
@@ -120,11 +154,39 @@ def _exchange_health(engine: Engine) -> dict[str, Any]:
     return report
 
 
+def sees_details(request: Request, token: str) -> bool:
+    """Whether `/health` may show its details: to `Authorization: Bearer <token>` (compared in
+    constant time; no token set, no bearer), or to a loopback peer that no proxy relayed. With
+    uvicorn's proxy headers a proxy on this machine looks like loopback, so a relayed request
+    (X-Forwarded-For, Forwarded, X-Real-IP) counts as from elsewhere: behind a local proxy that
+    sets none of them, the details are everyone's unless the proxy adds one."""
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if token and scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode("latin-1", "replace"), token.encode()
+    ):
+        return True
+    if any(name in request.headers for name in FORWARDING_HEADERS):
+        return False
+    try:
+        peer = ipaddress.ip_address(request.client.host if request.client else "")
+    except ValueError:  # Starlette's TestClient, a unix socket
+        return False
+    if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped is not None:
+        return peer.ipv4_mapped.is_loopback
+    return peer.is_loopback
+
+
 async def health(request: Request) -> Response:
+    """`{"status": "ok"}` (200) or `{"status": "degraded"}` (503, the database does not answer)
+    for anyone; the version, database, scheduler, exchange and its breaker, channels, replies in
+    flight and alerts only for `sees_details`."""
     chat: ChatChannels = request.app.state.chat
     engine = chat.runtime.services.engine
     scheduler = chat.runtime.scheduler
     database_ok = await asyncio.to_thread(_database_answers, engine.db)
+    status_code = 200 if database_ok else 503
+    if not sees_details(request, chat.settings.health_token.get_secret_value()):
+        return JSONResponse({"status": "ok" if database_ok else "degraded"}, status_code)
     alerts = (
         health_json(
             await asyncio.to_thread(
@@ -144,7 +206,7 @@ async def health(request: Request) -> Response:
         "replies_in_flight": chat.work.in_flight,
         "alerts": alerts,
     }
-    return JSONResponse(body, status_code=200 if database_ok else 503)
+    return JSONResponse(body, status_code)
 
 
 async def chart(request: Request) -> Response:

@@ -164,7 +164,7 @@ def running_world(
 ) -> Iterator[World]:
     app_options.setdefault("dispatch", False)  # alerts have their own tests (test_notify_*)
     app = create_app(settings, clock=clock, **app_options)
-    with TestClient(app) as client:
+    with TestClient(app, client=("127.0.0.1", 50000)) as client:
         yield World(client, tg, line, clock, settings)
 
 

@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot.chat.replies import Reply
 from bot.chat.roles import Role, User
@@ -104,7 +105,13 @@ async def test_an_expired_confirmation_does_nothing(bot: Bot, clock: Clock) -> N
         ("/buy -5", "The amount must be more than 0 USDT"),
         ("/buy 0", "The amount must be more than 0 USDT"),
         ("/buy NaN", "is not an amount"),
-        ("/buy 1e9", "above the per-order limit of 50000 USDT"),
+        ("/buy 1e9", "'1e9' is not an amount; use a number like /buy 50"),
+        ("/buy 1e999999999", "'1e999999999' is not an amount; use a number like /buy 50"),
+        ("/buy 60000", "above the per-order limit of 50000 USDT"),
+        ("/buy 1234567890123", "'1234567890123' is not an amount: it has more than 12 digits"),
+        ("/buy " + "9" * 5000, "is not an amount: it is 5,000 characters long"),
+        ("/buy 5,00", "'5,00' is not an amount"),
+        ("/buy ²", "'²' is not an amount"),
         ("/buy 20000", "Only 10000 USDT is free to spend"),
         ("/buy 3", "Binance needs at least 5 USDT per BTC/USDT order; you asked for 3"),
         ("/buy 5.123456789", "more than 8 decimals"),
@@ -118,6 +125,7 @@ async def test_bad_buy_amounts_get_one_clear_answer_and_change_nothing(
     assert reply.kind == "error"
     assert says in reply.lines[0]
     assert "\n" not in reply.lines[0]
+    assert len(reply.lines[0]) < 160  # never more than a few dozen characters of the input
     assert reply.lines[1] == "Usage: /buy <amount USDT>"
     assert reply.confirm_token is None
     assert bot.counts() == (0, 0, 0, 0)
@@ -142,6 +150,48 @@ async def test_unknown_commands_get_the_closest_one_and_help(bot: Bot) -> None:
     assert (await bot.say("   ")).kind == "error"
 
 
+async def test_a_huge_unknown_command_is_echoed_short(bot: Bot) -> None:
+    reply = await bot.say("/" + "x" * 4000)
+    assert reply.lines[0] == "/xxxxxxxxxxxxxxxxxxxxxxx… is not a command."
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "/buy {}",
+        "/reserve add {}",
+        "/strategy cap binance {}",
+        "/schedule add mon 07:00 {}",
+        "/sell {}",
+        "/strategy sell {}",
+        "/history {}",
+        "/schedule pause {}",
+        "/backtest cdc {}",
+    ],
+)
+async def test_every_number_taking_command_refuses_an_absurd_number_in_one_short_line(
+    bot: Bot, command: str
+) -> None:
+    for absurd in ("1e999999999", "9" * 100_000, "-1e999999", "٩" * 40):
+        reply = await bot.say(command.format(absurd))
+        assert reply.kind == "error", reply
+        assert len(reply.lines) == 2 and all(len(line) < 200 for line in reply.lines), reply
+    assert bot.counts() == (0, 0, 0, 0)
+
+
+async def test_thai_and_full_width_digits_buy_the_amount_the_confirmation_shows(bot: Bot) -> None:
+    for typed in ("๕๐", "５０", "50"):
+        ask = await bot.say(f"/buy {typed}")
+        assert ask.title == "Buy BTC for 50.00 USDT?", ask
+    owner = User("telegram", "1", Role.ADMIN)
+    done = await bot.services.confirmations.answer(owner, str(ask.confirm_token), accept=True)
+    assert done.title == "Bought"
+    with bot.db.transaction() as session:
+        from storage.models import Order
+
+        assert [o.requested_quote for o in session.scalars(select(Order))] == [Decimal(50)]
+
+
 async def test_commands_work_without_slash_with_bot_suffix_and_any_case(bot: Bot) -> None:
     for text in ("status", "/STATUS", "/status@dcabot_bot"):
         assert (await bot.say(text)).kind == "status"
@@ -159,7 +209,7 @@ async def test_history_lists_fills_newest_first(bot: Bot) -> None:
     assert "buy BTC/USDT" in lines[0] and "[paper]" in lines[0]
     assert lines[0] != lines[1]
     assert len((await bot.say("/history 1")).lines) == 1
-    for bad in ("/history 0", "/history x", "/history 51"):
+    for bad in ("/history 0", "/history x", "/history 51", "/history ²", "/history 9" + "9" * 99):
         assert "is not a count from 1 to 50" in (await bot.say(bad)).lines[0]
 
 

@@ -85,7 +85,7 @@ async def test_schedules_are_added_listed_paused_resumed_and_removed(bot: Bot) -
     ("/reserve add -5", "The amount must be more than 0 USDT"),
     ("/reserve deploy", "The reserve is empty; nothing to deploy"),
     ("/reserve spend", "'spend' is not a /reserve action"),
-    ("/sell 150", "'150' is not a percent from 0 to 100"),
+    ("/sell 150", "'150' is not a percent above 0, up to 100"),
     ("/sell 25", "You hold no BTC to sell"),
     ("/sell", "Give one percent from 0 to 100"),
 ])

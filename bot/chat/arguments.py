@@ -1,31 +1,49 @@
-"""Parsing what people type: amounts and counts, with answers that say what would be right."""
+"""Parsing what people type: amounts and counts, with answers that say what would be right.
+
+Every answer echoes at most a few dozen characters of what was typed (`shown`), and every number
+is read by `bot.engine.number_text`, which refuses exponents and absurd lengths before anything
+is converted or formatted.
+"""
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from bot.engine.errors import UserError
+from bot.engine.errors import UserError, shown
+from bot.engine.number_text import NumberText, read_count, read_decimal
 
 MAX_DECIMALS = 8
-_GROUPED = re.compile(r"^\d{1,3}(,\d{3})+(\.\d+)?$")
+MAX_WHOLE_DIGITS = 12  # nearly a trillion: above any real order, far below NUMERIC(38, 18)
 
 
 def parse_amount(text: str | None, *, example: str, asset: str = "USDT") -> Decimal:
-    """A positive, finite amount with at most 8 decimals ('1,000.5' is accepted)."""
+    """A positive amount with at most 8 decimals ('1,000.5' and Thai digits are accepted)."""
     if text is None:
         raise UserError(f"Give an amount in {asset}, e.g. {example}")
-    cleaned = text.replace(",", "") if _GROUPED.match(text) else text
     try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise UserError(f"{text!r} is not an amount; use a number like {example}") from None
-    if not value.is_finite():
-        raise UserError(f"{text!r} is not an amount; use a number like {example}")
+        value = read_decimal(text, max_whole_digits=MAX_WHOLE_DIGITS, max_decimals=MAX_DECIMALS)
+    except NumberText as exc:
+        if str(exc) == "is below zero":
+            raise UserError(f"The amount must be more than 0 {asset}; e.g. {example}") from None
+        reason = "" if str(exc) == "is not a number" else f": it {exc}"
+        raise UserError(
+            f"{shown(text)!r} is not an amount{reason}; use a number like {example}"
+        ) from None
     if value <= 0:
         raise UserError(f"The amount must be more than 0 {asset}; e.g. {example}")
-    if -value.as_tuple().exponent > MAX_DECIMALS:  # type: ignore[operator]
-        raise UserError(f"{text!r} has more than {MAX_DECIMALS} decimals")
+    return value
+
+
+def parse_percent(text: str, *, example: str, allow_zero: bool = True) -> Decimal:
+    """A percent from 0 (or above 0) to 100 with at most 2 decimals; a trailing % is fine."""
+    try:
+        value = read_decimal(text.removesuffix("%"), max_whole_digits=3, max_decimals=2)
+    except NumberText:
+        value = Decimal(-1)
+    low_ok = value > 0 or (allow_zero and value == 0)
+    if not low_ok or value > 100:
+        span = "from 0 to 100" if allow_zero else "above 0, up to 100"
+        raise UserError(f"{shown(text)!r} is not a percent {span}; e.g. {example}")
     return value
 
 
@@ -33,6 +51,7 @@ def parse_count(text: str | None, *, default: int, maximum: int, example: str) -
     """A whole number from 1 to `maximum`, or `default` when none is given."""
     if text is None:
         return default
-    if not text.isdigit() or not 1 <= int(text) <= maximum:
-        raise UserError(f"{text!r} is not a count from 1 to {maximum}; e.g. {example}")
-    return int(text)
+    value = read_count(text, maximum=maximum)
+    if value is None:
+        raise UserError(f"{shown(text)!r} is not a count from 1 to {maximum}; e.g. {example}")
+    return value

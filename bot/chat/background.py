@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
-Work = Callable[[], Awaitable[None]]
+Work = Callable[[], Awaitable[object]]
 MAX_IN_FLIGHT = 2_000  # beyond this the webhook answers 503 and the platform retries later
 MAX_RUNNING = 16
 

@@ -7,6 +7,7 @@ still goes out, then closes the SDK clients.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 from dataclasses import dataclass, field
@@ -34,6 +35,13 @@ def check_chat_settings(settings: Settings) -> None:
         )
     if settings.line_channel_secret and not settings.line_channel_access_token:
         raise UserError("LINE_CHANNEL_SECRET is set but LINE_CHANNEL_ACCESS_TOKEN is not")
+
+
+def card_secret(settings: Settings) -> bytes:
+    """The key of the owner tags on cards (`bot.chat.taps`): derived from the chat secrets, so
+    every worker of one bot agrees on it and nobody without them can make a tag."""
+    material = f"dcabot-cards:{settings.telegram_bot_token}:{settings.line_channel_secret}"
+    return hashlib.sha256(material.encode()).digest()
 
 
 @dataclass
@@ -72,7 +80,9 @@ async def open_channels(settings: Settings, runtime: Runtime, *, polling: bool) 
     check_chat_settings(settings)
     engine = runtime.services.engine
     work = BackgroundWork()
-    inbound = Inbound(runtime.registry, runtime.services, StrangerGate(engine.clock))
+    inbound = Inbound(
+        runtime.registry, runtime.services, StrangerGate(engine.clock), card_secret(settings)
+    )
     channels = ChatChannels(settings, runtime, work)
     try:
         if settings.telegram_bot_token:

@@ -49,6 +49,14 @@ class ConfirmationBook:
         for token in [t for t, p in self._pending.items() if p.expires_at <= now]:
             del self._pending[token]
 
+    def refusal_for(self, user: User, token: str) -> Reply | None:
+        """A warning when `user` may not answer this confirmation (it is someone else's),
+        decided without running anything; None when they may try."""
+        pending = self._pending.get(token)
+        if pending is not None and pending.user_key != user.key:
+            return _not_yours()
+        return None
+
     async def answer(self, user: User, token: str, *, accept: bool) -> Reply:
         """Run or cancel the pending action. Only its owner, only once, only in time."""
         pending = self._pending.get(token)
@@ -59,11 +67,7 @@ class ConfirmationBook:
                 tone=Tone.WARNING,
             )
         if pending.user_key != user.key:
-            return text_reply(
-                "Not yours",
-                "Only the person who asked can confirm this; nothing was done.",
-                tone=Tone.WARNING,
-            )
+            return _not_yours()
         del self._pending[token]
         if pending.expires_at <= self.clock():
             seconds = int(self.ttl.total_seconds())
@@ -76,3 +80,11 @@ class ConfirmationBook:
         if not accept:
             return text_reply("Cancelled", f"{pending.summary}: cancelled, nothing was done.")
         return await pending.action(token)
+
+
+def _not_yours() -> Reply:
+    return text_reply(
+        "Not yours",
+        "Only the person who asked can confirm this; nothing was done.",
+        tone=Tone.WARNING,
+    )

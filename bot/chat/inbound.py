@@ -2,30 +2,70 @@
 
 The channels (Telegram, LINE) only translate: they find who sent what, call one of these, and
 render the `Reply` they get back, or say nothing when they get None. Here live the rules that
-must be the same everywhere: strangers hear one refusal and nothing else, an over-long text is not
-parsed, an edit is not run again, a sticker gets a hint, a button tap answers its confirmation.
+must be the same everywhere: strangers hear one refusal (paced) and nothing else, an over-long
+text is not parsed, an edit is not run again, a sticker gets a hint, a button tap answers its
+confirmation, and a tap on someone else's card or confirmation is a notice to the tapper alone
+that changes nothing.
 """
 
 from __future__ import annotations
 
 from bot.chat.commands.general import MAIN_BUTTONS
 from bot.chat.registry import ChatServices, Registry
-from bot.chat.replies import Field, Reply, Tone, error_reply, text_reply
+from bot.chat.replies import Field, Reply, Tone, error_reply, notice, text_reply
 from bot.chat.roles import Role, User, identify
 from bot.chat.strangers import StrangerGate
-from bot.chat.taps import TapKind, parse_tap
+from bot.chat.taps import TapKind, owner_tag, parse_tap
 
 MAX_COMMAND_TEXT = 4096  # Telegram's own limit; no command is anywhere near it
 
 
 class Inbound:
-    def __init__(self, registry: Registry, services: ChatServices, strangers: StrangerGate) -> None:
+    def __init__(
+        self,
+        registry: Registry,
+        services: ChatServices,
+        strangers: StrangerGate,
+        card_secret: bytes,
+    ) -> None:
         self.registry = registry
         self.services = services
         self.strangers = strangers
+        self.card_secret = card_secret
 
     def user(self, channel: str, user_id: str, name: str = "") -> User:
         return identify(self.services.engine.settings, channel, user_id, name)
+
+    def tag_for(self, user: User) -> str:
+        """The tag that marks a card sent to `user` as theirs."""
+        return owner_tag(self.card_secret, user.key)
+
+    def tap_notice(self, user: User, data: str) -> Reply | None:
+        """Decided at once, running nothing: a notice for a tap its tapper may not make (a
+        stranger, someone else's card or confirmation, an unknown button); None to go on."""
+        if user.role is Role.STRANGER:
+            refusal = self.strangers.refusal(user)
+            return notice(refusal) if refusal is not None else None
+        tap = parse_tap(data)
+        if tap is None:
+            return notice(text_reply("Old button", "This button no longer does anything."))
+        if tap.kind is TapKind.CONFIRM:
+            refused = self.services.confirmations.refusal_for(user, tap.value)
+            return notice(refused) if refused is not None else None
+        if tap.owner_tag and tap.owner_tag != self.tag_for(user):
+            return notice(
+                text_reply(
+                    "Not your card",
+                    f"This card is someone else's; send {tap.value} to see yours.",
+                    tone=Tone.WARNING,
+                )
+            )
+        return None
+
+    def owns_card(self, user: User, data: str) -> bool:
+        """Whether the button tapped is on a card marked as `user`'s."""
+        tap = parse_tap(data)
+        return tap is not None and bool(tap.owner_tag) and tap.owner_tag == self.tag_for(user)
 
     async def text(self, user: User, text: str) -> Reply | None:
         """A typed command (slash optional, any case, `@bot` suffix allowed)."""
@@ -41,14 +81,14 @@ class Inbound:
         return await self.registry.dispatch(user, text, self.services)
 
     async def tap(self, user: User, data: str) -> Reply | None:
-        """A button: a confirmation's answer, or a command such as Refresh (`/status`)."""
-        if user.role is Role.STRANGER:
-            return self.strangers.refusal(user)
+        """A button: a confirmation's answer, or a command such as Refresh (`/status`).
+        Channels ask `tap_notice` first; this checks again and answers with the notice."""
+        refused = self.tap_notice(user, data)
+        if refused is not None or user.role is Role.STRANGER:
+            return refused
         tap = parse_tap(data)
         if tap is None:
-            return text_reply(
-                "Old button", "This button no longer does anything; send /help.", tone=Tone.WARNING
-            )
+            return None
         if tap.kind is TapKind.CONFIRM:
             return await self.services.confirmations.answer(user, tap.value, accept=tap.accept)
         return await self.registry.dispatch(user, tap.value, self.services)

@@ -13,12 +13,15 @@ Charts go as image messages that LINE fetches from `PUBLIC_URL/charts/<id>.png`.
 from __future__ import annotations
 
 import asyncio
-import json
+import base64
+import hashlib
+import hmac
 import logging
 import shutil
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,12 +42,13 @@ from linebot.v3.webhooks import (
 from bot.chat.background import BackgroundWork
 from bot.chat.inbound import Inbound
 from bot.chat.line_render import line_messages
-from bot.chat.line_send import reply_or_push
+from bot.chat.line_send import push, reply_or_push
 from bot.chat.replies import Reply
 from bot.chat.roles import Role, User
+from bot.chat.webhooks import Refused, load_json
 from bot.config import Settings
 from storage.db import Database
-from storage.inbound import claim_update
+from storage.inbound import MAX_KEY_LENGTH, claim_update
 
 log = logging.getLogger(__name__)
 
@@ -98,30 +102,57 @@ class LineChannel:
 
     # -- events in -------------------------------------------------------------------------------
 
-    def parse(self, body: str, signature: str) -> list[Any]:
-        """The events of a webhook body. Raises the SDK's `InvalidSignatureError` for a forged
-        or unsigned body, ValueError for one that is not a LINE webhook. An event the SDK
-        cannot read is left out: redelivering it would not make it readable."""
-        if not self.signature.validate(body, signature):
+    def parse(self, body: bytes, signature: str) -> list[Any]:
+        """The events of a webhook body. Raises the SDK's `InvalidSignatureError` unless
+        `signature` is base64(HMAC-SHA256(channel secret, body)) of the raw bytes, compared in
+        constant time before anything is decoded; ValueError for a body that is not a LINE
+        webhook (`Refused` when nested too deep). An event is left out, with a log line, when
+        the SDK cannot read it or LINE never sends its like: a `webhookEventId` (the claim's
+        key, a 26-character ULID from LINE) that is not 1-80 printable ASCII characters, or
+        postback data over LINE's 300 characters. Redelivering it would not make it readable."""
+        expected = hmac.new(self.signature.channel_secret, body, hashlib.sha256).digest()
+        given = signature.encode("latin-1", "replace")  # header text is latin-1 decoded
+        if not hmac.compare_digest(given, base64.b64encode(expected)):
             raise InvalidSignatureError("wrong signature")
-        payload = json.loads(body)
+        payload = load_json(body)
         events = payload.get("events") if isinstance(payload, dict) else None
         if not isinstance(events, list):
-            raise ValueError("not a LINE webhook")
+            raise Refused("no list of events")
         parsed: list[Any] = []
         for event in events:
+            kind = repr(event.get("type") if isinstance(event, dict) else type(event).__name__)
+            key = event.get("webhookEventId") if isinstance(event, dict) else None
+            if not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_LENGTH or not (
+                key.isascii() and key.isprintable()
+            ):
+                log.info("LINE event of type %.40s skipped: no usable webhookEventId", kind)
+                continue
             try:
-                parsed.append(Event.from_dict(event))
+                read = Event.from_dict(event)
             except Exception as exc:  # an event type newer than the SDK, or a malformed one
-                kind = event.get("type") if isinstance(event, dict) else type(event).__name__
-                log.info("LINE event of type %r skipped (%s)", kind, type(exc).__name__)
+                log.info("LINE event of type %.40s skipped (%s)", kind, type(exc).__name__)
+                continue
+            data = getattr(getattr(read, "postback", None), "data", None)
+            if isinstance(data, str) and len(data) > 300:  # LINE's limit on postback data
+                log.info("LINE postback skipped: data over 300 characters")
+                continue
+            parsed.append(read)
         return parsed
 
     def accept(self, event: Any) -> bool:
-        """Claim `event` and queue it; False when it was handled before (a redelivery).
+        """Claim `event` and queue it; False when it was handled before (a redelivery) or is
+        a stranger's that gets no answer.
 
         The claim runs in the event loop, like the engine's own database work: it is one
-        prepared insert (~0.1 ms), cheaper than a hop to a worker thread and back."""
+        prepared insert (~0.1 ms), cheaper than a hop to a worker thread and back. A stranger's
+        event is decided before any of that (`_stranger`): no claim, and a task only for the
+        few refusals the pace allows."""
+        source = getattr(event, "source", None)
+        user_id = getattr(source, "user_id", None)
+        if user_id:
+            user = self.inbound.user(CHANNEL, str(user_id))
+            if user.role is Role.STRANGER:
+                return self._stranger(event, user)
         key = getattr(event, "webhook_event_id", None)
         if key:
             fresh = claim_update(self.db, CHANNEL, key, self.clock())
@@ -129,6 +160,27 @@ class LineChannel:
                 return False
         source = getattr(event, "source", None)
         self.work.spawn(f"{CHANNEL}:{_chat_id(source) or key}", lambda: self.process(event))
+        return True
+
+    def _stranger(self, event: Any, user: User) -> bool:
+        """Queue the refusal a stranger may hear now, or drop the event."""
+        source = getattr(event, "source", None)
+        in_group = isinstance(source, GroupSource | RoomSource)
+        reply: Reply | None = None
+        if isinstance(event, PostbackEvent):
+            reply = self.inbound.tap_notice(user, event.postback.data or "")
+        elif isinstance(event, FollowEvent) or (
+            isinstance(event, MessageEvent)
+            and (not in_group or _typed(event).lstrip().startswith("/"))
+        ):
+            reply = self.inbound.strangers.refusal(user)
+        if reply is None:
+            return False
+        chat = _chat_id(source) or user.user_id
+        if isinstance(event, PostbackEvent):
+            self.work.spawn(f"{CHANNEL}:{chat}", lambda: self._to_tapper(event, user, reply))
+        else:
+            self.work.spawn(f"{CHANNEL}:{chat}", lambda: self._send(event, chat, user, reply))
         return True
 
     async def process(self, event: Any) -> None:
@@ -150,7 +202,12 @@ class LineChannel:
         if isinstance(event, FollowEvent):
             reply = self.inbound.welcome(user)
         elif isinstance(event, PostbackEvent):
-            reply = await self.inbound.tap(user, event.postback.data or "")
+            data = event.postback.data or ""
+            refused = self.inbound.tap_notice(user, data)
+            if refused is not None:
+                await self._to_tapper(event, user, refused)
+                return
+            reply = await self.inbound.tap(user, data)
         elif isinstance(event, MessageEvent):
             if isinstance(event.message, TextMessageContent):
                 text = event.message.text or ""
@@ -160,9 +217,20 @@ class LineChannel:
             elif not in_group:
                 reply = self.inbound.not_text(user)
         if reply is not None:
+            reply = replace(reply, owner_tag=self.inbound.tag_for(user))
             await self._send(event, chat, user, reply)
 
     # -- replies out -----------------------------------------------------------------------------
+
+    async def _to_tapper(self, event: Any, user: User, reply: Reply) -> None:
+        """A notice for the person who tapped alone: the reply in a 1:1 chat, a push to them
+        (never to the group) when the tap was in a group or room."""
+        source = getattr(event, "source", None)
+        if isinstance(source, GroupSource | RoomSource):
+            messages = line_messages(reply, image_url=None, quick=False)
+            await push(self.client, messages, to=user.user_id)
+            return
+        await self._send(event, user.user_id, user, reply)
 
     async def _send(self, event: Any, chat: str, user: User, reply: Reply) -> None:
         image_url = await self._chart_url(reply)
@@ -185,6 +253,11 @@ class LineChannel:
             log.warning("chart %s cannot be served: %s", reply.image.name, exc)
             return None
         return f"{self.public_url}/charts/{served.name}"
+
+
+def _typed(event: Any) -> str:
+    message = getattr(event, "message", None)
+    return str(message.text or "") if isinstance(message, TextMessageContent) else ""
 
 
 def _chat_id(source: Any) -> str | None:

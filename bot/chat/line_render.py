@@ -86,7 +86,7 @@ def _buttons(reply: Reply) -> list[dict[str, Any]]:
                 "action": {
                     "type": "postback",
                     "label": button.label[:20],
-                    "data": command_data(button.command),
+                    "data": command_data(button.command, reply.owner_tag),
                     "displayText": button.command,
                 },
             }

@@ -12,13 +12,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import DataError
+
 from bot.chat.confirmations import ConfirmationBook
 from bot.chat.replies import Reply, error_reply
 from bot.chat.roles import Role, User
 from bot.engine.context import Engine
-from bot.engine.errors import UserError
+from bot.engine.errors import UserError, shown
+from bot.exchanges.base import ExchangeError
 
 log = logging.getLogger(__name__)
+MAX_NAME = 32  # no command name is longer; a longer word is not worth a suggestion
 
 
 def _nothing() -> None:
@@ -83,6 +87,8 @@ class Registry:
         return [c for c in self.commands.values() if c.role <= role]
 
     def suggest(self, name: str) -> str | None:
+        if len(name) > MAX_NAME:
+            return None
         close = difflib.get_close_matches(name, list(self.commands), n=1, cutoff=0.5)
         return close[0] if close else None
 
@@ -97,7 +103,7 @@ class Registry:
             guess = self.suggest(name)
             did_you_mean = f"Did you mean /{guess}? " if guess else ""
             return error_reply(
-                f"/{name} is not a command.", hint=f"{did_you_mean}/help lists them all."
+                f"/{shown(name)} is not a command.", hint=f"{did_you_mean}/help lists them all."
             )
         if user.role < command.role:
             needed = "an admin" if command.role is Role.ADMIN else "a viewer or admin"
@@ -109,6 +115,15 @@ class Registry:
             return await command.handler(Invocation(user, name, args, services))
         except UserError as exc:
             return error_reply(str(exc), hint=f"Usage: {command.usage}")
+        except ExchangeError as exc:  # the exchange refused or cannot be reached: say which
+            log.warning("command /%s: %s", name, exc)
+            return error_reply(str(exc), hint="Nothing was done; try again later.")
+        except DataError:  # a value the database cannot store, e.g. a number too large
+            log.warning("command /%s: a value the database cannot store", name)
+            return error_reply(
+                f"/{name}: a value is too large to store; nothing was done.",
+                hint=f"Usage: {command.usage}",
+            )
         except Exception:
             log.exception("command /%s failed", name)
             return error_reply(

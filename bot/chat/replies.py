@@ -33,7 +33,9 @@ class Reply:
     """A card: a title, label/value rows, free lines, and optionally a confirmation to answer.
 
     `kind` names the layout (and the Flex template on LINE): status, buy_confirm, order_result,
-    history, help, error, text, ...
+    history, help, error, text, ... A `notice` is for the person who tapped a button only: a
+    toast on Telegram, a message to them alone on LINE. `owner_tag` marks the card as one
+    person's (`bot.chat.taps`), so a tap on it by anyone else changes nothing.
     """
 
     kind: str
@@ -46,6 +48,7 @@ class Reply:
     image: Path | None = None
     footer: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    owner_tag: str = ""
 
 
 def error_reply(message: str, *, hint: str = "") -> Reply:
@@ -56,3 +59,17 @@ def error_reply(message: str, *, hint: str = "") -> Reply:
 
 def text_reply(title: str, *lines: str, tone: Tone = Tone.INFO) -> Reply:
     return Reply(kind="text", title=title, lines=tuple(lines), tone=tone)
+
+
+NOTICE = "notice"
+MAX_NOTICE = 200  # Telegram's answerCallbackQuery text
+
+
+def notice(reply: Reply) -> Reply:
+    """`reply` as a notice for the tapper alone."""
+    return Reply(kind=NOTICE, title=reply.title, lines=reply.lines, tone=reply.tone)
+
+
+def notice_text(reply: Reply) -> str:
+    text = " ".join((f"{reply.title}:", *reply.lines))
+    return text if len(text) <= MAX_NOTICE else text[: MAX_NOTICE - 1] + "…"

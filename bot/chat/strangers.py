@@ -2,12 +2,17 @@
 
 A stranger gets one short refusal that shows their id (so the owner can allow them), at most once
 an hour per id, and nothing else: no command runs and nothing about the bot or its owner is said.
-The hour is counted by each process; with several web workers a stranger may hear the refusal
-once from each, which is still a handful per hour.
+Refusals are also paced for all strangers together (`budget` a minute, then silence), so no number
+of new ids can keep the bot busy sending refusals while its owner waits for an answer; channels
+ask `admit` before they spend anything on a stranger's update (no database claim, no task).
+
+The hour and the budget are counted by each process; with several web workers a stranger may hear
+the refusal once from each, which is still a handful per hour.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -16,7 +21,9 @@ from bot.chat.roles import User
 
 Clock = Callable[[], datetime]
 REFUSAL_INTERVAL = timedelta(hours=1)
+REFUSALS_PER_MINUTE = 20
 MAX_REMEMBERED = 10_000  # a flood of ids cannot grow the memory without bound
+MINUTE = timedelta(minutes=1)
 
 
 def refusal_reply(user: User) -> Reply:
@@ -32,20 +39,35 @@ def refusal_reply(user: User) -> Reply:
 
 
 class StrangerGate:
-    """Decides whether a stranger hears the refusal now or has heard it recently."""
+    """Decides whether a stranger hears the refusal now, or nothing."""
 
-    def __init__(self, clock: Clock, interval: timedelta = REFUSAL_INTERVAL) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        interval: timedelta = REFUSAL_INTERVAL,
+        budget: int = REFUSALS_PER_MINUTE,
+    ) -> None:
         self.clock = clock
         self.interval = interval
+        self.budget = budget
+        self.refused = 0  # refusals handed out by this process, for /health and the tests
         self._refused_at: dict[str, datetime] = {}  # oldest first
+        self._recent: deque[datetime] = deque()  # refusals of the last minute, all strangers
 
     def refusal(self, user: User) -> Reply | None:
-        """The refusal to send `user`, or None when they had it within the interval."""
+        """The refusal to send `user`, or None when they had it within the interval or the
+        minute's budget for all strangers is spent."""
         now = self.clock()
         last = self._refused_at.get(user.key)
         if last is not None and now - last < self.interval:
             return None
+        while self._recent and now - self._recent[0] >= MINUTE:
+            self._recent.popleft()
+        if len(self._recent) >= self.budget:
+            return None
+        self._recent.append(now)
         self._remember(user.key, now)
+        self.refused += 1
         return refusal_reply(user)
 
     def _remember(self, key: str, now: datetime) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -22,9 +23,11 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 
 from bot.chat.background import BackgroundWork
 from bot.chat.inbound import Inbound
-from bot.chat.replies import Reply, Tone
-from bot.chat.taps import TapKind, parse_tap
+from bot.chat.replies import Reply, Tone, notice_text
+from bot.chat.roles import Role, User
+from bot.chat.taps import TELEGRAM_LIMIT, TapKind, parse_tap
 from bot.chat.telegram_send import deliver, drop_buttons, replace_card
+from bot.chat.webhooks import Refused
 from bot.config import Settings
 from bot.engine.errors import UserError
 from storage.db import Database
@@ -127,26 +130,81 @@ class TelegramChannel:
     # -- updates in ----------------------------------------------------------------------------
 
     def parse(self, payload: object) -> Update:
-        """The `Update` in a webhook body; ValueError when it is not one."""
-        if not isinstance(payload, dict) or not isinstance(payload.get("update_id"), int):
-            raise ValueError("not a Telegram update")
+        """The `Update` in a webhook body; ValueError when it is not one, `Refused` (naming the
+        problem) for one Telegram never sends: an `update_id` outside 0..2**63-1 (Telegram's
+        are positive 32-bit numbers; a bigger one would not fit the claim's key), callback
+        data over Telegram's 64 bytes (this bot's buttons never carry more), message text that
+        is not a string (PTB does not check types; `accept` reads the text)."""
+        if not isinstance(payload, dict):
+            raise Refused("not a JSON object")
+        update_id = payload.get("update_id")
+        if type(update_id) is not int or not 0 <= update_id < 2**63:  # bool is no id either
+            raise Refused("update_id must be an integer from 0 to 2**63-1")
         try:
             update = Update.de_json(payload, self.application.bot)
         except Exception as exc:  # PTB raises whatever the malformed field provokes
             raise ValueError(f"malformed Telegram update ({type(exc).__name__})") from None
+        data = update.callback_query.data if update.callback_query is not None else None
+        if data is not None and (
+            not isinstance(data, str)
+            or len(data.encode("utf-8", "surrogatepass")) > TELEGRAM_LIMIT
+        ):
+            raise Refused(f"callback data must be text of at most {TELEGRAM_LIMIT} bytes")
+        message = update.message or update.edited_message
+        if message is not None and not isinstance(message.text, str | None):
+            raise Refused("message text must be a string")
         return update
 
     def accept(self, update: Update) -> bool:
-        """Claim `update` and queue it; False when it was handled before (a redelivery).
+        """Claim `update` and queue it; False when it was handled before (a redelivery) or
+        is a stranger's that gets no answer.
 
         The claim runs in the event loop, like the engine's own database work: it is one
-        prepared insert (~0.1 ms), cheaper than a hop to a worker thread and back."""
+        prepared insert (~0.1 ms), cheaper than a hop to a worker thread and back. A stranger's
+        update is decided before any of that (`_stranger`): no claim, and a task only for the
+        few refusals the pace allows, so a flood of new ids costs next to nothing."""
+        sender = update.effective_user
+        if sender is not None:
+            user = self.inbound.user(CHANNEL, str(sender.id), sender.first_name)
+            if user.role is Role.STRANGER:
+                return self._stranger(update, user)
         fresh = claim_update(self.db, CHANNEL, str(update.update_id), self.clock())
         if fresh:
             chat = update.effective_chat
             conversation = f"{CHANNEL}:{chat.id if chat else update.update_id}"
             self.work.spawn(conversation, lambda: self.process(update))
         return fresh
+
+    def _stranger(self, update: Update, user: User) -> bool:
+        """Queue the refusal a stranger may hear now (a toast for a tap), or drop the update."""
+        query, message = update.callback_query, update.message or update.edited_message
+        reply: Reply | None = None
+        if query is not None:
+            reply = self.inbound.tap_notice(user, query.data or "")
+        elif message is not None:
+            private = message.chat.type == ChatType.PRIVATE
+            if private or self._meant_for_me(message.text or ""):
+                reply = self.inbound.strangers.refusal(user)
+        if reply is None:
+            return False
+        chat = update.effective_chat
+        conversation = f"{CHANNEL}:{chat.id if chat else user.user_id}"
+        if query is not None:
+            self.work.spawn(conversation, lambda: self._toast(query, reply))
+        elif message is not None:
+            self.work.spawn(
+                conversation, lambda: deliver(self.application.bot, message.chat_id, reply)
+            )
+        return True
+
+    async def _toast(self, query: CallbackQuery, reply: Reply | None) -> bool:
+        """Answer a button tap, with a notice for the tapper alone when there is one."""
+        try:
+            await query.answer(text=notice_text(reply) if reply is not None else None)
+        except TelegramError as exc:
+            log.info("could not answer telegram callback: %s", exc)
+            return False
+        return True
 
     async def _polled(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if isinstance(update, Update):
@@ -199,6 +257,7 @@ class TelegramChannel:
         else:
             reply = await self.inbound.text(user, text)
         if reply is not None:
+            reply = replace(reply, owner_tag=self.inbound.tag_for(user))
             await deliver(self.application.bot, message.chat_id, reply)
 
     async def _edited(self, message: Message) -> None:
@@ -210,23 +269,30 @@ class TelegramChannel:
             await deliver(self.application.bot, message.chat_id, reply)
 
     async def _tap(self, query: CallbackQuery) -> None:
+        """A button. A tap its tapper may not make gets a toast and changes nothing; a command
+        tap edits the card in place only when the card is the tapper's (a private chat, or a
+        card tagged with their id), else its answer comes as a new message."""
         bot = self.application.bot
-        try:
-            await query.answer()  # stop the button's spinner; the answer comes as a message
-        except TelegramError as exc:
-            log.info("could not answer telegram callback: %s", exc)
         sender = query.from_user
         user = self.inbound.user(CHANNEL, str(sender.id), sender.first_name)
         data = query.data or ""
+        refused = self.inbound.tap_notice(user, data)
+        await self._toast(query, refused)  # at once: the spinner stops, a refusal is said
+        if refused is not None:
+            return
         reply = await self.inbound.tap(user, data)
         if reply is None:
             return
         card = query.message  # None, or inaccessible, when the message is too old or deleted
         chat_id = card.chat.id if card is not None else sender.id
+        reply = replace(reply, owner_tag=self.inbound.tag_for(user))
         tap = parse_tap(data)
         if card is not None and tap is not None:
+            private = card.chat.type == ChatType.PRIVATE
             if tap.kind is TapKind.COMMAND:
-                if await replace_card(bot, chat_id, card.message_id, reply):
+                if (private or self.inbound.owns_card(user, data)) and await replace_card(
+                    bot, chat_id, card.message_id, reply
+                ):
                     return
             elif is_settled(reply):
                 await drop_buttons(bot, chat_id, card.message_id)

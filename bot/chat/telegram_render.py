@@ -84,7 +84,9 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     if reply.buttons:
         rows.append(
             [
-                InlineKeyboardButton(b.label, callback_data=command_data(b.command))
+                InlineKeyboardButton(
+                    b.label, callback_data=command_data(b.command, reply.owner_tag)
+                )
                 for b in reply.buttons
             ]
         )

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from bot.charts import render_backtest_chart, render_signal_chart
 from bot.engine.context import Engine
-from bot.engine.errors import UserError
+from bot.engine.errors import UserError, shown
 from bot.exchanges.base import ExchangeError, PriceQuote
 from strategies.backtest import (
     DEFAULT_AMOUNT,
@@ -198,7 +198,7 @@ def parse_strategy(text: str) -> Strategy:
     try:
         return Strategy(text.lower())
     except ValueError:
-        raise UserError(f"{text!r} is not a strategy; choose dca, cdc or s4") from None
+        raise UserError(f"{shown(text)!r} is not a strategy; choose dca, cdc or s4") from None
 
 
 def _run_pair(

@@ -14,10 +14,11 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.engine.errors import UserError
+from bot.engine.errors import UserError, shown
+from bot.engine.number_text import ascii_digits
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_TIME = re.compile(r"^(\d{1,2}):(\d{2})$")
+_TIME = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,20 +59,22 @@ def parse_days(text: str) -> str:
     parts = [p.strip() for p in value.split(",") if p.strip()]
     unknown = [p for p in parts if p not in WEEKDAYS]
     if not parts or unknown:
-        bad = ", ".join(repr(p) for p in unknown) or repr(text)
+        bad = shown(", ".join(repr(p) for p in unknown) or repr(text), 40)
         raise UserError(
             f"{bad} is not a day; use daily or weekdays like mon,thu ({', '.join(WEEKDAYS)})"
         )
     if len(set(parts)) != len(parts):
-        raise UserError(f"{text!r} names a day twice; e.g. mon,thu")
+        raise UserError(f"{shown(text)!r} names a day twice; e.g. mon,thu")
     return ",".join(sorted(parts, key=WEEKDAYS.index))
 
 
 def parse_local_time(text: str) -> str:
     """`7:00` or `07:00` -> `07:00`; hours 0-23, minutes 0-59."""
-    match = _TIME.match(text.strip())
+    match = _TIME.match(ascii_digits(text.strip()))
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
-        raise UserError(f"{text!r} is not a time of day; use HH:MM from 00:00 to 23:59, e.g. 07:00")
+        raise UserError(
+            f"{shown(text)!r} is not a time of day; use HH:MM from 00:00 to 23:59, e.g. 07:00"
+        )
     return f"{int(match[1]):02d}:{match[2]}"
 
 

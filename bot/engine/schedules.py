@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from bot.engine import strategy_settings
 from bot.engine.context import Engine
-from bot.engine.errors import UserError
+from bot.engine.errors import UserError, shown
 from bot.engine.reserve import check_exchange
 from bot.engine.schedule_spec import ScheduleSpec, parse_spec
 from bot.exchanges.base import BelowMinimum
@@ -60,7 +60,7 @@ async def add_schedule(
     name = check_exchange(engine, exchange)
     mode = (mode or "cdc").lower()
     if mode not in MODES:
-        raise UserError(f"{mode!r} is not a mode; use cdc (trend-gated), plain or s4")
+        raise UserError(f"{shown(mode)!r} is not a mode; use cdc (trend-gated), plain or s4")
     limit = strategy_settings.current(engine).order_cap or engine.settings.max_order
     if amount > limit:
         raise UserError(

@@ -71,13 +71,3 @@ def update(engine: Engine, exchange: str | None = None, **changes: object) -> St
         raise UserError(
             "The strategy settings changed meanwhile; look at /strategy and try again"
         ) from None
-
-
-def check_sell_percent(text: str) -> Decimal:
-    try:
-        value = Decimal(text)
-    except ArithmeticError:
-        value = Decimal(-1)
-    if not value.is_finite() or not Decimal(0) <= value <= Decimal(100):
-        raise UserError(f"{text!r} is not a percent from 0 to 100; e.g. /strategy sell 50")
-    return value

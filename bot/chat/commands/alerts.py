@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.chat.registry import Invocation, Registry
 from bot.chat.replies import Field, Reply, Tone
-from bot.engine.errors import UserError
+from bot.engine.errors import UserError, shown
 from bot.notify.health import alert_health, configured_channels, status_summary
 from bot.notify.layouts import KINDS
 from bot.notify.routes import Person, configured_people, person_for
@@ -26,7 +26,7 @@ def _person(call: Invocation) -> Person:
 def _kind(text: str) -> str:
     kind = text.lower()
     if kind not in KINDS:
-        raise UserError(f"{text!r} is not an alert kind; /alerts lists them")
+        raise UserError(f"{shown(text)!r} is not an alert kind; /alerts lists them")
     return kind
 
 

@@ -21,7 +21,7 @@ from bot.engine.analysis import (
     parse_strategy,
     trend_signal,
 )
-from bot.engine.errors import UserError
+from bot.engine.errors import UserError, shown
 from bot.exchanges.base import PriceQuote
 from strategies.backtest import BacktestResult, Strategy
 from strategies.indicators import EMA_FAST_PERIOD, EMA_SLOW_PERIOD
@@ -140,7 +140,7 @@ def parse_day(text: str, which: str) -> date:
     except ValueError:
         pass
     raise UserError(
-        f"{text!r} is not a date for the {which}; write it as YYYY-MM-DD, e.g. 2024-01-31"
+        f"{shown(text)!r} is not a date for the {which}; write it as YYYY-MM-DD, e.g. 2024-01-31"
     )
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from bot.chat import format as fmt
-from bot.chat.arguments import parse_amount
+from bot.chat.arguments import parse_amount, parse_percent
 from bot.chat.commands.trading import order_on_confirm
 from bot.chat.registry import Invocation, Registry, require_admin
 from bot.chat.replies import Field, Reply, Tone
 from bot.chat.roles import Role
-from bot.engine import strategy_settings
-from bot.engine.errors import UserError
+from bot.engine.errors import UserError, shown
 from bot.engine.reserve import (
     ReserveView,
     add_to_reserve,
@@ -86,7 +85,7 @@ def register(registry: Registry) -> None:
                 confirm_token=token,
                 fields=(Field("Exchange", view.exchange),),
             )
-        raise UserError(f"{action!r} is not a /reserve action; use add or deploy")
+        raise UserError(f"{shown(action)!r} is not a /reserve action; use add or deploy")
 
     @registry.add(
         "sell",
@@ -99,9 +98,7 @@ def register(registry: Registry) -> None:
         engine = call.services.engine
         if len(call.args) != 1:
             raise UserError("Give one percent from 0 to 100, e.g. /sell 25")
-        percent = strategy_settings.check_sell_percent(call.args[0].rstrip("%"))
-        if percent == 0:
-            raise UserError("A sell of 0% sells nothing; e.g. /sell 25")
+        percent = parse_percent(call.args[0], example="/sell 25", allow_zero=False)
         base, quote = engine.settings.base_asset, engine.settings.quote_asset
         held = (await engine.exchange.balances()).get(base)
         if not held:

@@ -6,9 +6,11 @@ from bot.chat import format as fmt
 from bot.chat.arguments import parse_amount
 from bot.chat.registry import Invocation, Registry, require_admin
 from bot.chat.replies import Field, Reply, Tone
-from bot.engine.errors import UserError
+from bot.engine.errors import UserError, shown
+from bot.engine.number_text import read_count
 from bot.engine.schedules import PAST, ScheduleView, add_schedule, change_schedule, list_schedules
 
+MAX_SCHEDULE_ID = 10**9
 USAGE = (
     "/schedule, /schedule add <days> <HH:MM> <amount> [exchange] [mode], "
     "/schedule pause/resume/remove <id>"
@@ -29,11 +31,12 @@ def schedule_line(view: ScheduleView, call: Invocation) -> Field:
 
 
 def _schedule_id(text: str) -> int:
-    if not text.lstrip("#").isdigit():
+    number = read_count(text.removeprefix("#"), maximum=MAX_SCHEDULE_ID)
+    if number is None:
         raise UserError(
-            f"{text!r} is not a schedule id; /schedule lists them, e.g. /schedule pause 1"
+            f"{shown(text)!r} is not a schedule id; /schedule lists them, e.g. /schedule pause 1"
         )
-    return int(text.lstrip("#"))
+    return number
 
 
 def register(registry: Registry) -> None:
@@ -92,4 +95,6 @@ def register(registry: Registry) -> None:
                 tone=Tone.SUCCESS,
                 fields=(schedule_line(view, call),),
             )
-        raise UserError(f"{action!r} is not a /schedule action; use add, pause, resume or remove")
+        raise UserError(
+            f"{shown(action)!r} is not a /schedule action; use add, pause, resume or remove"
+        )

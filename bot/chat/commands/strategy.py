@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from bot.chat import format as fmt
-from bot.chat.arguments import parse_amount
+from bot.chat.arguments import parse_amount, parse_percent
 from bot.chat.registry import Invocation, Registry, require_admin
 from bot.chat.replies import Field, Reply, Tone
 from bot.engine import strategy_settings
-from bot.engine.errors import UserError
+from bot.engine.errors import UserError, shown
 from bot.engine.reserve import check_exchange
 
 USAGE = (
@@ -57,7 +57,7 @@ def register(registry: Registry) -> None:
             if len(rest) != 1:
                 raise UserError("Give one percent from 0 to 100, e.g. /strategy sell 50")
             view = strategy_settings.update(
-                engine, sell_percent=strategy_settings.check_sell_percent(rest[0])
+                engine, sell_percent=parse_percent(rest[0], example="/strategy sell 50")
             )
         elif what == "cap":
             if len(rest) != 2:
@@ -73,5 +73,5 @@ def register(registry: Registry) -> None:
                 s4_execute=_on_off(rest[1] if len(rest) > 1 else None, "/strategy s4 execute on"),
             )
         else:
-            raise UserError(f"{what!r} is not a strategy setting; use cdc, sell, cap or s4")
+            raise UserError(f"{shown(what)!r} is not a strategy setting; use cdc, sell, cap or s4")
         return strategy_card(view, quote, "Strategy updated")

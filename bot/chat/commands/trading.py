@@ -12,6 +12,7 @@ from bot.chat.roles import Role
 from bot.engine.buy_now import buy_now, preview_buy
 from bot.engine.errors import UserError
 from bot.engine.orders import OrderOutcome
+from bot.exchanges.base import ExchangeError
 
 
 def order_card(outcome: OrderOutcome, base: str, quote: str) -> Reply:
@@ -71,7 +72,7 @@ def order_on_confirm(
     async def confirmed(token: str) -> Reply:
         try:
             outcome = await place(token)
-        except UserError as exc:
+        except (UserError, ExchangeError) as exc:
             return Reply(kind="error", title="Not done", lines=(str(exc),), tone=Tone.ERROR)
         return order_card(outcome, base, quote)
 
