@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,8 +29,19 @@ from tests.fakes.telegram_updates import make_message_update  # noqa: E402
 SECRET = "bench-webhook-secret"
 TELEGRAM_SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 USERS = 100
-TG_USERS = [7000 + i for i in range(USERS)]
+TG_USERS = [7000 + i for i in range(USERS)]  # viewers (DCABOT_VIEWERS)
 LINE_USERS = [f"U{0xBE00 + i:032x}" for i in range(USERS)]
+ADMINS = 10
+TG_ADMINS = [6000 + i for i in range(ADMINS)]  # admins, given with `admins_env()`
+LINE_ADMINS = [f"U{0xAD00 + i:032x}" for i in range(ADMINS)]
+STRANGER_TG = 900_000_000  # strangers' ids start here, one new id an update
+STRANGER_LINE = 0x5700_0000
+
+
+def admins_env() -> dict[str, str]:
+    """The BotProcess environment that makes TG_ADMINS and LINE_ADMINS admins."""
+    admins = [f"telegram:{u}" for u in TG_ADMINS] + [f"line:{u}" for u in LINE_ADMINS]
+    return {"DCABOT_ADMINS": ",".join(admins)}
 
 
 class ChatFakes:
@@ -125,6 +137,8 @@ class Shot:
     path: str
     body: bytes
     headers: dict[str, str]
+    user: str  # the sender's id on its platform
+    text: str  # what they typed
 
 
 @dataclass(frozen=True)
@@ -135,30 +149,64 @@ class Sent:
     status: int
 
 
-def plan(count: int, offset: int, info: dict[str, str], text: str = "/status") -> list[Shot]:
-    """`count` webhooks alternating Telegram and LINE, each from a fresh chat or reply token."""
+def _telegram(update: dict[str, Any], chat: int, user: int, text: str) -> Shot:
+    headers = {"Content-Type": "application/json", TELEGRAM_SECRET_HEADER: SECRET}
+    body = json.dumps(update).encode()
+    return Shot("telegram", str(chat), "/webhook/telegram", body, headers, str(user), text)
+
+
+def _line(info: dict[str, str], token: str, user: str, text: str) -> Shot:
+    event = make_text_event(text.lstrip("/"), user, reply_token=token)
+    body = json.dumps({"destination": info["line_bot_user_id"], "events": [event]}).encode()
+    signature = sign_line_body(info["line_secret"], body)
+    headers = {"Content-Type": "application/json", "X-Line-Signature": signature}
+    return Shot("line", token, "/webhook/line", body, headers, user, text)
+
+
+def plan(
+    count: int,
+    offset: int,
+    info: dict[str, str],
+    text: str | Sequence[str] = "/status",
+    *,
+    admins: bool = False,
+) -> list[Shot]:
+    """`count` webhooks alternating Telegram and LINE, each from a fresh chat or reply token,
+    from the viewers (or the admins). Several texts take turns, each on both platforms."""
+    texts = [text] if isinstance(text, str) else list(text)
+    tg_users, line_users = (TG_ADMINS, LINE_ADMINS) if admins else (TG_USERS, LINE_USERS)
+    shots: list[Shot] = []
+    for i in range(offset, offset + count):
+        typed = texts[(i - offset) // 2 % len(texts)]
+        if i % 2 == 0:
+            chat, user = -(10_000_000 + i), tg_users[i % len(tg_users)]
+            update = make_message_update(i + 1, chat, user, typed, "group")
+            shots.append(_telegram(update, chat, user, typed))
+        else:
+            token = f"bench{i:012d}"
+            shots.append(_line(info, token, line_users[i % len(line_users)], typed))
+    return shots
+
+
+def plan_strangers(
+    count: int, offset: int, info: dict[str, str], text: str = "/status"
+) -> list[Shot]:
+    """`count` webhooks alternating Telegram and LINE, each from a new stranger: a private
+    Telegram chat (its id the user's) or a LINE user id never seen before."""
     shots: list[Shot] = []
     for i in range(offset, offset + count):
         if i % 2 == 0:
-            chat = -(10_000_000 + i)
-            update = make_message_update(i + 1, chat, TG_USERS[i % USERS], text, "group")
-            headers = {"Content-Type": "application/json", TELEGRAM_SECRET_HEADER: SECRET}
-            body = json.dumps(update).encode()
-            shots.append(Shot("telegram", str(chat), "/webhook/telegram", body, headers))
+            user = STRANGER_TG + i
+            update = make_message_update(50_000_000 + i, user, user, text, "private")
+            shots.append(_telegram(update, user, user, text))
         else:
-            token = f"bench{i:012d}"
-            event = make_text_event(text.lstrip("/"), LINE_USERS[i % USERS], reply_token=token)
-            body = json.dumps({"destination": info["line_bot_user_id"], "events": [event]}).encode()
-            signature = sign_line_body(info["line_secret"], body)
-            headers = {"Content-Type": "application/json", "X-Line-Signature": signature}
-            shots.append(Shot("line", token, "/webhook/line", body, headers))
+            shots.append(_line(info, f"stranger{i:012d}", f"U{STRANGER_LINE + i:032x}", text))
     return shots
 
 
 def register_tokens(fakes: ChatFakes, shots: list[Shot]) -> None:
-    tokens = [s.key for s in shots if s.channel == "line"]
-    owners = [LINE_USERS[int(token.removeprefix("bench")) % USERS] for token in tokens]
-    fakes.ask("register", tokens=list(zip(tokens, owners, strict=True)))
+    tokens = [[s.key, s.user] for s in shots if s.channel == "line"]
+    fakes.ask("register", tokens=tokens)
 
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -223,8 +271,11 @@ async def fire(port: int, shots: list[Shot], rate: float) -> list[Sent]:
         return await asyncio.gather(*tasks)
 
 
-def replies(fakes: ChatFakes, expected: int, timeout: float = 30.0) -> dict[str, float]:
-    """When each reply reached the fakes, by chat id (Telegram) or reply token (LINE)."""
+def replies(
+    fakes: ChatFakes, expected: int, timeout: float = 30.0, wanted: set[str] | None = None
+) -> dict[str, float]:
+    """When each reply reached the fakes, by chat id (Telegram) or reply token (LINE); waits
+    for `expected` of them, or for every key in `wanted`."""
     deadline = time.monotonic() + timeout
     while True:
         arrived: dict[str, float] = {}
@@ -233,9 +284,26 @@ def replies(fakes: ChatFakes, expected: int, timeout: float = 30.0) -> dict[str,
         for _, _, token, at in fakes.ask("line")["deliveries"]:
             if token:
                 arrived.setdefault(token, at)
-        if len(arrived) >= expected or time.monotonic() > deadline:
+        done = wanted <= arrived.keys() if wanted is not None else len(arrived) >= expected
+        if done or time.monotonic() > deadline:
             return arrived
         time.sleep(0.2)
+
+
+def delivered_to(fakes: ChatFakes, telegram_chats: set[str], line_users: set[str]) -> list[int]:
+    """How many messages the fakes received for these Telegram chats and LINE users (by reply
+    or push), and how many calls each fake refused: [telegram, line, refused]."""
+    telegram, line = fakes.ask("telegram"), fakes.ask("line")
+    to_telegram = sum(1 for chat, _, _ in telegram["sent"] if chat in telegram_chats)
+    to_line = sum(1 for _, to, _, _ in line["deliveries"] if to in line_users)
+    return [to_telegram, to_line, telegram["refused"] + line["refused"]]
+
+
+def reply_texts(fakes: ChatFakes, keys: list[str]) -> dict[str, list[str]]:
+    """The text of every message received for these Telegram chats or LINE reply tokens (for
+    a LINE Flex card, the texts in it, one a line)."""
+    texts: dict[str, list[str]] = fakes.ask("texts", keys=keys)["texts"]
+    return texts
 
 
 def cpu_seconds(pid: int) -> float:
