@@ -14,7 +14,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
@@ -25,39 +24,14 @@ from ccxt.base import errors
 
 from bot.exchanges.endpoints import ccxt_options_for, point_at
 from tests.fakes.exchange import FakeExchange, Fault, shared_data_missing
+from tests.fakes.exchange_clients import FAST, TIMEOUT_MS, client, running
 
 pytestmark = pytest.mark.skipif(
     shared_data_missing() is not None, reason=str(shared_data_missing())
 )
 
-TIMEOUT_MS = 1000
-# not under test, and slow: ccxt's rate limiter stalls ~0.2 s between Binance calls and close()
-# sleeps 0.25 s (timeout_on_exit) for TLS shutdown
-FAST = {"enableRateLimit": False, "timeout_on_exit": 0}
 DAY_MS = 86_400_000
 JAN_2025 = 1_735_689_600_000  # 2025-01-01T00:00:00Z
-
-
-@asynccontextmanager
-async def client(fake: FakeExchange, **settings: Any) -> AsyncIterator[Any]:
-    """A real ccxt exchange with the fake's keys, the product's options, pointed at the fake."""
-    exchange_class = getattr(ccxt_async, fake.exchange_id)
-    config = {"apiKey": fake.api_key, "secret": fake.secret, "timeout": TIMEOUT_MS}
-    if fake.exchange_id == "okx":
-        config["password"] = fake.passphrase
-    exchange = exchange_class({**config, **ccxt_options_for(fake.exchange_id), **FAST, **settings})
-    point_at(exchange, fake.url)
-    try:
-        yield exchange
-    finally:
-        await exchange.close()
-
-
-@contextmanager
-def running(exchange_id: str, **options: Any) -> Iterator[FakeExchange]:
-    with FakeExchange(exchange_id, **options) as fake:
-        yield fake
-    assert fake.errors == []  # the fake's own bugs must not pass for exchange behaviour
 
 
 @pytest.fixture(params=["binance", "okx"])
@@ -377,7 +351,7 @@ FAULTS: dict[str, list[tuple[Fault, type[Exception]]]] = {
         (Fault.reject(-1013), errors.BadRequest),
         (Fault.reject(-2010), errors.InsufficientFunds),
         (Fault.rate_limited(retry_after=2), errors.DDoSProtection),
-        (Fault.ip_banned(retry_after=60), errors.DDoSProtection),
+        (Fault.ip_banned(retry_after=60, window=False), errors.DDoSProtection),
     ],
     "okx": [
         (Fault.reject(51008), errors.InsufficientFunds),

@@ -8,42 +8,39 @@
 
 Markets come from ../shared/data (Binance's exchangeInfo, OKX's instruments plus a hand-made
 XAUT-USDT), candles and default prices from the shared candle files. Market orders fill at once at
-the current price; the taker fee is taken from the asset received. Faults are injected per
-endpoint, once, N times or always, and every request is recorded for assertions.
+the current price, in `trades_per_order` trades; the taker fee is taken from the asset received
+(or, with `bnb_fees`, in BNB while it lasts). Faults are injected per endpoint, once, N times or
+always; outages and Binance's rate limits and IP bans apply to every request; every request is
+recorded with its server time at arrival and at processing (see exchange_pipeline).
+
+The venue's clock is `clock` (epoch ms; real time by default) plus `set_skew(ms)`; it is what the
+venue calls "now" everywhere: serverTime, order and trade times, timestamp checks, bans, outages.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-from urllib.parse import urlsplit
 
 from .exchange_binance import BinanceVenue
-from .exchange_core import (
-    DATA_DIR,
-    DEFAULT_CANDLE_FILES,
-    FakeOrder,
-    Fault,
-    FaultBook,
-    Ledger,
-    Request,
-    Response,
-    Venue,
-    VenueSettings,
-)
+from .exchange_core import DATA_DIR, DEFAULT_CANDLE_FILES, Fault, ServerClock, Venue, VenueSettings
+from .exchange_http import ServerThread
+from .exchange_ledger import FakeOrder, FakeTrade, FeePolicy, Ledger
+from .exchange_limits import DEFAULT_WEIGHT_LIMIT, Ban, BinanceLimits, Outage
 from .exchange_okx import OkxVenue
+from .exchange_pipeline import Pipeline, RecordedRequest
 
 __all__ = [
     "DATA_DIR",
+    "Ban",
     "FakeExchange",
     "FakeOrder",
+    "FakeTrade",
     "Fault",
+    "Outage",
     "RecordedRequest",
     "shared_data_missing",
 ]
@@ -68,21 +65,6 @@ def shared_data_missing() -> str | None:
     return f"shared market data missing in {DATA_DIR}: {', '.join(missing)}" if missing else None
 
 
-@dataclass(frozen=True)
-class RecordedRequest:
-    method: str
-    path: str
-    query: Mapping[str, str]
-    headers: Mapping[str, str]
-    body: str
-    status: int  # 0 when the connection was dropped
-    fault: str | None  # the kind of the injected fault, if one fired
-
-    @property
-    def endpoint(self) -> str:
-        return f"{self.method} {self.path}"
-
-
 class FakeExchange:
     """One fake venue ("binance" or "okx") with one account; start it, or use it as a context."""
 
@@ -100,6 +82,12 @@ class FakeExchange:
         check_timestamps: bool = True,
         reject_duplicate_client_ids: bool = True,
         latency: float = 0.0,
+        clock: Callable[[], float] | None = None,
+        weight_limit: int = DEFAULT_WEIGHT_LIMIT,
+        trades_per_order: int = 1,
+        bnb_fees: bool = False,
+        fee_discount_asset: str | None = None,
+        fee_discount: Decimal | str = "0.25",
     ) -> None:
         """`markets` (Binance): "subset" (BTC, ETH, PAXG), "full" (1,248 symbols), "legacy"
         (2023 MIN_NOTIONAL filters) or a path to an exchangeInfo file. `candles`: base asset ->
@@ -108,14 +96,30 @@ class FakeExchange:
         Real Binance and OKX may only refuse a client order id that an *open* order holds; the
         fake refuses any reuse unless `reject_duplicate_client_ids` is False. `latency` seconds
         pass before every request is processed, as across a real network and matching engine.
+
+        `clock`: the venue's time source in epoch milliseconds (default: real time).
+        `weight_limit`: Binance's REQUEST_WEIGHT per minute (6,000; lower it to test 429s).
+        `trades_per_order`: how many trades a market order fills in (same price).
+        `bnb_fees` (Binance): commissions are paid in BNB at a 25% discount while the BNB balance
+        covers them (set a BNB balance and a BNB/USDT price), else in the asset received
+        (faqs/commission_faq.md). `fee_discount_asset` / `fee_discount`: the same with another
+        asset or rate, on either venue (OKX documents no such scheme for spot: a stress case).
         """
         if isinstance(markets, str) and markets not in EXCHANGE_INFO_FILES:
             raise ValueError(f"markets must be one of {sorted(EXCHANGE_INFO_FILES)} or a Path")
+        if bnb_fees and exchange_id != "binance":
+            raise ValueError("bnb_fees is Binance's; use fee_discount_asset on OKX")
         self.exchange_id = exchange_id
         self.api_key, self.secret, self.passphrase = api_key, secret, passphrase
+        self.clock = ServerClock(clock)
         start = {"USDT": Decimal(10_000)} if balances is None else balances
         amounts = {asset: Decimal(str(amount)) for asset, amount in start.items()}
-        self.ledger = Ledger(amounts, Decimal(str(taker_fee)))
+        fees = FeePolicy(
+            Decimal(str(taker_fee)),
+            "BNB" if bnb_fees else fee_discount_asset,
+            Decimal(str(fee_discount)),
+        )
+        self.ledger = Ledger(amounts, fees, trades_per_order)
         files: dict[str, Mapping[str, Path]] = {
             base: {interval: DATA_DIR / name for interval, name in intervals.items()}
             for base, intervals in DEFAULT_CANDLE_FILES.items()
@@ -123,6 +127,7 @@ class FakeExchange:
         files.update(candles or {})
         settings = VenueSettings(
             self.ledger,
+            self.clock,
             api_key,
             secret,
             passphrase,
@@ -131,20 +136,19 @@ class FakeExchange:
             reject_duplicate_client_ids,
         )
         self.venue: Venue
+        limits = None
         if exchange_id == "binance":
             info = DATA_DIR / EXCHANGE_INFO_FILES[markets] if isinstance(markets, str) else markets
             self.venue = BinanceVenue(settings, info)
+            limits = BinanceLimits(weight_limit)
         elif exchange_id == "okx":
             self.venue = OkxVenue(settings)
         else:
             raise ValueError(f"the fake speaks binance or okx, not {exchange_id!r}")
-        self.latency = latency
-        self._faults = FaultBook()
-        self._log_lock = threading.Lock()
-        self._requests: list[RecordedRequest] = []
-        self._order_posts = 0
-        self.errors: list[str] = []  # the fake's own failures, answered with HTTP 500
+        self.ledger.market_id = self.venue.market_id
+        self._limits = limits
         self._release = threading.Event()
+        self._pipeline = Pipeline(self.venue, self.clock, limits, self._release, latency)
         self._server: ServerThread | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -157,8 +161,8 @@ class FakeExchange:
 
     def start(self) -> FakeExchange:
         if self._server is None:
-            self._release = threading.Event()
-            self._server = ServerThread(self._dispatch, self._release)
+            self._release.clear()
+            self._server = ServerThread(self._pipeline.dispatch, self._release)
             self._server.start()
         return self
 
@@ -189,6 +193,25 @@ class FakeExchange:
     ) -> None:
         self.stop()
 
+    # -- time --------------------------------------------------------------------------------
+
+    @property
+    def latency(self) -> float:
+        return self._pipeline.latency
+
+    @latency.setter
+    def latency(self, seconds: float) -> None:
+        self._pipeline.latency = seconds
+
+    def now_ms(self) -> int:
+        """The venue's time now: the clock plus the skew."""
+        return self.clock.now()
+
+    def set_skew(self, ms: int) -> None:
+        """Run the venue's clock `ms` ahead of `clock` (negative: behind), as if the host
+        running the bot were that much behind (ahead)."""
+        self.clock.skew_ms = int(ms)
+
     # -- market and account state ------------------------------------------------------------
 
     def market_id(self, symbol: str) -> str:
@@ -196,6 +219,7 @@ class FakeExchange:
         return self.venue.market_id(symbol)
 
     def set_price(self, symbol: str, price: Decimal | int | str) -> None:
+        """Also for a market the venue does not list, e.g. "BNB/USDT" to price BNB fees."""
         with self.ledger.lock:
             self.ledger.prices[self.market_id(symbol)] = Decimal(str(price))
 
@@ -211,7 +235,18 @@ class FakeExchange:
         with self.ledger.lock:
             return dict(self.ledger.balances)
 
-    # -- faults ---------------------------------------------------------------------------
+    def archive(self, client_order_id: str) -> FakeOrder:
+        """Make the order's look-up fail as for an order the venue archived: Binance -2026
+        ORDER_ARCHIVED, OKX 51603; its trades stay in myTrades / fills. (Binance documents
+        archiving only for CANCELED or EXPIRED orders with nothing executed, after 90 days.)"""
+        order = self.order(client_order_id)
+        if order is None:
+            raise KeyError(f"no order with client order id {client_order_id!r}")
+        with self.ledger.lock:
+            self.ledger.archived.add(order.order_id)
+        return order
+
+    # -- faults, outages, limits ------------------------------------------------------------
 
     @property
     def order_endpoint(self) -> str:
@@ -226,157 +261,95 @@ class FakeExchange:
         """Apply `fault` to the next `times` requests to `endpoint` (None: to every one).
 
         `endpoint` is "METHOD /path" or just "/path" for any method; faults fire in the order
-        they were injected.
+        they were injected. A request refused before the venue sees it (outage, ban, weight
+        limit) leaves the fault waiting.
         """
-        self._faults.add(endpoint, fault, times)
+        self._pipeline.faults.add(endpoint, fault, times)
 
     def clear_faults(self) -> None:
-        self._faults.clear()
+        self._pipeline.faults.clear()
+
+    def down(
+        self, seconds: float | None = None, *, until_ms: int | None = None, mode: str = "refuse"
+    ) -> Outage:
+        """An outage from now for `seconds` (or until server time `until_ms`, or until `up()`):
+        every request is dropped unanswered ("refuse"), answered 503 ("503"), or held unanswered
+        until the outage ends ("timeout"). Nothing is processed."""
+        now = self.clock.now()
+        end = until_ms if until_ms is not None else None
+        if end is None and seconds is not None:
+            end = now + int(seconds * 1000)
+        return self._pipeline.outages.add(now, end, mode)
+
+    def up(self) -> None:
+        """End the outage now."""
+        self._pipeline.outages.end(self.clock.now())
+
+    @property
+    def outages(self) -> list[Outage]:
+        return list(self._pipeline.outages.windows)
+
+    def ban(self, seconds: float | None = None) -> Ban:
+        """Ban the client's IP from now (Binance): `seconds`, or the next escalation step."""
+        self._binance_limits().ban(self.clock.now(), seconds)
+        return self.bans[-1]
+
+    @property
+    def bans(self) -> list[Ban]:
+        """Binance IP-ban windows, from a fault or from ignoring a 429, oldest first."""
+        return list(self._limits.bans) if self._limits is not None else []
+
+    @property
+    def ban_violations(self) -> int:
+        """Requests received while the IP was banned (each answered 418)."""
+        return self._limits.violations if self._limits is not None else 0
+
+    @property
+    def used_weight(self) -> int:
+        """Binance request weight used in the current minute (X-MBX-USED-WEIGHT-1M)."""
+        return self._binance_limits().used(self.clock.now())
+
+    def _binance_limits(self) -> BinanceLimits:
+        if self._limits is None:
+            raise ValueError("OKX has no IP ban or request weight: its limit is error 50011")
+        return self._limits
 
     # -- introspection -------------------------------------------------------------------
 
     @property
+    def errors(self) -> list[str]:
+        """The fake's own failures, answered with HTTP 500; a test should end with none."""
+        return self._pipeline.errors
+
+    @property
     def orders(self) -> list[FakeOrder]:
-        """Orders accepted and filled, oldest first."""
+        """Orders accepted (filled, or expired with what they filled), oldest first."""
         with self.ledger.lock:
             return list(self.ledger.orders)
 
     def order(self, client_order_id: str) -> FakeOrder | None:
+        """The latest order with this client order id."""
         return self.ledger.find(None, client_id=client_order_id, order_id=None)
 
     @property
     def order_posts(self) -> int:
         """Order placements received, accepted or not, faulted or not."""
-        with self._log_lock:
-            return self._order_posts
+        with self._pipeline.lock:
+            return self._pipeline.order_posts
 
     @property
     def requests(self) -> list[RecordedRequest]:
-        with self._log_lock:
-            return list(self._requests)
+        with self._pipeline.lock:
+            return list(self._pipeline.records)
 
     def requests_to(self, endpoint: str) -> list[RecordedRequest]:
         """Recorded requests to "METHOD /path" or "/path"."""
         return [r for r in self.requests if endpoint in (r.endpoint, r.path)]
 
-    # -- the server's entry point --------------------------------------------------------------
-
-    def _dispatch(self, request: Request) -> Response:
-        if self.latency > 0:
-            self._release.wait(self.latency)
-        fault = self._faults.take(request)
-        with self._log_lock:
-            if request.endpoint in self.venue.order_endpoints:
-                self._order_posts += 1
-        try:
-            response = self._respond(request, fault)
-        except Exception as error:  # a bug in the fake must not pass for an exchange outage
-            self.errors.append(f"{request.endpoint}: {error!r}")
-            response = Response(500, f"fake exchange bug: {error!r}")
-        record = RecordedRequest(
-            request.method,
-            request.path,
-            request.query,
-            dict(request.headers),
-            request.body,
-            0 if response.drop else response.status,
-            fault.kind if fault else None,
-        )
-        with self._log_lock:
-            self._requests.append(record)
-        return response
-
-    def _respond(self, request: Request, fault: Fault | None) -> Response:
-        if fault is None:
-            return self.venue.handle(request)
-        if fault.kind == "disconnect":
-            return Response(0, drop=True)
-        if fault.kind == "slow":
-            self._release.wait(fault.seconds)
-            return self.venue.handle(request)
-        if fault.kind == "accept_then_timeout":
-            response = self.venue.handle(request)
-            response.hold = fault.seconds
-            return response
-        if fault.kind == "accept_then_drop":
-            self.venue.handle(request)
-            return Response(0, drop=True)
-        return self.venue.fault_response(fault, request)
+    def requests_between(self, start_ms: int, end_ms: int) -> list[RecordedRequest]:
+        """Recorded requests that arrived in [start_ms, end_ms) of server time."""
+        return [r for r in self.requests if start_ms <= r.arrived_ms < end_ms]
 
     def __repr__(self) -> str:
         where = self._server.url if self._server else "stopped"
         return f"<FakeExchange {self.exchange_id} {where} orders={len(self.orders)}>"
-
-
-# --- the HTTP server: one thread per request, so a held answer blocks nobody else ---------
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
-
-    def __init__(self, app: Callable[[Request], Response], release: threading.Event) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.app = app
-        self.release = release
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.0"  # one request per connection: no stale keep-alive sockets
-
-    def _serve(self) -> None:
-        parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode() if length else ""
-        headers = {key.lower(): value for key, value in self.headers.items()}
-        request = Request(self.command, parts.path, parts.query, headers, body)
-        response = self.server.app(request)
-        if response.hold > 0:
-            self.server.release.wait(response.hold)
-        if response.drop:
-            self.close_connection = True
-            return
-        payload, content_type = response.payload()
-        try:
-            self.send_response(response.status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(payload)))
-            self.send_header("Connection", "close")
-            for key, value in response.headers.items():
-                self.send_header(key, value)
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up, as a timed-out client does
-
-    do_GET = do_POST = do_DELETE = do_PUT = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class ServerThread:
-    """Runs an app on 127.0.0.1 (an OS-chosen port) until `stop()`; held answers are released."""
-
-    def __init__(self, app: Callable[[Request], Response], release: threading.Event) -> None:
-        self.release = release
-        self._server = _Server(app, release)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            daemon=True,
-            name="fake-exchange",
-        )
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self.release.set()
-        if self._thread.is_alive():
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-        self._server.server_close()

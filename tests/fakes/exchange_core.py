@@ -1,5 +1,5 @@
-"""What the fake Binance and OKX share: requests and responses, injected faults, the account
-ledger, the shared candle files, decimal helpers and the base of a venue.
+"""What the fake Binance and OKX share: the server clock, requests and responses, injected
+faults, the shared candle files, decimal helpers and the base of a venue.
 """
 
 from __future__ import annotations
@@ -9,22 +9,53 @@ import json
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qsl
+
+if TYPE_CHECKING:
+    from .exchange_ledger import Ledger
 
 DATA_DIR = Path(
     os.environ.get("DCABOT_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")
 )
 
 
-def now_ms() -> int:
-    return int(time.time() * 1000)
+def wall_ms() -> float:
+    return time.time() * 1000
+
+
+class ServerClock:
+    """The venue's "now" in epoch milliseconds: a source clock plus a skew.
+
+    While a request is processed its time is pinned (per thread), so an order that a fault held
+    back carries the time it reached the matching engine, even under a simulated clock that a test
+    does not move.
+    """
+
+    def __init__(self, source: Callable[[], float] | None = None) -> None:
+        self.source = source or wall_ms
+        self.skew_ms = 0
+        self._local = threading.local()
+
+    def now(self) -> int:
+        pinned: int | None = getattr(self._local, "ms", None)
+        return pinned if pinned is not None else int(self.source()) + self.skew_ms
+
+    @contextmanager
+    def pinned(self, ms: int) -> Iterator[None]:
+        previous = getattr(self._local, "ms", None)
+        self._local.ms = ms
+        try:
+            yield
+        finally:
+            self._local.ms = previous
 
 
 # --- requests, responses, faults -----------------------------------------------------------
@@ -78,6 +109,10 @@ class Fault:
     code: int | str | None = None
     message: str | None = None
     retry_after: int | None = None
+    hold: float | None = None  # real seconds a late request is held (default: `seconds`)
+    fraction: Decimal | None = None  # of a market order that fills
+    window: bool = False  # ip_banned: start a ban window rather than answer one 418
+    placed: bool = True  # backend_timeout: whether the order reaches the matching engine
 
     @classmethod
     def accept_then_timeout(cls, hold: float = 10.0) -> Fault:
@@ -100,13 +135,15 @@ class Fault:
 
     @classmethod
     def rate_limited(cls, retry_after: int = 1) -> Fault:
-        """HTTP 429 with Retry-After and the venue's own error body."""
+        """One HTTP 429 with Retry-After and the venue's own error body (it starts no ban)."""
         return cls("rate_limited", status=429, retry_after=retry_after)
 
     @classmethod
-    def ip_banned(cls, retry_after: int = 60) -> Fault:
-        """Binance's HTTP 418: an IP ban after ignoring 429s."""
-        return cls("ip_banned", status=418, retry_after=retry_after)
+    def ip_banned(cls, retry_after: int = 60, *, window: bool = True) -> Fault:
+        """Binance's HTTP 418: the IP is banned for `retry_after` seconds of server time, every
+        request in that window gets 418 and counts as a violation (`FakeExchange.bans`).
+        `window=False`: one 418 answer and no ban (the fault's behaviour before ban windows)."""
+        return cls("ip_banned", status=418, retry_after=retry_after, window=window)
 
     @classmethod
     def reject(cls, code: int | str, message: str | None = None) -> Fault:
@@ -115,8 +152,36 @@ class Fault:
 
     @classmethod
     def slow(cls, seconds: float) -> Fault:
-        """Wait `seconds` before processing; past the client's timeout the order lands late."""
+        """Wait `seconds` before processing; past the client's timeout the order lands late.
+        The venue's timing checks apply when it is processed, as for `lands_late`."""
         return cls("slow", seconds=seconds)
+
+    @classmethod
+    def lands_late(cls, seconds: float, *, hold: float | None = None) -> Fault:
+        """The request reaches the matching engine `seconds` after it arrived (the client may have
+        timed out meanwhile). It is then checked as the venue does just before matching (Binance:
+        recvWindow, OKX: expTime): placed if still in time, else refused with nothing placed.
+        `hold`: real seconds to hold it (default `seconds`); under a simulated clock the venue
+        time of processing is at least arrival + `seconds`."""
+        return cls("lands_late", seconds=seconds, hold=hold)
+
+    @classmethod
+    def backend_timeout(
+        cls, seconds: float = 0.0, *, placed: bool = True, code: int | str | None = None
+    ) -> Fault:
+        """The gateway gives up waiting for the matching engine: Binance -1007 ("Send status
+        unknown; execution status unknown."), OKX 50004 (or `code`, e.g. 51149). The order is
+        placed at once, `seconds` later, or (`placed=False`) never."""
+        return cls("backend_timeout", seconds=seconds, placed=placed, code=code)
+
+    @classmethod
+    def partial_fill(cls, fraction: Decimal | str | float) -> Fault:
+        """A market order that finds liquidity for only `fraction` of it (0: nothing fills):
+        Binance status EXPIRED, OKX state canceled, the account moved by the filled part only."""
+        value = Decimal(str(fraction))
+        if not 0 <= value <= 1:
+            raise ValueError("fraction must be between 0 and 1")
+        return cls("partial_fill", fraction=value)
 
 
 @dataclass
@@ -155,70 +220,6 @@ class FaultBook:
                         self._pending.remove(pending)
                 return pending.fault
         return None
-
-
-# --- the account -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FakeOrder:
-    """An order the fake accepted and filled; amounts are what the venue would report."""
-
-    exchange: str
-    order_id: str
-    client_order_id: str
-    symbol: str  # the venue's market id: BTCUSDT, BTC-USDT
-    side: str  # "buy" or "sell"
-    amount: Decimal  # base filled
-    cost: Decimal  # quote spent or received, before fees
-    price: Decimal
-    fee: Decimal
-    fee_asset: str
-    created_ms: int
-    params: Mapping[str, Any]  # the request's parameters as sent
-
-
-class Ledger:
-    """Balances, prices and orders of the one fake account, guarded by one lock."""
-
-    def __init__(self, balances: Mapping[str, Decimal], taker_fee: Decimal) -> None:
-        self.lock = threading.RLock()
-        self.balances: dict[str, Decimal] = dict(balances)
-        self.prices: dict[str, Decimal] = {}
-        self.orders: list[FakeOrder] = []
-        self.taker_fee = taker_fee
-        self._last_id = 100_000
-
-    def next_order_id(self) -> int:
-        with self.lock:
-            self._last_id += 1
-            return self._last_id
-
-    def free(self, asset: str) -> Decimal:
-        with self.lock:
-            return self.balances.get(asset, Decimal(0))
-
-    def find(
-        self, symbol: str | None, *, client_id: str | None, order_id: str | None
-    ) -> FakeOrder | None:
-        with self.lock:
-            for order in self.orders:
-                if symbol is not None and order.symbol != symbol:
-                    continue
-                if client_id is not None and order.client_order_id == client_id:
-                    return order
-                if order_id is not None and order.order_id == order_id:
-                    return order
-        return None
-
-    def fill(self, order: FakeOrder, base: str, quote: str) -> None:
-        """Book a filled order: the fee is taken from the asset received."""
-        with self.lock:
-            sign = 1 if order.side == "buy" else -1
-            self.balances[base] = self.free(base) + sign * order.amount
-            self.balances[quote] = self.free(quote) - sign * order.cost
-            self.balances[order.fee_asset] = self.free(order.fee_asset) - order.fee
-            self.orders.append(order)
 
 
 # --- numbers -----------------------------------------------------------------------------
@@ -323,6 +324,7 @@ def select_candles(
 @dataclass(frozen=True)
 class VenueSettings:
     ledger: Ledger
+    clock: ServerClock
     api_key: str
     secret: str
     passphrase: str
@@ -332,7 +334,11 @@ class VenueSettings:
 
 
 class Venue:
-    """One exchange's dialect over the shared ledger; subclasses route and answer requests."""
+    """One exchange's dialect over the shared ledger.
+
+    `admit` runs the checks a venue makes when a request arrives (keys, signature, timestamps);
+    `handle` runs when it is processed, which a fault may delay, and routes it.
+    """
 
     name = ""
     order_endpoints: frozenset[str] = frozenset()
@@ -340,17 +346,31 @@ class Venue:
     def __init__(self, settings: VenueSettings) -> None:
         self.settings = settings
         self.ledger = settings.ledger
+        self.clock = settings.clock
         self.secret = settings.secret.encode()
         self._series: dict[str, Mapping[str, Path]] = {}
+
+    def now(self) -> int:
+        return self.clock.now()
 
     def market_id(self, symbol: str) -> str:
         raise NotImplementedError
 
-    def handle(self, request: Request) -> Response:
+    def admit(self, request: Request) -> Response | None:
+        raise NotImplementedError
+
+    def handle(self, request: Request, fault: Fault | None = None) -> Response:
         raise NotImplementedError
 
     def fault_response(self, fault: Fault, request: Request) -> Response:
         raise NotImplementedError
+
+    def backend_timeout(self, fault: Fault) -> Response:
+        raise NotImplementedError
+
+    def unavailable(self) -> Response:
+        """What the venue's front answers during an outage in "503" mode."""
+        return Response(503, "Service Unavailable")
 
     def add_series(self, market: str, base: str, tick: Decimal) -> None:
         """Serve `base`'s candles for `market`, and start its price at the last close."""
