@@ -1,16 +1,19 @@
 """`dcabot keys ...` as a person runs it (keys piped on stdin), and the engine that uses them:
-live needs keys, a wrong master key is one clear line, an interrupted rotation recovers."""
+keys per (exchange, mode), live needs keys, a wrong master key is one clear line, an interrupted
+rotation recovers, keys stored before modes keep working with a warning."""
 
 from __future__ import annotations
 
 import io
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from bot import cli
+from bot.config import SettingsError
 from bot.engine.errors import UserError
 from bot.engine.exchange_keys import master_key_source, stored_credentials
 from bot.engine.setup import open_database, open_engine
@@ -21,16 +24,32 @@ from storage.master_key import encode_master_key, new_master_key
 from tests.conftest import Clock, make_settings
 from tests.exchange_harness import settings_for
 from tests.fakes.exchange import FakeExchange, shared_data_missing
+from tests.test_credentials import seal_legacy
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
 SECRET = "binance-SECRET-zzz-0123456789"
 PASSPHRASE = "okx-PASSPHRASE-qqq"
+BINANCE_KEY = "BinanceKeyAbCd0123456789wXyZ"
+TESTNET_KEY = "SandboxKeyEfGh0123456789sTuV"
+TESTNET_SECRET = "binance-TESTNET-SECRET-yyy-42"
+OLD = ApiCredentials("binance", "OldBinanceKey-99998888777766", "binance-OLD-SECRET-xxx-7")
+NEVER_SHOWN = [
+    SECRET,
+    PASSPHRASE,
+    TESTNET_SECRET,
+    OLD.secret,
+    BINANCE_KEY,
+    TESTNET_KEY,
+    OLD.api_key,
+]
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Path:
+    """A working directory and data dir; the database is SQLite or PostgreSQL (both run)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DCABOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DATABASE_URL", database_url)
     return tmp_path
 
 
@@ -43,23 +62,37 @@ def run(
     return code, out, err
 
 
-def stored(home: Path, exchange: str) -> ApiCredentials | None:
+def stored(home: Path, exchange: str, mode: str = "live") -> ApiCredentials | None:
     settings = make_settings(home, data_dir=home / "data")
     db = open_database(settings)
     try:
-        return stored_credentials(db, settings, exchange)
+        return stored_credentials(db, settings, exchange, mode)
     finally:
         db.dispose()
+
+
+def no_secret_in(*texts: str) -> None:
+    for shown in texts:
+        for secret in NEVER_SHOWN:
+            assert secret not in shown, "a secret was shown"
 
 
 def test_add_list_remove(
     home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out, _ = run(
-        monkeypatch, capsys, f"BinanceKeyAbCd0123456789wXyZ\n{SECRET}\n", "keys", "add", "binance"
+        monkeypatch,
+        capsys,
+        f"{BINANCE_KEY}\n{SECRET}\n",
+        "keys",
+        "add",
+        "binance",
+        "--mode",
+        "live",
     )
     assert code == 0
-    assert "master.key (mode 0600)" in out and "Bina…wXyZ" in out and SECRET not in out
+    assert "master.key (mode 0600)" in out and "binance live API key Bina…wXyZ" in out
+    no_secret_in(out.replace("Bina…wXyZ", ""))
     code, out, _ = run(
         monkeypatch,
         capsys,
@@ -68,21 +101,45 @@ def test_add_list_remove(
         "add",
         "OKX",
     )
-    assert code == 0 and "and passphrase" in out and PASSPHRASE not in out
+    assert code == 0 and "okx live API key" in out and "and passphrase" in out  # paper: live
+    assert PASSPHRASE not in out
     assert stored(home, "okx") == ApiCredentials(
         "okx", "OkxApiKey-11112222333344445555", "s2", PASSPHRASE
     )
+    code, out, _ = run(
+        monkeypatch,
+        capsys,
+        f"{TESTNET_KEY}\n{TESTNET_SECRET}\n",
+        "keys",
+        "add",
+        "binance",
+        "--mode",
+        "TESTNET",
+    )
+    assert code == 0 and "stored the binance testnet API key Sand…sTuV" in out
+    assert stored(home, "binance", "testnet") == ApiCredentials(
+        "binance", TESTNET_KEY, TESTNET_SECRET
+    )
+    assert stored(home, "binance", "live") == ApiCredentials("binance", BINANCE_KEY, SECRET)
+    assert stored(home, "okx", "testnet") is None
 
     code, out, _ = run(monkeypatch, capsys, "", "keys", "list")
     assert code == 0
+    day = out.split("added ")[1][:10]
     assert out.splitlines() == [
-        "binance  key Bina…wXyZ  added " + out.split("added ")[1][:10],
-        "okx      key OkxA…5555  + passphrase  added " + out.split("added ")[1][:10],
+        f"binance  live     key Bina…wXyZ  added {day}",
+        f"binance  testnet  key Sand…sTuV  added {day}",
+        f"okx      live     key OkxA…5555  + passphrase  added {day}",
     ]
-    code, out, _ = run(monkeypatch, capsys, "", "keys", "remove", "binance")
+    code, out, _ = run(monkeypatch, capsys, "", "keys", "remove", "binance", "--mode", "testnet")
+    assert code == 0 and out == "removed the binance testnet API keys\n"
+    assert stored(home, "binance", "testnet") is None and stored(home, "binance") is not None
+    code, out, _ = run(
+        monkeypatch, capsys, "", "keys", "remove", "binance"
+    )  # live: paper's default
     assert code == 0 and stored(home, "binance") is None
-    code, out, _ = run(monkeypatch, capsys, "", "keys", "remove", "binance")
-    assert code == 1 and "no keys were stored for binance" in out
+    code, out, _ = run(monkeypatch, capsys, "", "keys", "remove", "binance", "--mode", "live")
+    assert code == 1 and "no binance live keys were stored" in out
 
 
 @pytest.mark.parametrize(
@@ -92,6 +149,9 @@ def test_add_list_remove(
         (("keys", "remove", "binanse"), "", "unknown exchange 'binanse'"),
         (("keys", "add", "binance"), "only-a-key\n", "secret is empty"),
         (("keys", "add", "okx"), "k\ns\n", "passphrase is empty"),
+        (("keys", "add", "binance", "--mode", "paper"), "k\ns\n", "for live or testnet"),
+        (("keys", "add", "binance", "--mode", "any"), "k\ns\n", "--mode 'any': keys are"),
+        (("keys", "remove", "binance", "--mode", "sandbox"), "", "live, testnet or any"),
     ],
 )
 def test_bad_input_exits_2_with_one_clear_line_and_stores_nothing(
@@ -105,6 +165,7 @@ def test_bad_input_exits_2_with_one_clear_line_and_stores_nothing(
     code, _, err = run(monkeypatch, capsys, stdin, *args)
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert stored(home, "okx") is None and stored(home, "binance") is None
+    assert stored(home, "binance", "testnet") is None
 
 
 def test_rotate_master_with_the_key_file(
@@ -144,12 +205,13 @@ def test_an_interrupted_rotation_is_finished_at_the_next_start(home: Path) -> No
     assert old is not None
     db = open_database(settings)
     with db.transaction() as session:
-        credentials.store(session, ApiCredentials("binance", "k" * 20, SECRET), old, NOW)
+        credentials.store(session, ApiCredentials("binance", "k" * 20, SECRET), "testnet", old, NOW)
     new = new_master_key()
     source.write_pending(new)
     with db.transaction() as session:  # the rows moved; then the process died before renaming
         credentials.reseal_all(session, old, new, NOW)
-    assert stored_credentials(db, settings, "binance") is not None
+    assert stored_credentials(db, settings, "binance", "live") is None  # testnet keys only
+    assert stored_credentials(db, settings, "binance", "testnet") is not None
     assert source.load(create=False) == new and not source.pending_file.exists()
     db.dispose()
 
@@ -177,9 +239,11 @@ def test_live_without_keys_names_the_command(home: Path) -> None:
 
 
 def test_an_unknown_exchange_is_refused_at_start(home: Path) -> None:
-    settings = make_settings(home, data_dir=home / "data", mode="testnet", exchange="nosuchx")
-    with pytest.raises(UserError, match="DCABOT_EXCHANGE=nosuchx: ccxt does not know"):
-        open_engine(settings)
+    """Refused when the settings are read, or at the latest when the engine opens."""
+    with pytest.raises(
+        (SettingsError, UserError), match=r"DCABOT_EXCHANGE=.?nosuchx.*ccxt (does not know|knows)"
+    ):
+        open_engine(make_settings(home, data_dir=home / "data", mode="testnet", exchange="nosuchx"))
 
 
 @pytest.mark.skipif(shared_data_missing() is not None, reason=str(shared_data_missing()))
@@ -218,11 +282,121 @@ def test_keys_under_another_master_key_are_listed_as_unreadable_and_never_mixed(
     run(monkeypatch, capsys, f"BinanceKeyAbCd0123456789wXyZ\n{SECRET}\n", "keys", "add", "binance")
     (home / "data" / "master.key").write_text(encode_master_key(new_master_key()))
     code, out, _ = run(monkeypatch, capsys, "", "keys", "list")
-    assert code == 0 and "binance  unreadable: the master key does not decrypt" in out
+    assert code == 0 and "binance  live  unreadable: the master key does not decrypt" in out
     code, _, err = run(monkeypatch, capsys, "k2\ns2\n", "keys", "add", "binance")
-    assert code == 2 and "nothing was stored" in err and "dcabot keys remove binance" in err
+    assert code == 2 and "nothing was stored" in err
+    assert "`dcabot keys remove binance --mode live`" in err
     code, _, err = run(monkeypatch, capsys, "", "keys", "rotate-master")
     assert code == 2 and "no key was re-encrypted" in err
     assert not (home / "data" / "master.key.next").exists()
     assert run(monkeypatch, capsys, "", "keys", "remove", "binance")[0] == 0
     assert run(monkeypatch, capsys, "k2\ns2\n", "keys", "add", "binance")[0] == 0
+
+
+def test_add_and_remove_default_to_the_configured_mode(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DCABOT_MODE", "testnet")
+    code, out, _ = run(
+        monkeypatch, capsys, f"{TESTNET_KEY}\n{TESTNET_SECRET}\n", "keys", "add", "binance"
+    )
+    assert code == 0 and "stored the binance testnet API key" in out
+    assert stored(home, "binance", "live") is None
+    assert stored(home, "binance", "testnet") == ApiCredentials(
+        "binance", TESTNET_KEY, TESTNET_SECRET
+    )
+    code, out, _ = run(monkeypatch, capsys, "", "keys", "remove", "binance")
+    assert code == 0 and "removed the binance testnet API keys" in out
+    with pytest.raises(SystemExit):
+        cli.main(["keys", "add", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "default: DCABOT_MODE when it is testnet or live, else live" in shown
+
+
+def test_keys_stored_before_modes_keep_working_with_one_warning(
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    settings = make_settings(home, data_dir=home / "data")
+    key = master_key_source(settings).load(create=True)
+    assert key is not None
+    db = open_database(settings)
+    seal_legacy(db, key, OLD)
+    db.dispose()
+    outputs = []
+
+    for mode in ("testnet", "live"):
+        caplog.clear()
+        assert stored(home, "binance", mode) == replace(OLD, legacy=True)
+        [warning] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert f"store the {mode} keys with `dcabot keys add binance --mode {mode}`" in (
+            warning.getMessage()
+        )
+    code, out, _ = run(monkeypatch, capsys, "", "keys", "list")
+    assert code == 0 and out.startswith("binance  any (stored before modes)  key OldB…7766  added")
+    outputs.append(out)
+
+    code, out, err = run(
+        monkeypatch,
+        capsys,
+        f"{BINANCE_KEY}\n{SECRET}\n",
+        "keys",
+        "add",
+        "binance",
+        "--mode",
+        "live",
+    )
+    assert code == 0 and "stored the binance live API key" in out
+    assert "keys stored before modes still serve testnet" in out
+    assert "`dcabot keys add binance --mode testnet`" in out
+    outputs += [out, err]
+    caplog.clear()
+    assert stored(home, "binance", "live") == ApiCredentials("binance", BINANCE_KEY, SECRET)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]  # its own: no warning
+    assert stored(home, "binance", "testnet") == replace(OLD, legacy=True)
+
+    code, out, _ = run(monkeypatch, capsys, "", "keys", "remove", "binance", "--mode", "testnet")
+    assert code == 1 and "no binance testnet keys were stored" in out
+    assert "still serve testnet: `dcabot keys remove binance --mode any` deletes them" in out
+    outputs.append(out)
+    code, out, _ = run(monkeypatch, capsys, "", "keys", "remove", "binance", "--mode", "any")
+    assert code == 0 and out == "removed the binance (stored before modes) API keys\n"
+    assert stored(home, "binance", "testnet") is None
+    assert stored(home, "binance", "live") is not None
+    no_secret_in(*outputs, caplog.text)
+
+
+def test_rotate_master_keeps_both_modes_and_legacy_keys_openable(
+    home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    settings = make_settings(home, data_dir=home / "data")
+    key = master_key_source(settings).load(create=True)
+    assert key is not None
+    db = open_database(settings)
+    seal_legacy(db, key, replace(OLD, exchange="okx", passphrase=PASSPHRASE))
+    db.dispose()
+    add = ("keys", "add", "binance", "--mode")
+    run(monkeypatch, capsys, f"{BINANCE_KEY}\n{SECRET}\n", *add, "live")
+    run(monkeypatch, capsys, f"{TESTNET_KEY}\n{TESTNET_SECRET}\n", *add, "testnet")
+    code, out, err = run(monkeypatch, capsys, "", "keys", "rotate-master")
+    assert code == 0 and "re-encrypted 3 exchange key set(s)" in out
+    new = master_key_source(settings).load(create=False)
+    assert new is not None and new != key
+    assert stored(home, "binance", "live") == ApiCredentials("binance", BINANCE_KEY, SECRET)
+    assert stored(home, "binance", "testnet") == ApiCredentials(
+        "binance", TESTNET_KEY, TESTNET_SECRET
+    )
+    assert stored(home, "okx", "live") == replace(
+        OLD, exchange="okx", passphrase=PASSPHRASE, legacy=True
+    )
+    code, listed, _ = run(monkeypatch, capsys, "", "keys", "list")
+    assert code == 0 and "unreadable" not in listed and len(listed.splitlines()) == 3
+    assert "okx      any (stored before modes)  key OldB…7766  + passphrase" in listed
+    no_secret_in(out, err, listed, caplog.text)

@@ -33,11 +33,14 @@ def master_key(settings: Settings, *, create: bool) -> bytes | None:
         raise UserError(str(exc)) from None
 
 
-def stored_credentials(db: Database, settings: Settings, exchange: str) -> ApiCredentials | None:
-    """The keys stored for `exchange`, or None when there are none."""
+def stored_credentials(
+    db: Database, settings: Settings, exchange: str, mode: str
+) -> ApiCredentials | None:
+    """The keys stored for (`exchange`, `mode`), else the exchange's keys stored before keys
+    had a mode (with one warning asking to store them for `mode`), else None."""
     source = master_key_source(settings)
     with db.transaction() as session:
-        if not credentials.has_keys(session, exchange):
+        if not credentials.has_keys(session, exchange, mode):
             return None
         try:
             key = source.load(create=False)
@@ -49,22 +52,33 @@ def stored_credentials(db: Database, settings: Settings, exchange: str) -> ApiCr
                 f"DCABOT_MASTER_KEY or restore {source.key_file}"
             )
         try:
-            if not credentials.key_matches(session, exchange, key):
-                key = _finish_interrupted_rotation(source, session, exchange) or key
-            return credentials.load(session, exchange, key)
+            if not credentials.key_matches(session, exchange, mode, key):
+                key = _finish_interrupted_rotation(source, session, exchange, mode) or key
+            keys = credentials.load(session, exchange, mode, key)
         except CredentialError as exc:
             raise UserError(str(exc)) from None
+    if keys is not None and keys.legacy:
+        log.warning(
+            "%s mode is using the %s keys stored before keys were kept per mode, which serve "
+            "every mode; store the %s keys with `dcabot keys add %s --mode %s`",
+            mode,
+            exchange,
+            mode,
+            exchange,
+            mode,
+        )
+    return keys
 
 
 def _finish_interrupted_rotation(
-    source: MasterKeySource, session: Session, exchange: str
+    source: MasterKeySource, session: Session, exchange: str, mode: str
 ) -> bytes | None:
     """A rotation that re-encrypted the rows but died before renaming its key file."""
     try:
         pending = source.load_pending()
     except MasterKeyError:
         return None
-    if pending is None or not credentials.key_matches(session, exchange, pending):
+    if pending is None or not credentials.key_matches(session, exchange, mode, pending):
         return None
     source.promote_pending()
     log.warning(
