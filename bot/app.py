@@ -71,11 +71,11 @@ def create_app(
         ) as runtime:
             chat = await open_channels(settings, runtime, polling=polling)
             app.state.chat = chat
-            pruning = asyncio.create_task(_forget_old_claims(runtime.services.engine))
+            engine = runtime.services.engine
+            runtime.supervisor.start("prune-updates", lambda: _forget_old_claims(engine))
             try:
                 yield
             finally:
-                pruning.cancel()
                 await chat.close()
 
     routes = [
@@ -144,6 +144,14 @@ def _plain(value: Any) -> Any:
 def _exchange_health(engine: Engine) -> dict[str, Any]:
     """The exchange in use and, when it has a circuit breaker, the breaker's state."""
     report: dict[str, Any] = {"name": engine.settings.exchange, "mode": engine.mode}
+    gate = getattr(engine.exchange, "gate", None)
+    if gate is not None:
+        report["paused_until"] = _plain(gate.paused_until)
+        report["pause_reason"] = gate.reason or None
+        report["used_weight_1m"] = gate.used_weight
+    time = getattr(engine.exchange, "time", None)
+    if time is not None:
+        report["clock_offset_ms"] = time.offset_ms
     circuit_state = getattr(engine.exchange, "circuit_state", None)
     if callable(circuit_state):
         state = circuit_state()
@@ -184,9 +192,13 @@ async def health(request: Request) -> Response:
     engine = chat.runtime.services.engine
     scheduler = chat.runtime.scheduler
     database_ok = await asyncio.to_thread(_database_answers, engine.db)
-    status_code = 200 if database_ok else 503
+    schedule = scheduler.health() if scheduler is not None else {"role": "off", "degraded": False}
+    tasks = chat.runtime.supervisor.health()
+    restarting = any(task["state"] != "running" for task in tasks.values())
+    healthy = database_ok and not schedule["degraded"] and not restarting
+    status_code = 200 if healthy else 503
     if not sees_details(request, chat.settings.health_token.get_secret_value()):
-        return JSONResponse({"status": "ok" if database_ok else "degraded"}, status_code)
+        return JSONResponse({"status": "ok" if healthy else "degraded"}, status_code)
     alerts = (
         health_json(
             await asyncio.to_thread(
@@ -197,10 +209,12 @@ async def health(request: Request) -> Response:
         else None
     )
     body = {
-        "status": "ok" if database_ok else "degraded",
+        "status": "ok" if healthy else "degraded",
         "version": __version__,
         "database": "ok" if database_ok else "unreachable",
-        "scheduler": scheduler.role if scheduler is not None else "off",
+        "scheduler": schedule["role"],
+        "jobs": schedule.get("jobs", {}),
+        "tasks": tasks,
         "exchange": _exchange_health(engine),
         "channels": chat.status(),
         "replies_in_flight": chat.work.in_flight,

@@ -130,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dcabot", description=__doc__)
     parser.add_argument("--version", action="version", version=f"dcabot {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    parser.add_argument(
+        "--debug", action="store_true", help="log debug detail, with tracebacks of failures"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="run the bot (the terminal is the chat without tokens)")
     run.add_argument("--host", default="127.0.0.1", help="address of the webhook server")
@@ -170,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG
-        if args.verbose
+        if args.verbose or args.debug
         else logging.WARNING
         if args.command == "chat"
         else logging.INFO,
@@ -189,6 +192,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # a bug or an outage nobody caught: one line, unless --debug
+        if args.debug:
+            raise
+        reason = str(exc).splitlines()[0][:300] if str(exc) else ""
+        print(
+            f"dcabot: {args.command} stopped: {type(exc).__name__}: {reason} "
+            "(run with --debug for the details)",
+            file=sys.stderr,
+        )
+        return 1
     return code
 
 

@@ -29,6 +29,7 @@ from bot import config_checks as checks
 from bot.config_errors import EXAMPLES as EXAMPLES  # re-exported: the start-up line's parts
 from bot.config_errors import LINE_API, TELEGRAM_API, describe
 from bot.config_errors import SECRET_VARIABLES as SECRET_VARIABLES
+from bot.exchanges.catalog import unsupported_reason
 
 
 class Mode(StrEnum):
@@ -45,6 +46,13 @@ class PriceSource(StrEnum):
     AUTO = "auto"  # the exchange's public ticker, or the simulated market when it is unreachable
     EXCHANGE = "exchange"  # the exchange's public ticker only
     SIMULATED = "simulated"  # the seeded simulated market only
+
+
+class PartialRest(StrEnum):
+    """What a scheduled run does with the part of its amount a partial fill did not buy."""
+
+    RESERVE = "reserve"  # set it aside in the reserve
+    RETRY = "retry"  # try once more to buy it; what that does not buy goes to the reserve
 
 
 CHANNELS = ("telegram", "line", "terminal")
@@ -78,6 +86,7 @@ class Settings(BaseSettings):
     prices_csv: Path | None = _env("DCABOT_PRICES_CSV", default=None)
     gold_prices_csv: Path | None = _env("DCABOT_GOLD_PRICES_CSV", default=None)
     price_source: PriceSource = _env("DCABOT_PRICE_SOURCE", default=PriceSource.AUTO)
+    partial_rest: PartialRest = _env("DCABOT_PARTIAL_REST", default=PartialRest.RESERVE)
     simulated_seed: int = _env("DCABOT_SIMULATED_SEED", default=42)
     binance_api_url: str = _env("DCABOT_BINANCE_API_URL", default="")
     okx_api_url: str = _env("DCABOT_OKX_API_URL", default="")
@@ -102,6 +111,7 @@ class Settings(BaseSettings):
     line_rate: float = _env("DCABOT_LINE_RATE", default=100.0)
     line_quota_reset_day: int = _env("DCABOT_LINE_QUOTA_RESET_DAY", default=1)
     alert_retry_max_s: float = _env("DCABOT_ALERT_RETRY_MAX", default=600.0)
+    stranger_replies: int = _env("DCABOT_STRANGER_REPLIES", default=20)
     health_token: SecretStr = _env("DCABOT_HEALTH_TOKEN", default=SecretStr(""))
 
     @field_validator("data_dir", mode="before")
@@ -138,6 +148,9 @@ class Settings(BaseSettings):
     def _exchange(cls, value: str) -> str:
         if not _EXCHANGE_ID.match(value):
             raise ValueError(f"{value!r} is not a ccxt exchange id (lower-case letters, digits)")
+        reason = unsupported_reason(value)
+        if reason is not None:
+            raise ValueError(f"{value!r} {reason}")
         return value
 
     @field_validator("symbol")

@@ -46,6 +46,7 @@ NUMBER_RULES: dict[str, Rule] = {
     "line_rate": Rule(0.001, 100_000, "must be messages a second from 0.001 to 100000"),
     "line_quota_reset_day": Rule(1, 28, "must be a day of the month from 1 to 28"),
     "alert_retry_max_s": Rule(1, 86400, "must be seconds from 1 to 86400 (a day)"),
+    "stranger_replies": Rule(0, 1000, "must be a whole number of refusals a minute, 0 to 1000"),
 }
 
 AMOUNT_RULES: dict[str, str] = {

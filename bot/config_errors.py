@@ -57,6 +57,8 @@ EXAMPLES: dict[str, str] = {
     "DCABOT_LINE_RATE": "100",
     "DCABOT_LINE_QUOTA_RESET_DAY": "1",
     "DCABOT_ALERT_RETRY_MAX": "600",
+    "DCABOT_STRANGER_REPLIES": "20",
+    "DCABOT_PARTIAL_REST": "reserve",
     "DCABOT_HEALTH_TOKEN": "$(openssl rand -hex 24)",
 }
 

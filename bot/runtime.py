@@ -17,11 +17,14 @@ from bot.chat.registry import ChatServices, Registry
 from bot.chat.terminal import run_terminal
 from bot.config import Settings
 from bot.engine.context import Clock, system_clock
+from bot.engine.incidents import report_incident
 from bot.engine.setup import open_engine
 from bot.notify.service import run_dispatcher
 from bot.scheduler import DcaScheduler
+from bot.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
+ALERTS_DRAIN_S = 15.0
 
 
 @dataclass
@@ -29,6 +32,7 @@ class Runtime:
     registry: Registry
     services: ChatServices
     scheduler: DcaScheduler | None
+    supervisor: Supervisor
 
 
 @asynccontextmanager
@@ -38,6 +42,7 @@ async def running_bot(
     schedule: bool = True,
     clock: Clock = system_clock,
     dispatch: bool = True,
+    debug: bool = False,
 ) -> AsyncIterator[Runtime]:
     """Build everything once; close everything on the way out.
 
@@ -45,25 +50,27 @@ async def running_bot(
     are claimed under a lease); tests of other parts turn it off to keep their chats quiet.
     """
     engine = open_engine(settings, clock=clock)
+    supervisor = Supervisor(
+        engine.clock, lambda task, reason: report_incident(engine, task, reason), debug=debug
+    )
     scheduler = DcaScheduler(engine) if schedule else None
     services = ChatServices(
         engine, ConfirmationBook(timedelta(seconds=settings.confirm_ttl_s), engine.clock)
     )
     if scheduler is not None:
         services.schedules_changed = scheduler.schedules_changed
-        scheduler.start()
+        supervisor.start("scheduler", scheduler.lead)
     alerts_stop = asyncio.Event()
-    alerts = (
-        asyncio.create_task(run_dispatcher(settings, engine.db, alerts_stop), name="alerts")
-        if dispatch
-        else None
-    )
+    if dispatch:
+        supervisor.start(
+            "alerts", lambda: run_dispatcher(settings, engine.db, alerts_stop), stop=alerts_stop
+        )
     try:
-        yield Runtime(build_registry(), services, scheduler)
+        yield Runtime(build_registry(), services, scheduler, supervisor)
     finally:
         alerts_stop.set()
-        if alerts is not None:
-            await alerts  # finishes sends in flight, then closes its clients
+        await supervisor.finish("alerts", ALERTS_DRAIN_S)  # sends in flight finish first
+        await supervisor.stop()
         if scheduler is not None:
             await scheduler.stop()
         await engine.exchange.close()

@@ -2,33 +2,53 @@
 
 Only the leader schedules (see `storage.leader`); a standby checks every few seconds and takes
 over when the leader dies. On becoming leader it first reconciles what a crash left open and
-runs (or reports) the runs missed while nobody was leading, then starts the jobs. The job list
-is rebuilt from the table at start, when a chat command changes it, and every minute (so a
-change made by another process is picked up).
+runs (or reports) the runs missed while nobody was leading, then starts the jobs. The leader
+loop runs supervised (`bot.supervisor`): a failure is reported once and the loop starts over.
+
+Jobs: one per schedule; `settle` every minute (rebuild the jobs when the table changed, look
+open orders up again, retry runs and flips whose time has come); the daily trend watch just
+after the daily candle closes (tried again every 15 minutes that day when the exchange cannot
+be read, reported once). Each job's last success and failure are kept for `/health`, which says
+`leader` only while the jobs are scheduled and calls a job that has not run when due degraded.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, timedelta
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.engine.context import Engine
 from bot.engine.dca_run import catch_up, run_schedule
-from bot.engine.reconcile import reconcile
-from bot.engine.s4_watch import s4_watch
+from bot.engine.incidents import report_incident
+from bot.engine.reconcile import keep_settling, reconcile
 from bot.engine.schedule_spec import ScheduleSpec
 from bot.engine.trend_watch import act_on_flips
+from bot.exchanges.base import ExchangeUnavailable
 from storage import schedules
 from storage.leader import LeaderLock
 
 log = logging.getLogger(__name__)
 STANDBY_POLL_S = 5.0
+LEADER_CHECK_S = 15.0
 TREND_WATCH = CronTrigger(hour=0, minute=5, timezone=UTC)  # just after the daily candle closes
+TREND_RETRY = timedelta(minutes=15)
+OVERDUE = timedelta(minutes=2)
+
+
+@dataclass
+class JobHealth:
+    last_ok: datetime | None = None
+    last_error: str | None = None
+    failed_at: datetime | None = None
 
 
 class DcaScheduler:
@@ -36,43 +56,87 @@ class DcaScheduler:
         self.engine = engine
         self.lock = LeaderLock(engine.db)
         self.scheduler = AsyncIOScheduler(timezone=engine.settings.zone)
+        self.jobs: dict[str, JobHealth] = {}
         self._fingerprint: tuple[object, ...] = ()
-        self._task: asyncio.Task[None] | None = None
+        self._trend_reported: str | None = None  # the UTC day a failing trend watch was reported
 
     @property
     def role(self) -> str:
-        return "leader" if self.lock.held else "standby"
+        """`leader` only while jobs are scheduled; `starting` while a new leader reconciles."""
+        if not self.lock.held:
+            return "standby"
+        return "leader" if self.scheduler.running and self.scheduler.get_jobs() else "starting"
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._lead_when_possible())
-
-    async def _lead_when_possible(self) -> None:
+    async def lead(self) -> None:
+        """Stand by until this process holds the leader lock, then lead until it is lost (the
+        supervisor runs this again after a failure, or after the lock was lost)."""
         announced = False
         while not self.lock.try_acquire():
             if not announced:
                 log.info("another dcabot process is scheduling on this database: standing by")
                 announced = True
             await asyncio.sleep(STANDBY_POLL_S)
-        log.info("scheduler leader: reconciling, then catching up")
-        settled = await reconcile(self.engine)
-        log.info("reconciled: %s", settled)
-        grace = timedelta(hours=self.engine.settings.missed_run_grace_h)
-        for result in await catch_up(self.engine, grace):
-            log.info("catch-up %s: %s %s", result.run_key, result.status, result.outcome)
+        try:
+            log.info("scheduler leader: reconciling, then catching up")
+            log.info("reconciled: %s", await reconcile(self.engine))
+            grace = timedelta(hours=self.engine.settings.missed_run_grace_h)
+            for result in await catch_up(self.engine, grace):
+                log.info("catch-up %s: %s %s", result.run_key, result.status, result.outcome)
+            self._start_jobs()
+            await self._hold_lead()
+            log.error("lost the leader lock: stopping the jobs, standing by")
+        finally:
+            self._stop_jobs()
+
+    async def _hold_lead(self) -> None:
+        """Return when the leader lock is lost (its connection died)."""
+        while True:
+            await asyncio.sleep(LEADER_CHECK_S)
+            if not self.lock.still_held():
+                return
+
+    def _start_jobs(self) -> None:
         self.rebuild()
+        self._add("trend-watch", self._trend_watch, TREND_WATCH, misfire_grace_time=3600)
+        self._add("settle", self._settle, IntervalTrigger(minutes=1))
+        if not self.scheduler.running:
+            self.scheduler.start()
+
+    def _stop_jobs(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.remove_all_jobs()
+            self.scheduler.shutdown(wait=False)
+        self.scheduler = AsyncIOScheduler(timezone=self.engine.settings.zone)
+
+    def _add(self, job_id: str, work: Callable[..., Awaitable[Any]], trigger: Any,
+             *args: Any, **options: Any) -> None:
+        self.jobs.setdefault(job_id, JobHealth())
         self.scheduler.add_job(
-            act_on_flips,
-            TREND_WATCH,
-            args=[self.engine],
-            id="trend-watch",
+            self._tracked(job_id, work),
+            trigger,
+            args=list(args),
+            id=job_id,
+            replace_existing=True,
             coalesce=True,
-            misfire_grace_time=3600,
             max_instances=1,
+            **options,
         )
-        self.scheduler.add_job(
-            self._sync, IntervalTrigger(minutes=1), id="sync", coalesce=True, max_instances=1
-        )
-        self.scheduler.start()
+
+    def _tracked(self, job_id: str, work: Callable[..., Awaitable[Any]]
+                 ) -> Callable[..., Awaitable[None]]:
+        async def run(*args: Any) -> None:
+            health = self.jobs.setdefault(job_id, JobHealth())
+            try:
+                await work(*args)
+            except Exception as exc:
+                health.last_error, health.failed_at = f"{type(exc).__name__}: {exc}"[:300], (
+                    self.engine.clock()
+                )
+                log.error("job %s failed: %s", job_id, health.last_error)
+                return
+            health.last_ok = self.engine.clock()
+
+        return run
 
     def _snapshot(self) -> list[tuple[int, str, str, bool]]:
         with self.engine.db.transaction() as session:
@@ -90,30 +154,24 @@ class DcaScheduler:
             if paused:
                 continue
             trigger = ScheduleSpec(days, local_time).trigger(self.engine.settings.zone)
-            self.scheduler.add_job(
+            self._add(
+                f"schedule-{schedule_id}",
                 self._fire,
                 trigger,
-                args=[schedule_id, days, local_time],
-                id=f"schedule-{schedule_id}",
-                coalesce=True,
+                schedule_id,
+                days,
+                local_time,
                 misfire_grace_time=grace,
-                max_instances=1,
             )
 
     def schedules_changed(self) -> None:
-        if self.lock.held:
+        if self.lock.held and self.scheduler.running:
             self.rebuild()
 
-    async def _sync(self) -> None:
-        if not self.lock.still_held():
-            log.error("lost the leader lock: stopping the scheduler, standing by")
-            self.scheduler.remove_all_jobs()
-            self.scheduler.shutdown(wait=False)
-            self.scheduler = AsyncIOScheduler(timezone=self.engine.settings.zone)
-            self.start()
-            return
+    async def _settle(self) -> None:
         if tuple(self._snapshot()) != self._fingerprint:
             self.rebuild()
+        await keep_settling(self.engine)
 
     async def _fire(self, schedule_id: int, days: str, local_time: str) -> None:
         spec = ScheduleSpec(days, local_time)
@@ -123,17 +181,45 @@ class DcaScheduler:
         result = await run_schedule(self.engine, schedule_id, due)
         log.info("run %s: %s %s", result.run_key, result.status, result.outcome)
 
-    async def _daily_watch(self) -> None:
-        """After the daily close: act on a CDC flip; decide S4 if any schedule uses it."""
-        log.info("trend watch: %s", await act_on_flips(self.engine))
-        with self.engine.db.transaction() as session:
-            uses_s4 = any(s.mode == "s4" for s in schedules.active(session))
-        if uses_s4:
-            log.info("S4 watch: %s", await s4_watch(self.engine))
+    async def _trend_watch(self) -> None:
+        """After the daily close: act on a CDC flip. When the candles cannot be read, try again
+        in 15 minutes (the flip keeps: it is keyed by its candle) and say so once that day."""
+        try:
+            log.info("trend watch: %s", await act_on_flips(self.engine))
+        except ExchangeUnavailable as exc:
+            day = f"{self.engine.clock():%Y-%m-%d}"
+            if self._trend_reported != day:
+                self._trend_reported = day
+                report_incident(
+                    self.engine,
+                    "trend watch",
+                    f"could not read the daily candles ({exc}); trying again every 15 minutes",
+                )
+            retry_at = self.engine.clock() + TREND_RETRY
+            self._add("trend-watch-retry", self._trend_watch, DateTrigger(run_date=retry_at))
+            raise
+
+    def health(self) -> dict[str, Any]:
+        """What `/health` shows: the role, and each job's last success, failure and next run."""
+        now = self.engine.clock()
+        jobs: dict[str, Any] = {}
+        degraded = False
+        for job in self.scheduler.get_jobs() if self.scheduler.running else []:
+            state = self.jobs.get(job.id, JobHealth())
+            next_run = job.next_run_time
+            overdue = next_run is not None and next_run < now - OVERDUE
+            degraded = degraded or overdue
+            jobs[job.id] = {
+                "next_run": next_run.isoformat() if next_run else None,
+                "last_ok": state.last_ok.isoformat() if state.last_ok else None,
+                "last_error": state.last_error,
+                "overdue": overdue,
+            }
+        settle = self.jobs.get("settle")
+        if self.role == "leader" and settle is not None and settle.last_ok is not None:
+            degraded = degraded or now - settle.last_ok > OVERDUE + timedelta(minutes=1)
+        return {"role": self.role, "degraded": degraded, "jobs": jobs}
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        if self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+        self._stop_jobs()
         self.lock.release()

@@ -68,6 +68,39 @@ class Order(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # The exchange's own deadline for the latest request that may have placed it (Binance:
+    # signed timestamp + recvWindow; OKX: expTime), on the exchange's clock. Until it has
+    # passed, "not found" proves nothing (see bot/exchanges/order_flow.py).
+    deadline_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    partial: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class OrderFee(Base):
+    """One currency of an order's fee (Binance may take part in BNB and part in BTC), with its
+    value in the quote currency when it could be priced."""
+
+    __tablename__ = "order_fees"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    asset: Mapped[str] = mapped_column(String(16))
+    amount: Mapped[Decimal] = mapped_column(Amount)
+    quote_value: Mapped[Decimal | None] = mapped_column(Amount)
+
+
+class ExchangeState(Base):
+    """What one account's exchange said about itself and must be remembered across restarts
+    and shared by processes: a ban or a Retry-After pause (no request before `paused_until`),
+    and the clock offset last measured."""
+
+    __tablename__ = "exchange_states"
+
+    exchange: Mapped[str] = mapped_column(String(32), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(8), primary_key=True)
+    paused_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    pause_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    clock_offset_ms: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class ReserveEntry(Base):
@@ -227,7 +260,9 @@ class FundHold(Base):
 class ScheduleRun(Base):
     """One due time of one schedule. `run_key` is unique: a run whose key exists does nothing.
 
-    Status: `started` (claimed; resumed at start-up if the process died), `done`, `missed`.
+    Status: `started` (claimed; resumed at start-up if the process died), `retrying` (the
+    exchange or the network was down: tried again at `next_attempt_at` while within the grace),
+    `done` (bought, saved to the reserve, skipped or failed, said in `outcome`), `missed`.
     """
 
     __tablename__ = "schedule_runs"
@@ -240,6 +275,9 @@ class ScheduleRun(Base):
     outcome: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class FlipEvent(Base):
@@ -256,6 +294,8 @@ class FlipEvent(Base):
     status: Mapped[str] = mapped_column(String(12))
     outcome: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class ExchangeCredential(Base):
@@ -270,7 +310,9 @@ class ExchangeCredential(Base):
     __tablename__ = "exchange_credentials"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    exchange: Mapped[str] = mapped_column(String(32), unique=True)
+    exchange: Mapped[str] = mapped_column(String(32))
+    # None: stored before keys were kept per mode, used for any mode until replaced.
+    mode: Mapped[str | None] = mapped_column(String(8))
     api_key_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     api_key_nonce: Mapped[bytes] = mapped_column(LargeBinary(12))
     secret_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
@@ -280,6 +322,8 @@ class ExchangeCredential(Base):
     key_check: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     rotated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (UniqueConstraint("exchange", "mode"),)
 
 
 class AlertMute(Base):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from storage.models import Order
@@ -79,6 +79,33 @@ def filled(session: Session, *, exchange: str, mode: str, symbol: str) -> Sequen
     ).all()
 
 
-def unsettled(session: Session) -> Sequence[Order]:
-    """Intents whose outcome was never recorded (a crash or a timeout between send and record)."""
-    return session.scalars(select(Order).where(Order.status == SENDING).order_by(Order.id)).all()
+def unsettled(session: Session, exchange: str | None = None, mode: str | None = None
+              ) -> Sequence[Order]:
+    """Intents whose outcome was never recorded (a crash or a timeout between send and record),
+    of one account when `exchange` and `mode` are given."""
+    query = select(Order).where(Order.status == SENDING).order_by(Order.id)
+    if exchange is not None:
+        query = query.where(Order.exchange == exchange)
+    if mode is not None:
+        query = query.where(Order.mode == mode)
+    return session.scalars(query).all()
+
+
+def for_cause(session: Session, cause: str, key: str) -> Sequence[Order]:
+    """The orders placed for one cause key, every attempt (`key`, `key#2`, `key#3`, ...)."""
+    return session.scalars(
+        select(Order)
+        .where(Order.cause == cause, or_(Order.cause_key == key,
+                                         Order.cause_key.like(f"{key}#%")))
+        .order_by(Order.id)
+    ).all()
+
+
+def attempt_key(key: str, attempt: int) -> str:
+    """The cause key of the `attempt`-th order for one cause: a new order may only follow one
+    proven never placed, and it needs a client id of its own."""
+    return key if attempt <= 1 else f"{key}#{attempt}"
+
+
+def base_key(cause_key: str) -> str:
+    return cause_key.split("#", 1)[0]

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from storage.models import Schedule, ScheduleRun
 
-STARTED, DONE, MISSED = "started", "done", "missed"
+STARTED, RETRYING, DONE, MISSED = "started", "retrying", "done", "missed"
+FINAL = (DONE, MISSED)
 
 
 def active(session: Session) -> Sequence[Schedule]:
@@ -47,6 +48,24 @@ def finish(session: Session, run_key: str, status: str, outcome: str, now: datet
                          .with_for_update())
     assert run is not None
     run.status, run.outcome, run.finished_at = status, outcome[:200], now
+    run.next_attempt_at = None
+
+
+def retry_at(session: Session, run_key: str, when: datetime, error: str) -> ScheduleRun:
+    """Mark the run to be tried again at `when`; returns it (its `attempts` not yet counted)."""
+    run = session.scalar(select(ScheduleRun).where(ScheduleRun.run_key == run_key)
+                         .with_for_update())
+    assert run is not None
+    run.status, run.next_attempt_at, run.last_error = RETRYING, when, error[:2000]
+    return run
+
+
+def due_retries(session: Session, now: datetime) -> Sequence[ScheduleRun]:
+    return session.scalars(
+        select(ScheduleRun)
+        .where(ScheduleRun.status == RETRYING, ScheduleRun.next_attempt_at <= now)
+        .order_by(ScheduleRun.next_attempt_at)
+    ).all()
 
 
 def last_due(session: Session, schedule_id: int) -> datetime | None:
@@ -57,4 +76,7 @@ def last_due(session: Session, schedule_id: int) -> datetime | None:
 
 
 def unfinished(session: Session) -> Sequence[ScheduleRun]:
-    return session.scalars(select(ScheduleRun).where(ScheduleRun.status == STARTED)).all()
+    """Runs claimed and not finished: started (a process may have died) or waiting to retry."""
+    return session.scalars(
+        select(ScheduleRun).where(ScheduleRun.status.in_((STARTED, RETRYING)))
+    ).all()

@@ -29,7 +29,11 @@ FAST_RETRY = RetryPolicy(
     jitter_s=0.01,
     send_attempts=3,
     lookup_delays_s=(0.05, 0.1, 0.2),
+    recv_window_s=0.5,  # the exchange acts on an order request within 0.5 s of its timestamp
+    settle_margin_s=0.3,  # so "not found" proves "never placed" 0.8 s after a send
+    max_pause_wait_s=2.0,
 )
+DEADLINE_MS = int((FAST_RETRY.recv_window_s + FAST_RETRY.settle_margin_s) * 1000)
 
 
 def keys_of(fake: FakeExchange, **wrong: str) -> ApiCredentials:

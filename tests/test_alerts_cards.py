@@ -72,6 +72,15 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "schedule_missed": {"schedule_id": 3, "due_at": CANDLE, "amount": "50", "reason": "down"},
     "schedule_changed": {"schedule_id": 3, "change": "paused", "requested_by": "telegram:42"},
     "daily_summary": {"value": "10,234.50 USDT", "bought today": "0.0005 BTC"},
+    "run_delayed": {
+        "schedule_id": 3, "due_at": CANDLE, "exchange": "binance", "mode": "live",
+        "reason": "Binance (live) did not answer", "retry_until": CANDLE,
+    },
+    "task_failed": {"task": "scheduler", "reason": "OperationalError: database is locked"},
+    "exchange_paused": {
+        "exchange": "binance", "mode": "live", "until": CANDLE,
+        "reason": "banned this IP (HTTP 418), Retry-After 120 s",
+    },
 }
 TITLES = {
     "dca_bought": "DCA bought: BTC/USDT",
@@ -80,6 +89,9 @@ TITLES = {
     "order_failed": "Order failed: Buy BTC/USDT",
     "schedule_missed": "Scheduled DCA #3 missed",
     "daily_summary": "Daily summary",
+    "run_delayed": "Scheduled DCA #3 delayed",
+    "task_failed": "Background work failed: scheduler",
+    "exchange_paused": "Binance asked the bot to wait",
 }
 
 

@@ -56,11 +56,14 @@ def test_health_reports_every_part(world: World) -> None:
     assert alerts["backlog"] == 0
     assert {name: state["state"] for name, state in alerts["channels"].items()} == {
         "telegram": "ok", "line": "ok", "terminal": "ok"}
+    tasks = body.pop("tasks")
+    assert {name: task["state"] for name, task in tasks.items()} == {"prune-updates": "running"}
     assert body == {
         "status": "ok",
         "version": "0.1.0",
         "database": "ok",
         "scheduler": "off",
+        "jobs": {},
         "exchange": {"name": "binance", "mode": "paper"},
         "channels": {"telegram": "webhook", "line": "webhook"},
         "replies_in_flight": 0,
@@ -75,6 +78,10 @@ def test_health_shows_the_scheduler_leader(
         while w.client.get("/health").json()["scheduler"] != "leader":
             assert time.monotonic() < deadline
             time.sleep(0.05)
+        body = w.client.get("/health").json()
+        assert set(body["jobs"]) == {"trend-watch", "settle"}  # no schedules yet
+        assert body["tasks"]["scheduler"]["state"] == "running"
+        assert body["status"] == "ok"
 
 
 def test_charts_are_served_by_strict_id_only(world: World) -> None:

@@ -8,6 +8,7 @@ order id only while the first order is open, so a resent market order would fill
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -17,16 +18,17 @@ from sqlalchemy import func, select
 
 from bot.engine.context import Engine
 from bot.engine.order_ids import client_order_id
+from bot.engine.order_records import save_deadline
 from bot.engine.orders import OrderRequest, place_order
 from bot.engine.reconcile import reconcile_orders
-from bot.exchanges.base import OrderUncertain
-from bot.exchanges.ccxt_calls import RetryPolicy
+from bot.exchanges.base import ExchangeUnavailable, OrderUncertain
 from bot.exchanges.ccxt_exchange import CcxtExchange
 from storage import orders
 from storage.db import Database
 from storage.models import Order, OutboxAlert
 from tests.conftest import Clock, write_buy_intent
 from tests.exchange_harness import (
+    DEADLINE_MS,
     FAST_RETRY,
     adapter,
     engine_with,
@@ -131,12 +133,13 @@ async def test_a_5xx_is_looked_up_then_sent_again(
     outcome = await place_order(engine, BUY)
     assert outcome.status == orders.FILLED
     assert fake.order_posts == 2
-    lookups = fake.requests_to(fake.order_query_endpoint)
-    first_resend = [r for r in fake.requests if r.endpoint == fake.order_endpoint][1]
-    # every look-up of the unclear attempt came before the second send
-    assert len(
-        [r for r in lookups if fake.requests.index(r) < fake.requests.index(first_resend)]
-    ) == len(FAST_RETRY.lookup_delays_s)
+    first, resend = [r for r in fake.requests if r.endpoint == fake.order_endpoint]
+    between = [r for r in fake.requests_to(fake.order_query_endpoint)
+               if first.arrived_ms < r.arrived_ms < resend.arrived_ms]
+    # looked up until a look-up made after the first request's deadline said "not found"
+    assert len(between) >= len(FAST_RETRY.lookup_delays_s)
+    assert between[-1].arrived_ms > first.arrived_ms + DEADLINE_MS - 50
+    assert resend.arrived_ms > first.arrived_ms + DEADLINE_MS
     assert_recorded_once(db, fake)
 
 
@@ -153,16 +156,25 @@ async def test_a_rate_limited_order_is_sent_again_after_a_pause_without_a_lookup
     assert_recorded_once(db, fake)
 
 
-async def test_binance_ip_ban_418_is_not_processed_either(
+async def test_a_binance_ip_ban_418_stops_every_request_until_it_ends(
     tmp_path: Path, db: Database, clock: Clock
 ) -> None:
     with running("binance", reject_duplicate_client_ids=False) as fake:
         exchange = adapter(fake, clock)
         engine = engine_with(tmp_path, db, fake, exchange, clock)
-        fake.inject(fake.order_endpoint, Fault.ip_banned(retry_after=1))
+        fake.inject(fake.order_endpoint, Fault.ip_banned(retry_after=120))
         outcome = await place_order(engine, BUY)
+        assert outcome.status == orders.FAILED and fake.order_posts == 1
+        assert "asked the bot to wait (banned this IP (HTTP 418), Retry-After 120 s)" in (
+            outcome.error or ""
+        ) and "when trading resumes" in (outcome.error or "")
+        before = len(fake.requests)
+        again = OrderRequest(cause="buy_now", cause_key="token-2", side="buy",
+                             quote_amount=Decimal(50))
+        with pytest.raises(ExchangeUnavailable, match="trading resumes"):
+            await place_order(engine, again)  # reading the balance would knock: not sent
         await exchange.close()
-        assert outcome.status == orders.FILLED and fake.order_posts == 2
+        assert len(fake.requests) == before and fake.ban_violations == 0
         assert fake.requests_to(fake.order_query_endpoint) == []
 
 
@@ -176,24 +188,71 @@ async def test_rate_limited_on_every_try_fails_with_nothing_placed(
     assert fake.order_posts == FAST_RETRY.send_attempts and fake.orders == []
 
 
-async def test_an_order_that_lands_after_the_timeout_is_found_by_a_later_lookup(
+async def test_an_order_that_lands_late_inside_its_window_is_found_not_sent_again(
     tmp_path: Path, db: Database, fake: FakeExchange, clock: Clock
 ) -> None:
-    """The gateway forwards the order 1 s late; the look-ups wait long enough to see it."""
-    patient = RetryPolicy(
-        read_attempts=2,
-        backoff_initial_s=0.01,
-        backoff_max_s=0.02,
-        jitter_s=0.0,
-        send_attempts=2,
-        lookup_delays_s=(0.1, 0.4, 0.8, 1.2),
-    )
-    exchange = adapter(fake, clock, retry=patient, timeout_s=0.3)
+    """The order reaches the matching engine 0.4 s late (its window is 0.5 s), after the client
+    gave up at 0.2 s: the look-ups go on until the deadline and find it."""
+    exchange = adapter(fake, clock, timeout_s=0.2)
     engine = engine_with(tmp_path, db, fake, exchange, clock)
-    fake.inject(fake.order_endpoint, Fault.slow(1.0))
+    fake.inject(fake.order_endpoint, Fault.lands_late(0.4))
     outcome = await place_order(engine, BUY)
     await exchange.close()
     assert outcome.status == orders.FILLED
+    assert fake.order_posts == 1
+    assert_recorded_once(db, fake)
+
+
+@pytest.mark.parametrize("late_s", [0.7, 1.5])
+async def test_an_order_landing_after_its_window_is_never_placed_twice(
+    tmp_path: Path, db: Database, fake: FakeExchange, clock: Clock, late_s: float
+) -> None:
+    """The issue's double buy: the first request lands late, after the client timed out and
+    after what the old look-ups waited. The exchange refuses it past its window, and the bot
+    sends again only after the deadline, so the exchange holds exactly one order."""
+    exchange = adapter(fake, clock, timeout_s=0.2)
+    engine = engine_with(tmp_path, db, fake, exchange, clock)
+    fake.inject(fake.order_endpoint, Fault.lands_late(late_s))
+    outcome = await place_order(engine, BUY)
+    await exchange.close()
+    await asyncio.sleep(late_s)  # the first request has landed (and been refused) by now
+    assert outcome.status == orders.FILLED
+    assert len(fake.orders) == 1 and fake.order_posts == 2
+    first, resend = sorted(
+        (r for r in fake.requests if r.endpoint == fake.order_endpoint),
+        key=lambda r: r.arrived_ms,
+    )
+    # refused on landing, past its window: Binance -1021, OKX 50037 "Order expired."
+    assert any(code in str(first.answer) for code in ("-1021", "50037")), first.answer
+    assert resend.arrived_ms > first.arrived_ms + DEADLINE_MS
+    assert_recorded_once(db, fake)
+
+
+async def test_a_restart_before_the_deadline_waits_for_a_late_order_instead_of_failing_it(
+    tmp_path: Path, db: Database, fake: FakeExchange, clock: Clock
+) -> None:
+    """The process dies while its order is on its way; the next start looks it up before it
+    landed: not found yet proves nothing, so it waits, and records the fill once it lands."""
+    exchange = adapter(fake, clock, timeout_s=0.2)
+    engine = engine_with(tmp_path, db, fake, exchange, clock)
+    write_buy_intent(db, CID, "token-1", exchange=fake.exchange_id, mode="live", now=clock())
+    fake.inject(fake.order_endpoint, Fault.lands_late(0.4))
+    deadlines: list[object] = []
+    with pytest.raises(TimeoutError):  # the process "dies" while it looks the order up
+        await asyncio.wait_for(
+            exchange.buy_with_quote("BTC/USDT", Decimal(50), CID, on_attempt=deadlines.append),
+            timeout=0.25,
+        )
+    save_deadline(engine, CID, deadlines[0])  # what the engine wrote before sending
+    restarted = adapter(fake, clock)
+    again = engine_with(tmp_path, db, fake, restarted, clock)
+    early = await reconcile_orders(again)
+    assert (early.recorded, early.failed, early.waiting) == (0, 0, 1)
+    await asyncio.sleep(0.5)  # it lands
+    late = await reconcile_orders(again)
+    await restarted.close()
+    await exchange.close()
+    assert (late.recorded, late.failed) == (1, 0)
     assert fake.order_posts == 1
     assert_recorded_once(db, fake)
 

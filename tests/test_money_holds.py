@@ -225,3 +225,39 @@ def test_twenty_engines_buying_at_once_on_postgresql_fill_only_what_is_free(
     balances = asyncio.run(first.exchange.balances())
     assert balances["USDT"] >= reserve_of(setup_db, "paper") == RESERVE
     setup_db.dispose()
+
+
+@pytest.mark.parametrize("mode", ["paper", "live"])
+async def test_two_sales_at_once_never_sell_what_the_other_holds(
+    tmp_path: Path, db: Database, clock: Clock, mode: str
+) -> None:
+    async with SETUPS[mode](tmp_path, db, clock) as setup:
+        engine = setup.bot.services.engine
+        if setup.fake is not None:
+            setup.fake.set_balance("BTC", "0.02")
+        else:
+            await buy_now(engine, Decimal(1800), confirmation="setup", requested_by="owner")
+        held = (await engine.exchange.balances())["BTC"]
+        owner = User("telegram", "1", Role.ADMIN)
+        asks = [await setup.bot.say("/sell 60") for _ in range(2)]
+        answers = await asyncio.gather(
+            *(
+                setup.bot.services.confirmations.answer(owner, str(a.confirm_token), accept=True)
+                for a in asks
+            )
+        )
+        sold = [a for a in answers if a.title.startswith("Sold")]
+        refused = [a for a in answers if a.kind == "error"]
+        for answer in refused:
+            assert answer.lines[0].startswith("Only ") and "BTC is free to sell" in answer.lines[0]
+        if mode == "live":  # both in flight at once: the second finds the first's hold
+            assert len(sold) == 1 and len(refused) == 1, [a.lines for a in answers]
+        else:  # the paper exchange answers at once: the second sells 60% of what is left
+            assert len(sold) == 2
+        left = (await engine.exchange.balances())["BTC"]
+        with db.transaction() as session:
+            sells = session.scalars(select(Order).where(Order.side == "sell")).all()
+            assert [o.status for o in sells] == ["filled"] * len(sold)
+            assert sum(o.filled_base or 0 for o in sells) == held - left <= held
+            active = session.scalars(select(FundHold).where(FundHold.released_at.is_(None)))
+            assert active.all() == []

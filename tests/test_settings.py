@@ -96,6 +96,7 @@ BAD: dict[str, list[str | tuple[str, dict[str, str]]]] = {
     "DCABOT_PRICES_CSV": ["missing.csv", DIRECTORY, (CSV, {"DCABOT_MODE": "live"})],
     "DCABOT_GOLD_PRICES_CSV": [CSV, ("missing.csv", {"DCABOT_PRICES_CSV": CSV})],
     "DCABOT_PRICE_SOURCE": ["ticker", "", "nan"],
+    "DCABOT_PARTIAL_REST": ["sometimes", "", "RESERVE!"],
     "DCABOT_SIMULATED_SEED": [*NOT_FINITE, *MALFORMED, "1.5", "1e3"],
     "DCABOT_BINANCE_API_URL": BAD_URLS,
     "DCABOT_OKX_API_URL": BAD_URLS,
@@ -129,6 +130,7 @@ BAD: dict[str, list[str | tuple[str, dict[str, str]]]] = {
     "DCABOT_LINE_RATE": numbers("0.0001", "100001"),
     "DCABOT_LINE_QUOTA_RESET_DAY": numbers("29", "1.5"),
     "DCABOT_ALERT_RETRY_MAX": numbers("0.5", "86401"),
+    "DCABOT_STRANGER_REPLIES": numbers("1001", "2.5", zero=False),
     "DCABOT_HEALTH_TOKEN": ["short", "has spaces in it, sixteen+", "x" * 257, "tökentökentöken1"],
 }
 

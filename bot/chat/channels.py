@@ -81,7 +81,10 @@ async def open_channels(settings: Settings, runtime: Runtime, *, polling: bool) 
     engine = runtime.services.engine
     work = BackgroundWork()
     inbound = Inbound(
-        runtime.registry, runtime.services, StrangerGate(engine.clock), card_secret(settings)
+        runtime.registry,
+        runtime.services,
+        StrangerGate(engine.clock, budget=settings.stranger_replies),
+        card_secret(settings),
     )
     channels = ChatChannels(settings, runtime, work)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -49,6 +50,9 @@ class Reply:
     footer: str = ""
     extra: dict[str, str] = field(default_factory=dict)
     owner_tag: str = ""
+    # a fresher card that follows (the exchange was slow: this one shows the last known
+    # figures); channels that can edit a sent message put it in place of this one
+    followup: Awaitable[Reply | None] | None = field(default=None, compare=False, repr=False)
 
 
 def error_reply(message: str, *, hint: str = "") -> Reply:

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import warnings
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import timedelta
 from typing import TypeVar
 
@@ -55,14 +56,16 @@ async def _patiently(call: Callable[[], Awaitable[T]]) -> T:
     return await call()
 
 
-async def deliver(bot: Bot, chat_id: int, reply: Reply) -> bool:
-    """Send `reply` to `chat_id`; False (and a log line) when Telegram would not take it."""
+async def deliver(bot: Bot, chat_id: int, reply: Reply) -> int | None:
+    """Send `reply` to `chat_id`: the id of the last message sent, or None (and a log line)
+    when Telegram would not take it. A `followup` card then replaces a one-message card."""
     markup = keyboard(reply)
     pieces = render_html(reply)
+    sent: int | None = None
     try:
         for number, piece in enumerate(pieces, start=1):
             last = number == len(pieces) and reply.image is None
-            await _send_text(bot, chat_id, piece, markup if last else None)
+            sent = await _send_text(bot, chat_id, piece, markup if last else None)
         if reply.image is not None:
             photo = await asyncio.to_thread(reply.image.read_bytes)
             await _patiently(
@@ -77,17 +80,32 @@ async def deliver(bot: Bot, chat_id: int, reply: Reply) -> bool:
             )
     except Forbidden:
         log.info("telegram chat %s blocked the bot; reply dropped", chat_id)
-        return False
+        return None
     except (TelegramError, OSError) as exc:
         log.warning("telegram reply to chat %s failed: %s", chat_id, exc)
-        return False
-    return True
+        return None
+    if reply.followup is not None and sent is not None and len(pieces) == 1:
+        edit = asyncio.ensure_future(_put_in_place(bot, chat_id, sent, reply))
+        _FOLLOWUPS.add(edit)  # kept until done: the conversation does not wait for it
+        edit.add_done_callback(_FOLLOWUPS.discard)
+    return sent
+
+
+_FOLLOWUPS: set[asyncio.Future[None]] = set()
+
+
+async def _put_in_place(bot: Bot, chat_id: int, message_id: int, reply: Reply) -> None:
+    """When the fresher card comes, show it in place of the one sent."""
+    assert reply.followup is not None
+    fresh = await reply.followup
+    if fresh is not None:
+        await replace_card(bot, chat_id, message_id, replace(fresh, owner_tag=reply.owner_tag))
 
 
 async def _send_text(
     bot: Bot, chat_id: int, text: str, markup: InlineKeyboardMarkup | None
-) -> None:
-    await _patiently(
+) -> int:
+    message = await _patiently(
         lambda: bot.send_message(
             chat_id,
             text,
@@ -96,6 +114,7 @@ async def _send_text(
             link_preview_options=NO_PREVIEW,
         )
     )
+    return int(message.message_id)
 
 
 async def replace_card(bot: Bot, chat_id: int, message_id: int, reply: Reply) -> bool:

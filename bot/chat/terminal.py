@@ -76,6 +76,10 @@ class TerminalChannel:
                 continue
             reply = await self.registry.dispatch(self.user, line, self.services)
             self.show(reply)
+            if reply.followup is not None:  # the exchange was slow: the fresh figures follow
+                fresh = await reply.followup
+                if fresh is not None:
+                    self.show(fresh)
             if reply.confirm_token:
                 answer = await read("confirm? ")
                 accepted = answer is not None and answer.strip().lower() == "yes"

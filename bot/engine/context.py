@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from bot.config import Settings
-from bot.exchanges.base import Exchange
+from bot.exchanges.base import Exchange, PriceQuote
 from storage.db import Database
 
 Clock = Callable[[], datetime]
+
+
+@dataclass
+class MarketMemory:
+    """The last price of each symbol and the last balances this process read, with when."""
+
+    prices: dict[str, PriceQuote] = field(default_factory=dict)
+    balances: dict[str, Decimal] | None = None
+    balances_at: datetime | None = None
 
 
 def system_clock() -> datetime:
@@ -25,6 +35,10 @@ class Engine:
     db: Database
     exchange: Exchange
     clock: Clock = system_clock
+    # client order ids this process is sending right now: periodic reconciliation leaves them
+    in_flight: set[str] = field(default_factory=set)
+    # the last price and balances read, for answers while the exchange is slow to answer
+    memory: MarketMemory = field(default_factory=lambda: MarketMemory())
 
     @property
     def symbol(self) -> str:

@@ -20,10 +20,13 @@ from bot.engine.errors import UserError
 from bot.engine.funds import BalanceReading, under_account_lock
 from bot.engine.orders import OrderRequest, place_order
 from bot.engine.reserve import set_aside
+from bot.engine.run_outcomes import finish_unrun, retry_later
 from bot.engine.s4_watch import rotation_state, s4_watch, symbol_of
 from bot.engine.schedule_spec import ScheduleSpec
+from bot.engine.settlement import REST_SUFFIX
 from bot.engine.trend_watch import act_on_flips, read_trend
-from storage import outbox, schedules
+from bot.exchanges.base import ExchangeUnavailable
+from storage import orders, outbox, schedules
 from storage.models import Schedule
 from strategies.rules import BuyBtc, decide_scheduled_dca
 from strategies.s4 import Asset
@@ -46,66 +49,110 @@ def _spec(schedule: Schedule) -> ScheduleSpec:
     return ScheduleSpec(schedule.days, schedule.local_time)
 
 
-async def run_schedule(
-    engine: Engine, schedule_id: int, due_at: datetime, *, resume: bool = False
-) -> RunResult:
-    """Run the schedule for `due_at`, once. `resume` continues a run a dead process claimed."""
-    key = run_key(schedule_id, due_at)
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    schedule_id: int
+    due_at: datetime
+    amount: Decimal
+    mode: str
+    attempt: int  # this run's order attempt: 1, or more after attempts proven never placed
+    rest: Decimal | None = None  # a partial fill's rest, to buy once more
+    rest_tried: bool = False  # that once was tried already (and failed): the rest is saved
+
+
+def _claim(
+    engine: Engine, schedule_id: int, key: str, due_at: datetime, resume: bool
+) -> _Claimed | RunResult:
+    """Claim the run's key (or take over a claimed one when resuming); a RunResult when there
+    is nothing to do: the key is finished, or an order of the run still awaits its answer."""
     now = engine.clock()
     with engine.db.transaction() as session:
         schedule = schedules.find(session, schedule_id)
         if schedule is None or schedule.paused:
             return RunResult(key, "gone", "no such active schedule")
-        amount, mode = schedule.amount, schedule.mode
         existing = schedules.by_key(session, key)
-        if existing is not None and not (resume and existing.status == schedules.STARTED):
+        if existing is not None and not (resume and existing.status not in schedules.FINAL):
             return RunResult(key, "already", existing.outcome)
         if existing is None and schedules.claim_run(session, schedule_id, key, due_at, now) is None:
             return RunResult(key, "already", "claimed by another process")
+        placed = orders.for_cause(session, "schedule", key)
+        if any(o.status == orders.SENDING for o in placed):
+            return RunResult(key, "waiting", "an order of this run awaits its answer")
+        filled = [o for o in placed if o.status == orders.FILLED]
+        rest = None
+        if filled:  # a partial fill left the run to buy its rest once more
+            first = filled[0]
+            rest = (first.requested_quote or Decimal(0)) - (first.filled_quote or Decimal(0))
+        tried = any(o.cause_key.endswith(REST_SUFFIX) for o in placed)
+        return _Claimed(
+            schedule_id, due_at, schedule.amount, schedule.mode, len(placed) + 1, rest, tried
+        )
+
+
+async def run_schedule(
+    engine: Engine, schedule_id: int, due_at: datetime, *, resume: bool = False
+) -> RunResult:
+    """Run the schedule for `due_at`, once. `resume` continues a run that a dead process
+    claimed or that waits to be retried. Every run ends in one outcome (`run_outcomes`)."""
+    key = run_key(schedule_id, due_at)
+    claimed = _claim(engine, schedule_id, key, due_at, resume)
+    if isinstance(claimed, RunResult):
+        return claimed
+    try:
+        return await _attempt(engine, key, claimed)
+    except ExchangeUnavailable as exc:  # down before anything was placed: try again later
+        status, outcome = retry_later(engine, key, due_at, str(exc))
+        return RunResult(key, status, outcome)
+
+
+async def _attempt(engine: Engine, key: str, run: _Claimed) -> RunResult:
+    if run.rest is not None and run.rest_tried:
+        return await _set_aside(engine, key, run.rest, "the rest of a partial fill")
+    if run.rest is not None:
+        return await _buy_rest(engine, key, run.rest)
     reading = await read_trend(engine)
     await act_on_flips(engine, reading)
     settings = strategy_settings.current(engine)
-    cap_note = ""
+    amount, cap_note = run.amount, ""
     if settings.order_cap is not None and amount > settings.order_cap:
         amount, cap_note = settings.order_cap, f" (capped at {settings.order_cap})"
     action = (
         BuyBtc(amount)
-        if mode != "cdc"
+        if run.mode != "cdc"
         else decide_scheduled_dca(reading.trend, settings.cdc_enabled, amount)
     )
-    if isinstance(action, BuyBtc):
-        try:
-            outcome = await place_order(
-                engine,
-                OrderRequest(
-                    cause="schedule", cause_key=key, side="buy", quote_amount=action.quote_amount
-                ),
-            )
-        except UserError as exc:  # not enough free USDT: nothing was written for the order
-            return _not_run(engine, key, f"skipped: {exc}")
-        return RunResult(key, "done", f"buy {outcome.status}{cap_note}")
-    return await _set_aside(engine, key, action.quote_amount, reading.trend)
+    if not isinstance(action, BuyBtc):
+        return await _set_aside(engine, key, action.quote_amount, reading.trend)
+    request = OrderRequest(
+        cause="schedule",
+        cause_key=orders.attempt_key(key, run.attempt),
+        side="buy",
+        quote_amount=action.quote_amount,
+    )
+    try:
+        outcome = await place_order(engine, request)
+    except UserError as exc:  # not free, no such market: nothing was written for the order
+        finish_unrun(engine, key, f"skipped: {exc}")
+        return RunResult(key, "done", f"skipped: {exc}")
+    if outcome.status == orders.FAILED:  # proven not placed (the exchange was unreachable)
+        status, text = retry_later(engine, key, run.due_at, outcome.error or "not placed")
+        return RunResult(key, status, text)
+    if outcome.status == orders.SENDING:  # unknown: reconciliation settles it, and the run
+        return RunResult(key, "waiting", f"buy outcome unknown: {outcome.error}")
+    return RunResult(key, "done", f"buy {outcome.status}{cap_note}")
 
 
-def _not_run(engine: Engine, key: str, outcome: str) -> RunResult:
-    """Finish a run that could not do anything, with the urgent alert that says why."""
-    now = engine.clock()
-    with engine.db.transaction() as session:
-        schedules.finish(session, key, schedules.DONE, outcome, now)
-        outbox.enqueue(
-            session,
-            kind="order_failed",
-            now=now,
-            urgent=True,
-            payload={
-                "exchange": engine.exchange.name,
-                "mode": engine.exchange.mode,
-                "cause": "schedule",
-                "error": outcome,
-                "run": key,
-            },
-        )
-    return RunResult(key, "done", outcome)
+async def _buy_rest(engine: Engine, key: str, rest: Decimal) -> RunResult:
+    """The second and last try at what a partial fill did not buy; what cannot be bought (below
+    the minimum, not filled again) goes to the reserve (settlement)."""
+    request = OrderRequest(
+        cause="schedule", cause_key=f"{key}{REST_SUFFIX}", side="buy", quote_amount=rest
+    )
+    try:
+        outcome = await place_order(engine, request)
+    except UserError as exc:
+        return await _set_aside(engine, key, rest, f"the rest of a partial fill ({exc})")
+    return RunResult(key, "done", f"rest: buy {outcome.status}")
 
 
 async def _s4_run(
@@ -147,7 +194,8 @@ async def _set_aside(engine: Engine, key: str, amount: Decimal, trend: object) -
     try:
         await under_account_lock(engine, save)
     except UserError as exc:
-        return _not_run(engine, key, f"failed: {exc}")
+        finish_unrun(engine, key, f"failed: {exc}")
+        return RunResult(key, "done", f"failed: {exc}")
     return RunResult(key, "done", f"{amount} to reserve")
 
 
@@ -196,9 +244,21 @@ async def catch_up(engine: Engine, grace: timedelta) -> list[RunResult]:
     return results
 
 
-async def resume_unfinished_runs(engine: Engine) -> None:
-    """At start-up: runs claimed by a process that died before finishing are finished now."""
+async def resume_unfinished_runs(engine: Engine) -> list[RunResult]:
+    """At start-up: runs claimed by a process that died before finishing (or waiting to be
+    retried) are finished now; a run whose order awaits its answer waits for reconciliation."""
     with engine.db.transaction() as session:
         unfinished = [(r.schedule_id, r.due_at) for r in schedules.unfinished(session)]
-    for schedule_id, due_at in unfinished:
+    return [
         await run_schedule(engine, schedule_id, due_at, resume=True)
+        for schedule_id, due_at in unfinished
+    ]
+
+
+async def retry_due_runs(engine: Engine) -> list[RunResult]:
+    """Runs waiting to be tried again whose time has come (the scheduler calls this often)."""
+    with engine.db.transaction() as session:
+        due = [(r.schedule_id, r.due_at) for r in schedules.due_retries(session, engine.clock())]
+    return [
+        await run_schedule(engine, schedule_id, due_at, resume=True) for schedule_id, due_at in due
+    ]

@@ -9,8 +9,8 @@ If the same cause comes again, step 1 finds the row: a fill is returned as it wa
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,16 @@ from bot.engine.funds import (
     under_account_lock,
 )
 from bot.engine.order_ids import client_order_id
+from bot.engine.order_records import (
+    FeeValues,
+    OrderOutcome,
+    deadline_passed,
+    outcome_of,
+    record_failure,
+    record_fill,
+    record_unknown,
+    save_deadline,
+)
 from bot.exchanges.base import (
     BelowMinimum,
     ExchangeError,
@@ -34,24 +44,10 @@ from bot.exchanges.base import (
     UnknownMarket,
 )
 from bot.exchanges.quantize import fmt_plain
-from storage import holds, orders, outbox
+from storage import holds, orders
 from storage.models import Order
 
-
-@dataclass(frozen=True, slots=True)
-class OrderOutcome:
-    """What happened to an order; `repeated` is True when the cause had been handled before."""
-
-    client_order_id: str
-    status: str
-    side: str
-    symbol: str
-    exchange: str
-    mode: str
-    fill: Fill | None
-    error: str | None = None
-    repeated: bool = False
-    requested_quote: Decimal | None = None
+__all__ = ["OrderOutcome", "OrderRequest", "fee_values", "place_order"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,94 +61,6 @@ class OrderRequest:
     base_amount: Decimal | None = None
     requested_by: str | None = None
     symbol: str | None = None  # the engine's symbol unless said (S4 trades gold too)
-
-
-def fill_payload(order: Order, fill: Fill) -> dict[str, Any]:
-    return {
-        "side": fill.side,
-        "symbol": fill.symbol,
-        "exchange": order.exchange,
-        "mode": order.mode,
-        "cause": order.cause,
-        "amount": fill.amount,
-        "cost": fill.cost,
-        "price": fill.price,
-        "fee": fill.fee,
-        "fee_asset": fill.fee_asset,
-        "client_order_id": fill.client_order_id,
-        "requested_by": order.requested_by,
-    }
-
-
-def _outcome(order: Order, fill: Fill | None, *, repeated: bool = False) -> OrderOutcome:
-    return OrderOutcome(
-        client_order_id=order.client_order_id,
-        status=order.status,
-        side=order.side,
-        symbol=order.symbol,
-        exchange=order.exchange,
-        mode=order.mode,
-        fill=fill,
-        error=order.error,
-        repeated=repeated,
-        requested_quote=order.requested_quote,
-    )
-
-
-def record_fill(engine: Engine, client_id: str, fill: Fill) -> OrderOutcome:
-    """Write a fill, its ledger rows and run status (`settlement`) and its alert, exactly once."""
-    now = engine.clock()
-    with engine.db.transaction() as session:
-        order = orders.by_client_id(session, client_id, lock=True)
-        assert order is not None, "an intent is always written before its order is sent"
-        if order.status == orders.FILLED:
-            return _outcome(order, fill, repeated=True)
-        order.status = orders.FILLED
-        order.filled_base, order.filled_quote = fill.amount, fill.cost
-        order.price, order.fee, order.fee_asset = fill.price, fill.fee, fill.fee_asset
-        order.exchange_order_id = fill.exchange_order_id
-        order.updated_at = now
-        kind = settlement.on_fill(session, order, fill, engine.settings.quote_asset, now)
-        outbox.enqueue(session, kind=kind, payload=fill_payload(order, fill), now=now, urgent=True)
-        return _outcome(order, fill)
-
-
-def mark_failed(engine: Engine, client_id: str, error: str) -> OrderOutcome:
-    """The order was never placed (e.g. not found on the exchange after a restart)."""
-    return _record_failure(engine, client_id, orders.FAILED, error)
-
-
-def _record_failure(
-    engine: Engine, client_id: str, status: str, error: str, below: BelowMinimum | None = None
-) -> OrderOutcome:
-    """Record a refusal with its alert: `below_minimum` for the market's minimum, else
-    `order_failed`."""
-    now = engine.clock()
-    with engine.db.transaction() as session:
-        order = orders.by_client_id(session, client_id, lock=True)
-        assert order is not None
-        order.status, order.error, order.updated_at = status, error, now
-        settlement.on_failure(session, order, error, now)
-        outbox.enqueue(
-            session,
-            kind="order_failed" if below is None else "below_minimum",
-            now=now,
-            urgent=True,
-            payload={
-                "amount": order.requested_quote,
-                "minimum": below.minimum_cost if below is not None else None,
-                "side": order.side,
-                "symbol": order.symbol,
-                "exchange": order.exchange,
-                "mode": order.mode,
-                "cause": order.cause,
-                "error": error,
-                "requested_quote": order.requested_quote,
-                "requested_base": order.requested_base,
-                "status": status,
-            },
-        )
-        return _outcome(order, None)
 
 
 def _write_intent(
@@ -243,45 +151,71 @@ async def place_order(engine: Engine, request: OrderRequest) -> OrderOutcome:
         if not written:
             existing = order
     if existing is not None and existing.status != orders.SENDING:
-        return _outcome(existing, None, repeated=True)
+        return outcome_of(existing, None, repeated=True)
     if existing is not None:  # an intent from an earlier attempt: never send before looking
         try:
             found = await exchange.find_order(symbol, client_id)
+        except OrderRejected as exc:  # it existed and ended with nothing filled
+            return record_failure(engine, client_id, orders.REJECTED, str(exc))
         except ExchangeError as exc:  # cannot tell: stays `sending`, nothing is sent
-            return replace(_outcome(existing, None), error=str(exc))
+            return replace(outcome_of(existing, None), error=str(exc))
         if found is not None:
-            return record_fill(engine, client_id, found)
+            return record_fill(engine, client_id, found, await fee_values(engine, found))
+        if not deadline_passed(engine, existing.deadline_at):
+            return replace(
+                outcome_of(existing, None),
+                error="not found yet, but its request may still land; looked up again later",
+            )
+    engine.in_flight.add(client_id)
+    try:
+        return await _send(engine, request, client_id, symbol)
+    finally:
+        engine.in_flight.discard(client_id)
+
+
+async def _send(
+    engine: Engine, request: OrderRequest, client_id: str, symbol: str
+) -> OrderOutcome:
+    exchange = engine.exchange
+
+    def on_attempt(deadline: datetime) -> None:
+        save_deadline(engine, client_id, deadline)
+
     try:
         if request.side == "buy":
             assert request.quote_amount is not None
-            fill = await exchange.buy_with_quote(symbol, request.quote_amount, client_id)
+            fill = await exchange.buy_with_quote(
+                symbol, request.quote_amount, client_id, on_attempt=on_attempt
+            )
         else:
             assert request.base_amount is not None
-            fill = await exchange.sell_base(symbol, request.base_amount, client_id)
+            fill = await exchange.sell_base(
+                symbol, request.base_amount, client_id, on_attempt=on_attempt
+            )
     except OrderRejected as exc:
         below = exc if isinstance(exc, BelowMinimum) else None
-        return _record_failure(engine, client_id, orders.REJECTED, str(exc), below)
+        return record_failure(engine, client_id, orders.REJECTED, str(exc), below)
     except ExchangeUnavailable as exc:
-        return _record_failure(engine, client_id, orders.FAILED, str(exc))
+        return record_failure(engine, client_id, orders.FAILED, str(exc))
     except ExchangeError as exc:  # uncertain: stays `sending` until reconciled
-        with engine.db.transaction() as session:
-            pending = orders.by_client_id(session, client_id)
-            assert pending is not None
-            pending.error = str(exc)
-            outbox.enqueue(
-                session,
-                kind="order_failed",
-                now=engine.clock(),
-                urgent=True,
-                payload={
-                    "side": pending.side,
-                    "symbol": pending.symbol,
-                    "exchange": pending.exchange,
-                    "mode": pending.mode,
-                    "cause": pending.cause,
-                    "error": str(exc),
-                    "status": "unknown, will be reconciled",
-                },
-            )
-            return _outcome(pending, None)
-    return record_fill(engine, client_id, fill)
+        return record_unknown(engine, client_id, str(exc))
+    return record_fill(engine, client_id, fill, await fee_values(engine, fill))
+
+
+async def fee_values(engine: Engine, fill: Fill) -> FeeValues:
+    """Every currency of a fill's fee valued in the quote currency: the quote as it is, the
+    base at the fill's price, another (BNB) at its market price when it can be read."""
+    quote = fill.symbol.split("/")[1]
+    base = fill.symbol.split("/")[0]
+    values: FeeValues = {}
+    for asset, amount in fill.fees or ((fill.fee_asset, fill.fee),):
+        if asset == quote:
+            values[asset] = amount
+        elif asset == base:
+            values[asset] = amount * fill.price
+        else:
+            try:
+                values[asset] = amount * (await engine.exchange.price(f"{asset}/{quote}")).price
+            except ExchangeError:
+                values[asset] = None  # not priced: the amount itself is still recorded
+    return values

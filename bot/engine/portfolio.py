@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from decimal import Decimal
 
 from bot.engine.context import Engine
-from bot.engine.funds import Funds, funds_now, read_balances
+from bot.engine.funds import BalanceReading, Funds, funds_now, read_balances
 from bot.exchanges.base import PriceQuote
-from storage import orders
+from storage import ledger, orders
 from storage.models import Order
 
 
@@ -54,6 +55,7 @@ class PortfolioStatus:
     cost: Decimal
     quote_funds: Funds
     base_funds: Funds
+    as_of: datetime | None = None  # set when the figures are the last known, not fresh
 
     @property
     def quote_free(self) -> Decimal:
@@ -85,11 +87,32 @@ class PortfolioStatus:
 
 
 async def portfolio_status(engine: Engine) -> PortfolioStatus:
+    """The portfolio now, read fresh from the exchange (and remembered for `remembered`)."""
+    price = await engine.exchange.price(engine.symbol)
+    reading = await read_balances(engine)
+    memory = engine.memory
+    memory.prices[engine.symbol] = price
+    memory.balances, memory.balances_at = reading.balances, engine.clock()
+    return _status(engine, price, reading)
+
+
+def remembered_status(engine: Engine) -> PortfolioStatus | None:
+    """The portfolio from the last price and balances read, labelled with their time; None
+    when nothing was read yet."""
+    memory = engine.memory
+    price = memory.prices.get(engine.symbol)
+    if price is None or memory.balances is None or memory.balances_at is None:
+        return None
+    with engine.db.transaction() as session:
+        epoch = ledger.epoch(session, engine.exchange.name, engine.exchange.mode)
+    status = _status(engine, price, BalanceReading(memory.balances, epoch))
+    return replace(status, as_of=min(price.at, memory.balances_at))
+
+
+def _status(engine: Engine, price: PriceQuote, reading: BalanceReading) -> PortfolioStatus:
     settings = engine.settings
     base, quote = settings.base_asset, settings.quote_asset
     exchange = engine.exchange
-    price = await exchange.price(engine.symbol)
-    reading = await read_balances(engine)
     held = reading.balances
     with engine.db.transaction() as session:
         quote_funds = funds_now(session, engine, reading, quote)

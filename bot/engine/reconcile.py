@@ -1,23 +1,32 @@
-"""Start-up reconciliation: before any job runs, settle what a crash or timeout left open.
+"""Reconciliation: settle what a crash or a timeout left open, at start and every minute after.
 
-Orders left `sending` are looked up on the exchange by client order id: a fill found there is
-recorded (with its ledger rows and alert) exactly as if the answer had arrived; an order the
-exchange never saw is marked failed and whatever it held is released. Then schedule runs and
-flips that were claimed but not finished are resumed.
+Orders of this account (exchange and mode) left `sending` are looked up by client order id:
+a fill found there is recorded (with its books and alert) exactly as if the answer had
+arrived; an order that ended with nothing filled is recorded refused; one the exchange does not
+know is recorded never placed only once its request's deadline has passed on the exchange's
+clock (`deadline_at`), because until then it may still land. Orders of another mode are left
+alone: a restart in testnet never settles a live order (`/status` says they wait). Then the
+schedule runs and flips that were claimed but not finished, or wait to be retried, go on.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from bot.engine.context import Engine
-from bot.engine.dca_run import resume_unfinished_runs
-from bot.engine.orders import mark_failed, record_fill
-from bot.engine.trend_watch import resume_unfinished_flips
-from bot.exchanges.base import ExchangeError
-from storage import orders
+from sqlalchemy import func, select
 
-NOT_FOUND = "not found on the exchange after a restart: it was never placed"
+from bot.engine.context import Engine
+from bot.engine.dca_run import resume_unfinished_runs, retry_due_runs
+from bot.engine.flip_actions import resume_unfinished_flips, retry_due_flips
+from bot.engine.order_records import deadline_passed, mark_failed, record_failure, record_fill
+from bot.engine.orders import fee_values
+from bot.exchanges.base import ExchangeError, OrderRejected
+from storage import orders
+from storage.models import Order
+
+log = logging.getLogger(__name__)
+NOT_FOUND = "not found on the exchange after its request's deadline: it was never placed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,34 +34,78 @@ class Reconciled:
     recorded: int
     failed: int
     unknown: int
+    waiting: int = 0  # not found yet, but its request may still land
 
 
 async def reconcile_orders(engine: Engine) -> Reconciled:
+    exchange = engine.exchange
     with engine.db.transaction() as session:
         open_intents = [
-            (o.client_order_id, o.symbol)
-            for o in orders.unsettled(session)
-            if o.exchange == engine.exchange.name
+            (o.client_order_id, o.symbol, o.deadline_at)
+            for o in orders.unsettled(session, exchange.name, exchange.mode)
+            if o.client_order_id not in engine.in_flight
         ]
-    recorded = failed = unknown = 0
-    for client_id, symbol in open_intents:
+    recorded = failed = unknown = waiting = 0
+    for client_id, symbol, deadline in open_intents:
         try:
-            fill = await engine.exchange.find_order(symbol, client_id)
+            fill = await exchange.find_order(symbol, client_id)
+        except OrderRejected as exc:  # it existed and ended with nothing filled
+            record_failure(engine, client_id, orders.REJECTED, str(exc))
+            failed += 1
+            continue
         except ExchangeError:
-            unknown += 1  # still unknown: stays open, tried again at the next start
+            unknown += 1  # still unknown: stays open, looked up again
             continue
         if fill is not None:
-            record_fill(engine, client_id, fill)
+            record_fill(engine, client_id, fill, await fee_values(engine, fill))
             recorded += 1
-        else:
+        elif deadline_passed(engine, deadline):
             mark_failed(engine, client_id, NOT_FOUND)
             failed += 1
-    return Reconciled(recorded, failed, unknown)
+        else:
+            waiting += 1
+    return Reconciled(recorded, failed, unknown, waiting)
+
+
+def other_modes_waiting(engine: Engine) -> dict[str, int]:
+    """Orders of this exchange left open in another mode: `{mode: count}` (they are settled
+    only by a bot running in that mode)."""
+    exchange = engine.exchange
+    with engine.db.transaction() as session:
+        rows = session.execute(
+            select(Order.mode, func.count(Order.id))
+            .where(
+                Order.status == orders.SENDING,
+                Order.exchange == exchange.name,
+                Order.mode != exchange.mode,
+            )
+            .group_by(Order.mode)
+        ).all()
+    return {str(mode): int(count) for mode, count in rows}
 
 
 async def reconcile(engine: Engine) -> Reconciled:
     """Everything a restart must settle before the scheduler starts."""
     result = await reconcile_orders(engine)
+    for mode, count in other_modes_waiting(engine).items():
+        log.warning(
+            "%d %s order(s) of %s from %s mode wait to be settled: start the bot in %s mode "
+            "to settle them",
+            count,
+            engine.exchange.name,
+            "an earlier run",
+            mode,
+            mode,
+        )
     await resume_unfinished_flips(engine)
     await resume_unfinished_runs(engine)
+    return result
+
+
+async def keep_settling(engine: Engine) -> Reconciled:
+    """The scheduler's minute: look open orders up again, and retry the runs and flips whose
+    retry time has come."""
+    result = await reconcile_orders(engine)
+    await retry_due_flips(engine)
+    await retry_due_runs(engine)
     return result

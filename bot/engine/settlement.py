@@ -7,7 +7,9 @@ moves the reserve and finishes its schedule run exactly as it would have at once
 * `deploy`, `flip_buy`: the reserve was debited into the hold before sending; change that the
   market's step left unspent, or the whole amount on a failure, goes back to the reserve.
 * `flip_sell`, `sell_now`: the proceeds (after the fee) go into the reserve.
-* `schedule`: the run is finished with the outcome.
+* `schedule`: a fill or a refusal finishes the run with the outcome; an order proven never
+  placed (the exchange was unreachable) leaves the run `retrying`, due at once, for
+  `run_outcomes` to retry or record as missed.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.exchanges.base import Fill
-from storage import holds, ledger, schedules
-from storage.models import Order
+from storage import holds, ledger, orders, schedules
+from storage.models import FlipEvent, Order
 
 ALERT_KIND = {
     "buy_now": "order_filled",
@@ -31,10 +34,19 @@ ALERT_KIND = {
     "rotation": "s4_rotation",
 }
 HOLDS_RESERVE = {"deploy", "flip_buy"}
+FLIP_CAUSES = {"flip_sell", "flip_buy"}
+REST_SUFFIX = "#rest"  # the cause key of a scheduled run's second try at a partial fill's rest
 SELLS_TO_RESERVE = {"flip_sell", "sell_now"}
 
 
-def on_fill(session: Session, order: Order, fill: Fill, quote_asset: str, now: datetime) -> str:
+def on_fill(
+    session: Session,
+    order: Order,
+    fill: Fill,
+    quote_asset: str,
+    now: datetime,
+    partial_rest: str = "reserve",
+) -> str:
     """Book the fill; returns the alert kind."""
     holds.release(session, order.id, now)
     if order.cause in HOLDS_RESERVE and order.requested_quote is not None:
@@ -62,10 +74,54 @@ def on_fill(session: Session, order: Order, fill: Fill, quote_asset: str, now: d
             now=now,
         )
     if order.cause == "schedule":
-        schedules.finish(
-            session, order.cause_key, schedules.DONE, f"bought {fill.amount} for {fill.cost}", now
-        )
+        _finish_run(session, order, fill, partial_rest, now)
+    if order.cause in FLIP_CAUSES:
+        _flip(session, order, "done", f"{fill.side} filled")
     return ALERT_KIND.get(order.cause, "order_filled")
+
+
+def _finish_run(
+    session: Session, order: Order, fill: Fill, partial_rest: str, now: datetime
+) -> None:
+    """A scheduled buy filled: the run is done, unless a partial fill leaves a rest to buy once
+    more (`DCABOT_PARTIAL_REST=retry`); a rest not bought goes to the reserve, never dropped."""
+    run = orders.base_key(order.cause_key)
+    bought = f"bought {fill.amount} for {fill.cost}"
+    rest = (order.requested_quote or fill.cost) - fill.cost
+    if fill.complete or rest <= 0:
+        schedules.finish(session, run, schedules.DONE, bought, now)
+        return
+    if partial_rest == "retry" and not order.cause_key.endswith(REST_SUFFIX):
+        schedules.retry_at(session, run, now, f"partly filled: {rest} to buy once more")
+        return
+    ledger.append(
+        session,
+        exchange=order.exchange,
+        mode=order.mode,
+        amount=rest,
+        reason="partial_rest",
+        note=order.client_order_id,
+        order_id=order.id,
+        now=now,
+    )
+    outcome = f"{bought} (partly filled; {rest} to the reserve)"
+    schedules.finish(session, run, schedules.DONE, outcome, now)
+
+
+def undo_failure(session: Session, order: Order, now: datetime) -> None:
+    """An order recorded as never placed turned out to have filled: take back what its failure
+    gave back, so the fill can be booked as any other (a contradiction; logged by the caller)."""
+    if order.cause in HOLDS_RESERVE and order.requested_quote is not None:
+        ledger.append(
+            session,
+            exchange=order.exchange,
+            mode=order.mode,
+            amount=-order.requested_quote,
+            reason="late_fill",
+            note=order.client_order_id,
+            order_id=order.id,
+            now=now,
+        )
 
 
 def on_failure(session: Session, order: Order, error: str, now: datetime) -> None:
@@ -83,7 +139,29 @@ def on_failure(session: Session, order: Order, error: str, now: datetime) -> Non
             now=now,
         )
     if order.cause == "schedule":
-        schedules.finish(session, order.cause_key, schedules.DONE, f"failed: {error}", now)
+        run = orders.base_key(order.cause_key)
+        if order.status == orders.FAILED:  # never placed: the run is tried again
+            schedules.retry_at(session, run, now, error)
+        else:
+            schedules.finish(session, run, schedules.DONE, f"failed: {error}", now)
+    if order.cause in FLIP_CAUSES:
+        if order.status == orders.FAILED:
+            _flip(session, order, "retrying", f"retrying: {error}", retry_at=now)
+        else:
+            _flip(session, order, "done", f"refused: {error}")
+
+
+def _flip(
+    session: Session, order: Order, status: str, outcome: str, retry_at: datetime | None = None
+) -> None:
+    """The flip an order was for: finished with its outcome, or due to be tried again."""
+    event = session.scalar(
+        select(FlipEvent)
+        .where(FlipEvent.flip_key == orders.base_key(order.cause_key))
+        .with_for_update()
+    )
+    if event is not None and event.status not in ("done", "missed"):
+        event.status, event.outcome, event.next_attempt_at = status, outcome[:200], retry_at
 
 
 def hold_reserve(session: Session, order: Order, amount: Decimal, now: datetime) -> None:

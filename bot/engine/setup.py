@@ -7,10 +7,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
 from bot.config import Mode, PriceSource, Settings
 from bot.engine.context import Clock, Engine, system_clock
 from bot.engine.errors import UserError
 from bot.engine.exchange_keys import stored_credentials
+from bot.engine.exchange_state import clock_listener, pause_listener, pause_loader
 from bot.engine.s4_watch import GOLD_SYMBOLS
 from bot.exchanges.base import ExchangeError
 from bot.exchanges.feeds import FallbackFeed, OfflineFeed
@@ -27,8 +31,18 @@ if TYPE_CHECKING:  # imported when built: paper mode never loads ccxt
 
 
 def open_database(settings: Settings) -> Database:
+    """The database, migrated; `UserError` in one line when it cannot be reached or opened."""
     db = Database(settings.effective_database_url)
-    upgrade(db)
+    try:
+        upgrade(db)
+    except OperationalError as exc:
+        db.dispose()
+        where = make_url(db.url).render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0][:200] if exc.orig else type(exc).__name__
+        raise UserError(
+            f"cannot open the database {where}: {reason}. Check DATABASE_URL (or "
+            "DCABOT_DATA_DIR) and that the database server is running and reachable"
+        ) from None
     return db
 
 
@@ -94,7 +108,7 @@ def circuit_alert(db: Database, clock: Clock, mode: str) -> Callable[[bool, str,
 def build_ccxt_exchange(settings: Settings, db: Database, clock: Clock) -> CcxtExchange:
     """The real exchange for testnet or live, with the stored keys (live cannot run without)."""
     exchange_id, mode = settings.exchange, settings.mode.value
-    keys = stored_credentials(db, settings, exchange_id)
+    keys = stored_credentials(db, settings, exchange_id, settings.mode.value)
     if keys is None and settings.mode is Mode.LIVE:
         raise UserError(
             f"live trading on {exchange_id} needs its API keys: add them with "
@@ -113,6 +127,9 @@ def build_ccxt_exchange(settings: Settings, db: Database, clock: Clock) -> CcxtE
             circuit_failures=settings.circuit_failures,
             circuit_cooldown=timedelta(seconds=settings.circuit_cooldown_s),
             on_circuit_change=circuit_alert(db, clock, mode),
+            on_pause=pause_listener(db, clock, exchange_id, mode),
+            load_pause=pause_loader(db, exchange_id, mode),
+            on_clock=clock_listener(db, clock, exchange_id, mode),
         )
     except ExchangeError as exc:
         raise UserError(f"DCABOT_EXCHANGE={exchange_id}: {exc}") from None

@@ -15,15 +15,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.engine import strategy_settings
 from bot.engine.context import Engine
-from bot.engine.errors import UserError
-from bot.engine.funds import funds_now, read_balances
-from bot.engine.reserve import deploy_reserve, sell_into_reserve
-from storage import ledger, outbox
+from bot.engine.flip_actions import act_on_flip
+from storage import outbox
 from storage.models import FlipEvent
 from strategies.cdc import CdcSeries, Flip, Trend, cdc_series, trend_flips
-from strategies.rules import DeployReserve, NoAction, SellPercent, decide_on_flip
 
 DAY = timedelta(days=1)
 
@@ -113,68 +109,10 @@ def _record_flips(engine: Engine, reading: TrendReading) -> Flip | None:
         return fresh[-1]
 
 
-def _finish(engine: Engine, key: str, status: str, outcome: str) -> None:
-    with engine.db.transaction() as session:
-        event = session.scalar(select(FlipEvent).where(FlipEvent.flip_key == key).with_for_update())
-        assert event is not None
-        event.status, event.outcome = status, outcome[:200]
-
-
 async def act_on_flips(engine: Engine, reading: TrendReading | None = None) -> str | None:
     """Act on a flip not acted on yet; returns what was done (None when there was none)."""
     reading = reading or await read_trend(engine)
     flip = _claim_new_flips(engine, reading)
     if flip is None:
         return None
-    return await _act(engine, flip, flip_key(engine, flip))
-
-
-async def _act(engine: Engine, flip: Flip, key: str) -> str:
-    settings = strategy_settings.current(engine)
-    if not settings.cdc_enabled:
-        _finish(engine, key, "done", "CDC is off: no action")
-        return "CDC is off: no action"
-    reading = await read_balances(engine)
-    with engine.db.transaction() as session:
-        held = funds_now(session, engine, reading, engine.settings.base_asset).spendable
-        reserve = ledger.balance(session, engine.exchange.name, engine.exchange.mode)
-    action = decide_on_flip(flip, held, reserve, settings.sell_percent)
-    try:
-        if isinstance(action, SellPercent):
-            outcome = await sell_into_reserve(
-                engine, action.percent, cause="flip_sell", cause_key=key, requested_by=None
-            )
-        elif isinstance(action, DeployReserve):
-            outcome = await deploy_reserve(
-                engine, cause="flip_buy", cause_key=key, requested_by=None
-            )
-        else:
-            assert isinstance(action, NoAction)
-            _finish(engine, key, "done", action.reason)
-            return action.reason
-    except UserError as exc:
-        _finish(engine, key, "done", str(exc))
-        with engine.db.transaction() as session:
-            outbox.enqueue(
-                session,
-                kind="flip_not_acted",
-                now=engine.clock(),
-                urgent=True,
-                payload={"trend": flip.trend.value, "reason": str(exc)},
-            )
-        return str(exc)
-    summary = f"{outcome.side} {outcome.status}"
-    _finish(engine, key, "done", summary)
-    return summary
-
-
-async def resume_unfinished_flips(engine: Engine) -> None:
-    """At start-up: a flip claimed by a process that died before acting is acted on now."""
-    with engine.db.transaction() as session:
-        events = session.scalars(
-            select(FlipEvent).where(
-                FlipEvent.status == "started", FlipEvent.exchange == engine.exchange.name
-            )
-        ).all()
-    for event in events:
-        await _act(engine, Flip(event.candle_time, Trend(event.trend)), event.flip_key)
+    return await act_on_flip(engine, flip, flip_key(engine, flip))

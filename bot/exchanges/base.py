@@ -6,6 +6,7 @@ contract tests, so the engine never knows which one it is talking to.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -27,6 +28,9 @@ class MarketRules:
     min_amount: Decimal
     min_cost: Decimal
     source: str = "exchange"
+    max_amount: Decimal | None = None  # Binance LOT_SIZE maxQty
+    max_market_amount: Decimal | None = None  # Binance MARKET_LOT_SIZE maxQty
+    max_cost: Decimal | None = None  # Binance NOTIONAL maxNotional (when applied to market)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +46,12 @@ class PriceQuote:
 
 @dataclass(frozen=True, slots=True)
 class Fill:
-    """An order the exchange executed. `amount` is gross base, `cost` is quote paid or received."""
+    """An order the exchange executed. `amount` is gross base, `cost` is quote paid or received.
+
+    `fee` / `fee_asset` is the fee in the asset received (what changes the holdings most);
+    `fees` lists every currency the fee was taken in (Binance may take part in BNB and part in
+    BTC) with its amount. `complete` is False when the exchange ended the order with only part
+    of it filled (a market order that ran out of liquidity: Binance EXPIRED, OKX canceled)."""
 
     client_order_id: str
     exchange_order_id: str
@@ -54,14 +63,22 @@ class Fill:
     fee: Decimal
     fee_asset: str
     simulated_price: bool = False
+    fees: tuple[tuple[str, Decimal], ...] = ()
+    complete: bool = True
+
+    def fee_in(self, asset: str) -> Decimal:
+        """The part of the fee taken in `asset`."""
+        if self.fees:
+            return sum((amount for name, amount in self.fees if name == asset), Decimal(0))
+        return self.fee if self.fee_asset == asset else Decimal(0)
 
     def net_base(self, base: str) -> Decimal:
-        """Base asset that changed hands after a fee charged in the base asset."""
-        return self.amount - self.fee if self.fee_asset == base else self.amount
+        """Base asset that changed hands after the part of the fee charged in it."""
+        return self.amount - self.fee_in(base)
 
     def net_quote(self, quote: str) -> Decimal:
-        """Quote asset that changed hands after a fee charged in the quote asset."""
-        return self.cost - self.fee if self.fee_asset == quote else self.cost
+        """Quote asset that changed hands after the part of the fee charged in it."""
+        return self.cost - self.fee_in(quote)
 
 
 class ExchangeError(Exception):
@@ -112,12 +129,34 @@ class Exchange(Protocol):
     async def balances(self) -> dict[str, Decimal]: ...
 
     async def buy_with_quote(
-        self, symbol: str, quote_amount: Decimal, client_order_id: str
+        self,
+        symbol: str,
+        quote_amount: Decimal,
+        client_order_id: str,
+        *,
+        on_attempt: Callable[[datetime], None] | None = None,
+    ) -> Fill:
+        """Spend `quote_amount`. `on_attempt(deadline)` is called before each request that may
+        place the order, with the time (exchange clock) after which it can no longer land."""
+        ...
+
+    async def sell_base(
+        self,
+        symbol: str,
+        base_amount: Decimal,
+        client_order_id: str,
+        *,
+        on_attempt: Callable[[datetime], None] | None = None,
     ) -> Fill: ...
 
-    async def sell_base(self, symbol: str, base_amount: Decimal, client_order_id: str) -> Fill: ...
+    async def find_order(self, symbol: str, client_order_id: str) -> Fill | None:
+        """The order's fill, None when the exchange does not know it (proof of nothing before
+        its deadline), `OrderRejected` when it ended with nothing filled."""
+        ...
 
-    async def find_order(self, symbol: str, client_order_id: str) -> Fill | None: ...
+    def server_now(self) -> datetime:
+        """Now on the exchange's clock (deadlines are on it)."""
+        ...
 
     async def closed_candles(self, symbol: str, limit: int) -> list[Candle]:
         """The last `limit` closed daily candles, oldest first; never the one still forming."""

@@ -30,10 +30,12 @@ from bot.exchanges.ccxt_errors import (
     exchange_reason,
     is_authentication,
     is_ccxt_error,
+    is_clock_refusal,
     is_transport_failure,
     is_unknown_symbol,
 )
 from bot.exchanges.circuit import CircuitBreaker
+from bot.exchanges.rate_gate import RateGate
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
@@ -41,13 +43,14 @@ Sleep = Callable[[float], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """How hard the adapter tries before giving up, and how long it looks for an unclear order.
+    """How hard the adapter tries before giving up, and how long an order request stays valid.
 
-    `lookup_delays_s` are the waits before each look-up of an order whose request failed in an
-    unclear way. An order can land after its request timed out (a gateway still forwarding it),
-    so one "not found" proves little: the order is only sent again when the *last* look-up,
-    after all the waits (15 s by default, longer than Binance's ~10 s internal order timeout),
-    still says it does not exist.
+    `recv_window_s` is the window an order request carries (Binance `recvWindow`, OKX
+    `expTime`): the exchange acts on it only within that time of sending; `settle_margin_s`
+    is added for the matching engine (Binance answers within 10 s or says "execution status
+    unknown"). An order whose request failed in an unclear way is looked up after each of
+    `lookup_delays_s` (the last one repeating) until that deadline has passed: only then does
+    "not found" prove it was never placed (see `order_flow`).
     """
 
     read_attempts: int = 4
@@ -55,7 +58,10 @@ class RetryPolicy:
     backoff_max_s: float = 10.0
     jitter_s: float = 0.5
     send_attempts: int = 3
-    lookup_delays_s: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0)
+    lookup_delays_s: tuple[float, ...] = (1.0, 2.0, 4.0)
+    recv_window_s: float = 5.0
+    settle_margin_s: float = 10.0
+    max_pause_wait_s: float = 30.0  # a 429's Retry-After up to this is waited out, not failed
 
     def backoff(self) -> wait_base:
         """Exponential from `backoff_initial_s`, capped, plus up to `jitter_s` at random so
@@ -84,10 +90,15 @@ class CcxtCalls:
         *,
         title: str,
         mode: str,
+        gate: RateGate,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.client = client
+        self.gate = gate
         self.breaker = breaker
+        # set by the adapter: re-measure the clock after a timestamp refusal (-1021, 50102)
+        self.resync: Callable[[], Awaitable[object]] | None = None
+        self._resyncing = False
         self.policy = policy
         self.log = log
         self.title = title
@@ -100,7 +111,9 @@ class CcxtCalls:
         return f"{self.title} ({self.mode})"
 
     async def once(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
-        """One request; its outcome tells the breaker whether the exchange is answering."""
+        """One request; its outcome tells the breaker whether the exchange is answering.
+        Nothing is sent while the exchange asked to wait (`RateGate`)."""
+        self.gate.check()
         try:
             result = await call()
         except Exception as exc:
@@ -108,9 +121,24 @@ class CcxtCalls:
                 self.breaker.record_failure(f"{what}: {exchange_reason(exc)}")
             elif is_ccxt_error(exc):  # a business answer: the exchange is up
                 self.breaker.record_success()
+            if is_clock_refusal(exc):
+                await self._resync_once()
             raise
         self.breaker.record_success()
         return result
+
+    async def _resync_once(self) -> None:
+        """After a timestamp refusal: measure the clock again (the caller's retry then signs
+        with the corrected time). Never from inside the sync itself."""
+        if self.resync is None or self._resyncing:
+            return
+        self._resyncing = True
+        try:
+            await self.resync()
+        except Exception as exc:  # the retry will fail the same way and say so
+            self.log.warning("could not re-sync the clock: %s", exchange_reason(exc))
+        finally:
+            self._resyncing = False
 
     async def read(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         """A request without side effects, retried while it fails in transit.

@@ -24,6 +24,16 @@ from typing import Any
 MAX_REASON = 160
 
 
+OKX_OUTCOME_UNKNOWN = frozenset({"51149"})  # "Order timed out. Please try again."
+OKX_EXPIRED = frozenset({"50036", "50037"})  # expTime passed on arrival / before processing
+
+
+def _code(exc: BaseException) -> str | None:
+    """The exchange's own code (OKX: the order's `sCode` before the envelope's `code`)."""
+    found = re.search(r"\(code (-?\d+)\)$", exchange_reason(exc))
+    return found.group(1) if found else None
+
+
 class Outcome(Enum):
     NOT_PROCESSED = "not processed"
     UNKNOWN = "unknown"
@@ -40,9 +50,27 @@ def classify(exc: BaseException) -> Outcome:
         return Outcome.NOT_PROCESSED
     if isinstance(exc, errors.OperationFailed):  # NetworkError, RequestTimeout, BadResponse, ...
         return Outcome.UNKNOWN
+    code = _code(exc)
+    if code in OKX_OUTCOME_UNKNOWN:  # ccxt raises these as a plain ExchangeError
+        return Outcome.UNKNOWN
+    if code in OKX_EXPIRED:  # the request's expTime passed before OKX acted on it
+        return Outcome.NOT_PROCESSED
     if isinstance(exc, errors.BaseError):
         return Outcome.REFUSED
     return Outcome.UNKNOWN  # not from ccxt (e.g. a socket error leaking through): assume the worst
+
+
+def is_clock_refusal(exc: BaseException) -> bool:
+    """-1021 / 50102 (a timestamp outside the window) or 50036 / 50037 (expTime already past):
+    the host's clock and the exchange's disagree."""
+    from ccxt.base import errors
+
+    return isinstance(exc, errors.InvalidNonce) or is_expired(exc)
+
+
+def is_expired(exc: BaseException) -> bool:
+    """OKX 50036 / 50037: the request's expTime had passed when OKX read it."""
+    return _code(exc) in OKX_EXPIRED
 
 
 def is_ccxt_error(exc: BaseException) -> bool:

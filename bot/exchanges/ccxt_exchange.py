@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -30,12 +30,13 @@ from bot.exchanges.base import (
     UnknownMarket,
 )
 from bot.exchanges.ccxt_calls import CcxtCalls, ExchangeLog, RetryPolicy, Sleep
-from bot.exchanges.ccxt_orders import to_decimal
+from bot.exchanges.ccxt_client import build_client
+from bot.exchanges.ccxt_orders import describe_fill, to_decimal
 from bot.exchanges.circuit import CircuitBreaker, CircuitListener, CircuitState
-from bot.exchanges.endpoints import point_at
-from bot.exchanges.markets import rules_from_ccxt_market
-from bot.exchanges.order_flow import OrderFlow, OrderTicket
-from bot.exchanges.public_market import OHLCV_PAGE, closed_daily_candles, create_ccxt_client
+from bot.exchanges.exchange_clock import ClockListener, ExchangeClock
+from bot.exchanges.markets import quote_step, rules_from_ccxt_market
+from bot.exchanges.order_flow import OnAttempt, OrderFlow, OrderTicket
+from bot.exchanges.public_market import OHLCV_PAGE, closed_daily_candles
 from bot.exchanges.quantize import (
     check_cost,
     exchange_title,
@@ -44,6 +45,8 @@ from bot.exchanges.quantize import (
     plan_sell,
     quantize_down,
 )
+from bot.exchanges.rate_gate import PauseListener, PauseLoader, RateGate
+from bot.exchanges.single_flight import SingleFlight
 from storage.credentials import ApiCredentials
 from strategies.candles import Candle
 
@@ -70,12 +73,17 @@ class CcxtExchange:
         circuit_failures: int = 5,
         circuit_cooldown: timedelta = timedelta(minutes=2),
         on_circuit_change: CircuitListener | None = None,
+        on_pause: PauseListener | None = None,
+        load_pause: PauseLoader | None = None,
+        on_clock: ClockListener | None = None,
         retry: RetryPolicy | None = None,
         client_config: Mapping[str, Any] | None = None,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         """`client_config` is merged into ccxt's constructor settings (tests pass
-        `{"enableRateLimit": False}`); `base_url` points every endpoint at a mirror or a fake."""
+        `{"enableRateLimit": False}`); `base_url` points every endpoint at a mirror or a fake.
+        The listeners let the engine remember what the exchange said: the breaker opening and
+        closing, a pause it asked for (and the one saved earlier, `load_pause`), the clock."""
         if mode not in MODES:
             raise ValueError(f"the ccxt adapter trades in {' or '.join(MODES)} mode, not {mode!r}")
         self.name = exchange_id
@@ -83,7 +91,20 @@ class CcxtExchange:
         self.clock = clock
         self.title = exchange_title(exchange_id)
         self._keys_present = credentials is not None
-        self.client = self._build_client(credentials, base_url, timeout_s, client_config or {})
+        # pauses are durations the exchange asked for: timed on ccxt's own (wall) clock
+        self.gate = RateGate(
+            self.title, mode, self._wall_clock, on_pause=on_pause, load=load_pause
+        )
+        self.client = build_client(
+            exchange_id,
+            mode,
+            credentials=credentials,
+            base_url=base_url,
+            timeout_s=timeout_s,
+            client_config=client_config or {},
+            gate=self.gate,
+            logger=_wire_log,
+        )
         self.breaker = CircuitBreaker(
             exchange_id,
             mode,
@@ -101,41 +122,30 @@ class CcxtExchange:
             self.log,
             title=self.title,
             mode=mode,
+            gate=self.gate,
             sleep=sleep,
         )
-        self.flow = OrderFlow(self.calls)
-
-    def _build_client(
-        self,
-        credentials: ApiCredentials | None,
-        base_url: str,
-        timeout_s: float,
-        client_config: Mapping[str, Any],
-    ) -> Any:
-        config: dict[str, Any] = {"logger": _wire_log, **client_config}
-        if credentials is not None:
-            config.update(apiKey=credentials.api_key, secret=credentials.secret)
-            if credentials.passphrase:
-                config["password"] = credentials.passphrase
-        client = create_ccxt_client(self.name, timeout_s=timeout_s, **config)
-        if not client.has.get("createMarketBuyOrderWithCost"):
-            raise ExchangeUnavailable(
-                f"{self.title} cannot spend a quote amount at market through ccxt "
-                "(createMarketBuyOrderWithCost); use binance or okx"
-            )
-        if self.mode == "testnet":
-            try:
-                client.set_sandbox_mode(True)
-            except Exception:
-                raise ExchangeUnavailable(
-                    f"{self.title} has no testnet (sandbox) in ccxt; use DCABOT_MODE=paper"
-                ) from None
-        if base_url:
-            point_at(client, base_url)
-        return client
+        self.time = ExchangeClock(self.calls, clock, self._admit, on_clock)
+        self.calls.resync = self.time.sync
+        self.flow = OrderFlow(self.calls, self.time.server_now, self.time.sync)
+        self._prices: SingleFlight[PriceQuote] = SingleFlight()
 
     def __repr__(self) -> str:
         return f"<CcxtExchange {self.name} {self.mode}>"
+
+    # -- time ----------------------------------------------------------------------------------
+
+    def server_now(self) -> datetime:
+        return self.time.server_now()
+
+    def _wall_clock(self) -> datetime:
+        client = getattr(self, "client", None)
+        if client is None:  # while the client is being built
+            return datetime.now(UTC)
+        return datetime.fromtimestamp(int(client.milliseconds()) / 1000, UTC)
+
+    async def sync_clock(self) -> int:
+        return await self.time.sync()
 
     # -- reads ------------------------------------------------------------------------------
 
@@ -143,6 +153,9 @@ class CcxtExchange:
         return rules_from_ccxt_market(self.name, await self._market(symbol))
 
     async def price(self, symbol: str) -> PriceQuote:
+        return await self._prices.run(symbol, lambda: self._fetch_price(symbol))
+
+    async def _fetch_price(self, symbol: str) -> PriceQuote:
         await self._market(symbol)
         ticker = await self.calls.read(
             f"the {symbol} ticker", lambda: self.client.fetch_ticker(symbol)
@@ -173,6 +186,8 @@ class CcxtExchange:
         return await closed_daily_candles(fetch_page, limit, self.clock())
 
     async def find_order(self, symbol: str, client_order_id: str) -> Fill | None:
+        """The order's fill; None when the exchange does not know it (proof of nothing before
+        its deadline); `OrderRejected` when it ended with nothing filled."""
         rules = await self.market_rules(symbol)
         self._require_keys("look up orders")
         ticket = OrderTicket(rules, "", client_order_id, f"order {client_order_id}")
@@ -184,20 +199,27 @@ class CcxtExchange:
     # -- orders -----------------------------------------------------------------------------
 
     async def buy_with_quote(
-        self, symbol: str, quote_amount: Decimal, client_order_id: str
+        self,
+        symbol: str,
+        quote_amount: Decimal,
+        client_order_id: str,
+        *,
+        on_attempt: OnAttempt | None = None,
     ) -> Fill:
         rules = await self.market_rules(symbol)
         self._require_keys(f"buy {symbol}")
         check_cost(rules, quote_amount)
-        step = self._quote_step(symbol, rules)
+        step = quote_step(self.client.markets[symbol], rules)
         spend = quantize_down(quote_amount, step)
         if spend <= 0:
             raise BelowMinimum(
                 f"{self.title} takes {symbol} buys in steps of {fmt_plain(step)} {rules.quote}; "
                 f"{fmt_plain(quote_amount)} comes to nothing"
             )
-        plan_buy(rules, spend, (await self.price(symbol)).price)
+        price = (await self.price(symbol)).price
+        plan = plan_buy(rules, spend, price)
         await self._require_free(rules.quote, spend, f"buying {symbol}")
+        await self.time.fresh()
         ticket = OrderTicket(
             rules, "buy", client_order_id, f"buy of {symbol} for {fmt_plain(spend)} {rules.quote}"
         )
@@ -205,17 +227,27 @@ class CcxtExchange:
         fill = await self.flow.place(
             ticket,
             lambda: self.client.create_market_buy_order_with_cost(
-                symbol, format(spend, "f"), {"clientOrderId": client_order_id}
+                symbol, format(spend, "f"), self._order_params(client_order_id)
             ),
+            size=(plan.amount, spend),
+            on_attempt=on_attempt,
         )
-        self._log_fill(fill, rules)
+        self.log.info("%s", describe_fill(fill, rules))
         return fill
 
-    async def sell_base(self, symbol: str, base_amount: Decimal, client_order_id: str) -> Fill:
+    async def sell_base(
+        self,
+        symbol: str,
+        base_amount: Decimal,
+        client_order_id: str,
+        *,
+        on_attempt: OnAttempt | None = None,
+    ) -> Fill:
         rules = await self.market_rules(symbol)
         self._require_keys(f"sell {symbol}")
         plan = plan_sell(rules, base_amount, (await self.price(symbol)).price)
         await self._require_free(rules.base, plan.amount, f"selling {symbol}")
+        await self.time.fresh()
         ticket = OrderTicket(
             rules, "sell", client_order_id, f"sale of {fmt_plain(plan.amount)} {rules.base}"
         )
@@ -223,16 +255,26 @@ class CcxtExchange:
         fill = await self.flow.place(
             ticket,
             lambda: self.client.create_market_sell_order(
-                symbol, format(plan.amount, "f"), {"clientOrderId": client_order_id}
+                symbol, format(plan.amount, "f"), self._order_params(client_order_id)
             ),
+            size=(plan.amount, plan.cost),
+            on_attempt=on_attempt,
         )
-        self._log_fill(fill, rules)
+        self.log.info("%s", describe_fill(fill, rules))
         return fill
 
     async def close(self) -> None:
         await self.client.close()
 
     # -- helpers ----------------------------------------------------------------------------
+
+    def _order_params(self, client_order_id: str) -> dict[str, Any]:
+        """The client id, and Binance's receive window in ms (OKX's `expTime` is a header, set
+        by the flow: see `ccxt_client`)."""
+        params: dict[str, Any] = {"clientOrderId": client_order_id}
+        if self.name == "binance":
+            params["recvWindow"] = int(self.calls.policy.recv_window_s * 1000)
+        return params
 
     async def _admit(self) -> None:
         await self.breaker.admit(self._probe)
@@ -243,21 +285,18 @@ class CcxtExchange:
         return await self.calls.once("probe", probe)
 
     async def _market(self, symbol: str) -> dict[str, Any]:
+        """The market, from ccxt's list (loaded once: a cached list is no answer from the
+        exchange, so it neither counts as a success for the breaker nor waits for one)."""
         await self._admit()
-        markets = await self.calls.read("the market list", self.client.load_markets)
+        markets = self.client.markets
+        if not markets:
+            markets = await self.calls.read("the market list", self.client.load_markets)
         market = markets.get(symbol)
         if market is None:
             raise UnknownMarket(f"{self.calls.where} has no market {symbol}")
         if market.get("active") is False:
             raise UnknownMarket(f"{self.calls.where}: {symbol} is not trading at the moment")
         return dict(market)
-
-    def _quote_step(self, symbol: str, rules: MarketRules) -> Decimal:
-        """The step ccxt truncates a quote amount to: the price tick (Binance's quoteOrderQty),
-        or the cost precision where a market has one (OKX's `sz`); the coarser of the two."""
-        precision = self.client.markets[symbol].get("precision") or {}
-        cost_step = to_decimal(precision.get("cost"))
-        return max(cost_step, rules.price_tick) if cost_step else rules.price_tick
 
     def _require_keys(self, action: str) -> None:
         if not self._keys_present:
@@ -273,18 +312,3 @@ class CcxtExchange:
                 f"{self.calls.where} account has {fmt_plain(free)} {asset} free; {action} needs "
                 f"{fmt_plain(needed)} {asset}"
             )
-
-    def _log_fill(self, fill: Fill, rules: MarketRules) -> None:
-        self.log.info(
-            "%s %s %s for %s %s at %s (fee %s %s), order %s / %s",
-            "bought" if fill.side == "buy" else "sold",
-            fmt_plain(fill.amount),
-            rules.base,
-            fmt_plain(fill.cost),
-            rules.quote,
-            fmt_plain(fill.price),
-            fmt_plain(fill.fee),
-            fill.fee_asset,
-            fill.client_order_id,
-            fill.exchange_order_id,
-        )

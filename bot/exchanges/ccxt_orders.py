@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from bot.exchanges.base import Fill
+from bot.exchanges.base import Fill, MarketRules
 
 FINAL_STATUSES = frozenset({"closed", "canceled", "cancelled", "expired", "rejected"})
 
@@ -71,6 +71,7 @@ def fill_from_order(
         price = (cost / amount).normalize()
     received = base if side == "buy" else quote
     fee_asset = received if received in fees or not fees else next(iter(fees))
+    status = str(order.get("status") or "closed")
     return Fill(
         client_order_id=str(order.get("clientOrderId") or client_order_id),
         exchange_order_id=str(order.get("id") or ""),
@@ -81,6 +82,8 @@ def fill_from_order(
         price=price,
         fee=fees.get(fee_asset, Decimal(0)),
         fee_asset=fee_asset,
+        fees=tuple(sorted(fees.items())),
+        complete=status == "closed",
     )
 
 
@@ -115,3 +118,14 @@ def _sum_fees(rows: Any) -> dict[str, Decimal]:
             currency = str(row["currency"])
             totals[currency] = totals.get(currency, Decimal(0)) + abs(cost)
     return totals
+
+
+def describe_fill(fill: Fill, rules: MarketRules) -> str:
+    """A fill for the log: "bought 0.001 BTC for 90 USDT at 90000 (fee ...), order <ids>"."""
+    fees = ", ".join(f"{format(amount, 'f')} {asset}" for asset, amount in fill.fees) or "none"
+    return (
+        f"{'bought' if fill.side == 'buy' else 'sold'} {format(fill.amount, 'f')} {rules.base} "
+        f"for {format(fill.cost, 'f')} {rules.quote} at {format(fill.price, 'f')} (fee {fees})"
+        f"{'' if fill.complete else ', partly filled'}, order {fill.client_order_id} / "
+        f"{fill.exchange_order_id}"
+    )

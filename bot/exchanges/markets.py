@@ -66,6 +66,7 @@ def rules_from_ccxt_market(exchange: str, market: dict[str, Any]) -> MarketRules
     precision = market.get("precision") or {}
     limits = market.get("limits") or {}
     step = _decimal(precision.get("amount"), "0.00000001")
+    amount_limits = limits.get("amount") or {}
     return MarketRules(
         exchange=exchange,
         symbol=str(market["symbol"]),
@@ -73,6 +74,24 @@ def rules_from_ccxt_market(exchange: str, market: dict[str, Any]) -> MarketRules
         quote=str(market["quote"]),
         amount_step=step,
         price_tick=_decimal(precision.get("price"), "0.00000001"),
-        min_amount=max(_decimal((limits.get("amount") or {}).get("min")), step),
+        min_amount=max(_decimal(amount_limits.get("min")), step),
         min_cost=_decimal((limits.get("cost") or {}).get("min")),
+        max_amount=_maximum(amount_limits.get("max")),
+        max_market_amount=_maximum((limits.get("market") or {}).get("max")),
+        max_cost=_maximum((limits.get("cost") or {}).get("max")),
     )
+
+
+def _maximum(value: Any) -> Decimal | None:
+    """A maximum from ccxt; none when absent or zero (Binance's "no limit")."""
+    number = _decimal(value)
+    return number if number > 0 else None
+
+
+def quote_step(market: dict[str, Any], rules: MarketRules) -> Decimal:
+    """The step ccxt truncates a quote amount to: the price tick (Binance's quoteOrderQty), or
+    the cost precision where a market has one (OKX's `sz`); the coarser of the two."""
+    precision = market.get("precision") or {}
+    cost = precision.get("cost")
+    cost_step = _decimal(cost) if cost not in (None, "") else None
+    return max(cost_step, rules.price_tick) if cost_step else rules.price_tick

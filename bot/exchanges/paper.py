@@ -69,8 +69,16 @@ class PaperExchange:
             paper.ensure_opened(session, self.name, self.opening_balances)
             return paper.balances(session, self.name)
 
+    def server_now(self) -> datetime:
+        return self.clock()
+
     async def buy_with_quote(
-        self, symbol: str, quote_amount: Decimal, client_order_id: str
+        self,
+        symbol: str,
+        quote_amount: Decimal,
+        client_order_id: str,
+        *,
+        on_attempt: Callable[[datetime], None] | None = None,
     ) -> Fill:
         rules = await self.feed.market_rules(symbol)
         quote = await self.feed.price(symbol)
@@ -80,7 +88,14 @@ class PaperExchange:
             rules, "buy", plan.amount, plan.cost, quote, fee, rules.base, client_order_id
         )
 
-    async def sell_base(self, symbol: str, base_amount: Decimal, client_order_id: str) -> Fill:
+    async def sell_base(
+        self,
+        symbol: str,
+        base_amount: Decimal,
+        client_order_id: str,
+        *,
+        on_attempt: Callable[[datetime], None] | None = None,
+    ) -> Fill:
         rules = await self.feed.market_rules(symbol)
         quote = await self.feed.price(symbol)
         plan = plan_sell(rules, base_amount, quote.price)
@@ -158,4 +173,5 @@ def _as_fill(row: PaperFill) -> Fill:
         fee=row.fee,
         fee_asset=row.fee_asset,
         simulated_price=row.simulated_price,
+        fees=((row.fee_asset, row.fee),),
     )

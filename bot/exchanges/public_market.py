@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.exchanges.base import ExchangeUnavailable, MarketRules, PriceQuote
 from bot.exchanges.markets import rules_from_ccxt_market
+from bot.exchanges.single_flight import SingleFlight
 from strategies.candles import Candle
 
 Clock = Callable[[], datetime]
@@ -85,6 +86,7 @@ class PublicMarket:
         self.client_config = dict(client_config or {})
         self._client: Any = None
         self._rules: dict[str, MarketRules] = {}
+        self._prices: SingleFlight[PriceQuote] = SingleFlight()
 
     def _ccxt(self) -> Any:
         if self._client is None:
@@ -112,6 +114,10 @@ class PublicMarket:
         return self._rules[symbol]
 
     async def price(self, symbol: str) -> PriceQuote:
+        """The ticker; callers asking at the same time share one request (`SingleFlight`)."""
+        return await self._prices.run(symbol, lambda: self._fetch_price(symbol))
+
+    async def _fetch_price(self, symbol: str) -> PriceQuote:
         import ccxt
 
         try:

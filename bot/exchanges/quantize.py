@@ -10,7 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
-from bot.exchanges.base import BelowMinimum, MarketRules
+from bot.exchanges.base import BelowMinimum, MarketRules, OrderRejected
+
+CENT = Decimal("0.01")
+
+
+class AboveMaximum(OrderRejected):
+    """The order is larger than the market takes in one order."""
 
 
 def quantize_down(value: Decimal, step: Decimal) -> Decimal:
@@ -77,6 +83,17 @@ def plan_sell(rules: MarketRules, base_amount: Decimal, price: Decimal) -> Order
 
 def _checked(rules: MarketRules, amount: Decimal, price: Decimal) -> OrderPlan:
     title = _exchange_title(rules)
+    for maximum, kind in ((rules.max_market_amount, "market order"), (rules.max_amount, "order")):
+        if maximum is not None and amount > maximum:
+            raise AboveMaximum(
+                f"{title} takes at most {fmt_plain(maximum)} {rules.base} per {rules.symbol} "
+                f"{kind}; this one comes to {fmt_plain(amount)}: use a smaller amount"
+            )
+    if rules.max_cost is not None and amount * price > rules.max_cost:
+        raise AboveMaximum(
+            f"{title} takes orders worth at most {fmt_plain(rules.max_cost)} {rules.quote} on "
+            f"{rules.symbol}; this one comes to {fmt_plain((amount * price).quantize(CENT))}"
+        )
     if amount <= 0 or amount < rules.min_amount:
         raise BelowMinimum(
             f"{title} needs at least {fmt_plain(max(rules.min_amount, rules.amount_step))} "

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from bot.chat import format as fmt
 from bot.chat.replies import Button, Field, Reply, Tone
+from bot.notify.layouts_ops import OPS_KINDS
 
 Payload = Mapping[str, Any]
 TRADE, FLIP, ERROR, INFO = "alert_trade", "alert_flip", "alert_error", "alert"
@@ -51,6 +52,9 @@ KINDS: dict[str, Kind] = {
         Kind("schedule_missed", "a scheduled DCA was missed", True),
         Kind("schedule_changed", "a schedule was added, paused or removed", False),
         Kind("daily_summary", "the daily summary", False),
+        Kind("run_delayed", "a scheduled DCA waits for the exchange", True),
+        Kind("task_failed", "background work of the bot failed", True),
+        Kind("exchange_paused", "an exchange asked the bot to wait (rate limit, ban)", True),
     )
 }
 
@@ -110,11 +114,15 @@ def fill_card(kind: str, payload: Payload, zone: ZoneInfo) -> Reply:
     verb = "Bought" if payload.get("side") == "buy" else "Sold"
     what = f"{verb} {fmt.crypto(amount, base)}" if amount is not None else verb
     fee = _amount(payload, "fee")
+    fees = payload.get("fees") or []
+    fee_text = fmt.crypto(fee, str(payload.get("fee_asset") or "")) if fee else None
+    if isinstance(fees, list) and len(fees) > 1:
+        fee_text = " + ".join(fmt.crypto(Decimal(str(a)), str(c)) for c, a in fees)
     fields = _fields(
-        ("Amount", what),
+        ("Amount", what + (" (partly filled)" if payload.get("partial") else "")),
         ("Cost" if verb == "Bought" else "Proceeds", _money(payload, "cost", quote)),
         ("Price", _money(payload, "price", quote)),
-        ("Fee", fmt.crypto(fee, str(payload.get("fee_asset") or "")) if fee else None),
+        ("Fee", fee_text),
         ("Where", _where(payload)),
         ("Asked by", payload.get("requested_by")),
     )
@@ -180,11 +188,16 @@ def _trend_flip(payload: Payload, zone: ZoneInfo) -> Reply:
 
 
 def _flip_not_acted(payload: Payload, zone: ZoneInfo) -> Reply:
+    until = _local(payload, "retry_until", zone)
     return Reply(
         kind=ERROR,
-        title="A trend flip was not acted on",
+        title="A trend flip waits" if until else "A trend flip was not acted on",
         tone=Tone.WARNING,
-        fields=_fields(("Trend", payload.get("trend")), ("Why", payload.get("reason"))),
+        fields=_fields(
+            ("Trend", payload.get("trend")),
+            ("Why", payload.get("reason")),
+            ("Retrying until", until),
+        ),
     )
 
 
@@ -291,6 +304,7 @@ BUILDERS: dict[str, Builder] = {
     "circuit_closed": lambda p, z: _circuit(p, z, False),
     "schedule_missed": _schedule_missed,
     "schedule_changed": _schedule_changed,
+    **OPS_KINDS,
 }
 
 

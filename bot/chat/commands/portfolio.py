@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import logging
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.chat import format as fmt
@@ -10,14 +13,33 @@ from bot.chat.arguments import parse_count
 from bot.chat.registry import Invocation, Registry
 from bot.chat.replies import Button, Field, Reply
 from bot.engine.history import MAX_HISTORY, recent_orders
-from bot.engine.portfolio import PortfolioStatus, portfolio_status
+from bot.engine.portfolio import PortfolioStatus, portfolio_status, remembered_status
+from bot.engine.reconcile import other_modes_waiting
+from bot.exchanges.base import ExchangeError
 from bot.notify.health import alerts_field
 from storage.models import Order
 
 DEFAULT_HISTORY = 10
+QUICK_S = 0.25  # a /status answer waits this long for fresh figures, then shows the last known
+log = logging.getLogger(__name__)
 
 
-def status_card(status: PortfolioStatus) -> Reply:
+def _with_alerts(call: Invocation, card: Reply) -> Reply:
+    """The card with the alert delivery line, and the orders of another mode that wait."""
+    engine = call.services.engine
+    extra = [alerts_field(engine.settings, engine.db, engine.clock())]
+    for mode, count in other_modes_waiting(engine).items():
+        extra.append(
+            Field(
+                "Waiting",
+                f"{count} {mode} order{'s' if count > 1 else ''} of an earlier run: start the "
+                f"bot in {mode} mode to settle {'them' if count > 1 else 'it'}",
+            )
+        )
+    return dataclasses.replace(card, fields=(*card.fields, *extra))
+
+
+def status_card(status: PortfolioStatus, now: datetime | None = None) -> Reply:
     base, quote = status.base, status.quote
     pnl = status.unrealized_pnl
     pnl_text = "n/a (nothing held)"
@@ -44,6 +66,12 @@ def status_card(status: PortfolioStatus) -> Reply:
     footer = f"Price source: {status.price.source}"
     if status.price.simulated:
         footer = "SIMULATED prices: no exchange reachable. " + footer
+    if status.as_of is not None and now is not None:
+        age = int((now - status.as_of).total_seconds())
+        footer = (
+            f"Last known figures, from {status.as_of:%H:%M:%S} UTC ({age} s ago): the exchange "
+            f"is slow to answer; the fresh ones follow. {footer}"
+        )
     return Reply(
         kind="status",
         title="Portfolio",
@@ -58,6 +86,8 @@ def history_line(order: Order, zone: ZoneInfo) -> str:
     when = fmt.local_time(order.created_at, zone)
     if order.status == "filled" and order.filled_base is not None and order.filled_quote:
         what = f"{fmt.crypto(order.filled_base, base)} for {fmt.money(order.filled_quote, quote)}"
+        if order.partial:
+            what += " (partly filled)"
     else:
         what = f"{order.status}: {order.error or 'no fill'}"
     return f"{when}  {order.side} {order.symbol}  {what}  [{order.mode}]"
@@ -66,10 +96,27 @@ def history_line(order: Order, zone: ZoneInfo) -> str:
 def register(registry: Registry) -> None:
     @registry.add("status", "Holdings, average cost, value, P&L and reserve", "/status")
     async def status(call: Invocation) -> Reply:
+        """Fresh figures when the exchange answers within `QUICK_S`; else at once the last
+        known ones, labelled with their age, and the fresh card follows (`Reply.followup`)."""
         engine = call.services.engine
-        card = status_card(await portfolio_status(engine))
-        alerts = alerts_field(engine.settings, engine.db, engine.clock())
-        return dataclasses.replace(card, fields=(*card.fields, alerts))
+        fresh = asyncio.ensure_future(portfolio_status(engine))
+        try:
+            now = await asyncio.wait_for(asyncio.shield(fresh), QUICK_S)
+            return _with_alerts(call, status_card(now))
+        except TimeoutError:
+            remembered = remembered_status(engine)
+            if remembered is None:
+                return _with_alerts(call, status_card(await fresh))
+
+        async def followup() -> Reply | None:
+            try:
+                return _with_alerts(call, status_card(await fresh))
+            except ExchangeError as exc:
+                log.info("/status: the fresh figures did not come: %s", exc)
+                return None
+
+        card = _with_alerts(call, status_card(remembered, engine.clock()))
+        return dataclasses.replace(card, followup=asyncio.ensure_future(followup()))
 
     @registry.add("history", f"Your last orders (default {DEFAULT_HISTORY})", "/history [n]")
     async def history(call: Invocation) -> Reply:

@@ -28,6 +28,8 @@ def order_card(outcome: OrderOutcome, base: str, quote: str) -> Reply:
         )
     received = fill.net_base(base) if fill.side == "buy" else fill.net_quote(quote)
     title = "Bought" if fill.side == "buy" else "Sold"
+    if outcome.partial or not fill.complete:
+        title += " (partly filled)"
     if outcome.repeated:
         title += " (already done earlier)"
     return Reply(
@@ -42,7 +44,12 @@ def order_card(outcome: OrderOutcome, base: str, quote: str) -> Reply:
                 fmt.money(fill.price, quote) + (" SIMULATED" if fill.simulated_price else ""),
             ),
             Field("Cost" if fill.side == "buy" else "Proceeds", fmt.money(fill.cost, quote)),
-            Field("Fee", fmt.crypto(fill.fee, fill.fee_asset)),
+            Field(
+                "Fee",
+                " + ".join(fmt.crypto(amount, asset) for asset, amount in fill.fees)
+                if len(fill.fees) > 1
+                else fmt.crypto(fill.fee, fill.fee_asset),
+            ),
             Field("Received", fmt.crypto(received, base if fill.side == "buy" else quote)),
         ),
         lines=_unspent_note(outcome, base, quote),

@@ -1,0 +1,80 @@
+"""Cards for what happens to the bot rather than to an order: a run delayed because the exchange
+cannot be reached, a background task that failed, an exchange that asked the bot to wait."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.chat import format as fmt
+from bot.chat.replies import Button, Field, Reply, Tone
+
+Payload = Mapping[str, Any]
+ERROR = "alert_error"
+
+
+def _local(payload: Payload, key: str, zone: ZoneInfo) -> str | None:
+    value = payload.get(key)
+    if not isinstance(value, str):
+        return None
+    try:
+        return fmt.local_time(datetime.fromisoformat(value), zone)
+    except ValueError:
+        return value
+
+
+def _fields(*pairs: tuple[str, str | None]) -> tuple[Field, ...]:
+    return tuple(Field(label, value) for label, value in pairs if value)
+
+
+def run_delayed(payload: Payload, zone: ZoneInfo) -> Reply:
+    until = _local(payload, "retry_until", zone)
+    return Reply(
+        kind=ERROR,
+        title=f"Scheduled DCA #{payload.get('schedule_id', '?')} delayed",
+        tone=Tone.WARNING,
+        fields=_fields(
+            ("Was due", _local(payload, "due_at", zone)),
+            ("Where", " · ".join(str(payload[k]) for k in ("mode", "exchange") if payload.get(k))),
+            ("Why", payload.get("reason")),
+            ("Retrying until", until),
+        ),
+        lines=(
+            f"The bot tries again with backoff until {until}; you will hear once more when it "
+            "buys or when it gives up.",
+        ),
+        buttons=(Button("Schedules", "/schedule"),),
+    )
+
+
+def task_failed(payload: Payload, zone: ZoneInfo) -> Reply:
+    return Reply(
+        kind=ERROR,
+        title=f"Background work failed: {payload.get('task', '?')}",
+        tone=Tone.ERROR,
+        fields=_fields(("Why", payload.get("reason"))),
+        lines=("It restarts by itself with backoff; the bot's log has the details.",),
+    )
+
+
+def exchange_paused(payload: Payload, zone: ZoneInfo) -> Reply:
+    return Reply(
+        kind=ERROR,
+        title=f"{str(payload.get('exchange', '?')).capitalize()} asked the bot to wait",
+        tone=Tone.ERROR,
+        fields=_fields(
+            ("Mode", payload.get("mode")),
+            ("Why", payload.get("reason")),
+            ("Trading resumes", _local(payload, "until", zone)),
+        ),
+        lines=("Nothing is sent to it until then; runs due meanwhile are retried after.",),
+    )
+
+
+OPS_KINDS = {
+    "run_delayed": run_delayed,
+    "task_failed": task_failed,
+    "exchange_paused": exchange_paused,
+}
