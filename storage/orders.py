@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from storage.models import Order
@@ -89,6 +89,16 @@ def unsettled(session: Session, exchange: str | None = None, mode: str | None = 
     if mode is not None:
         query = query.where(Order.mode == mode)
     return session.scalars(query).all()
+
+
+def open_in_other_modes(session: Session, exchange: str, mode: str) -> dict[str, int]:
+    """Intents of `exchange` left `sending` in modes other than `mode`: `{mode: count}`."""
+    rows = session.execute(
+        select(Order.mode, func.count(Order.id))
+        .where(Order.status == SENDING, Order.exchange == exchange, Order.mode != mode)
+        .group_by(Order.mode)
+    ).all()
+    return {str(other): int(count) for other, count in rows}
 
 
 def for_cause(session: Session, cause: str, key: str) -> Sequence[Order]:

@@ -108,3 +108,21 @@ def test_chat_leaves_its_alerts_in_the_outbox_for_dcabot_run(tmp_path: Path) -> 
     with sqlite3.connect(tmp_path / "data" / "dcabot.db") as connection:
         rows = connection.execute("SELECT kind, status FROM alert_outbox").fetchall()
     assert rows == [("order_filled", "pending")]
+
+
+def test_an_unreachable_database_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    for url in ("postgresql://dcabot:secret-pw@127.0.0.1:1/dcabot", "sqlite:////proc/no/such.db"):
+        result = dcabot(tmp_path, "", "run", DATABASE_URL=url)
+        assert result.returncode == 2, result.stderr
+        lines = [line for line in result.stderr.splitlines() if line.startswith("dcabot:")]
+        assert len(lines) == 1 and "cannot open the database" in lines[0], result.stderr
+        assert "Traceback" not in result.stderr and "secret-pw" not in result.stderr
+
+
+def test_an_exchange_ccxt_does_not_know_stops_start_up_in_one_line(tmp_path: Path) -> None:
+    result = dcabot(tmp_path, "", "run", DCABOT_EXCHANGE="bitkub")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "dcabot: DCABOT_EXCHANGE='bitkub' is invalid: 'bitkub' is not an exchange ccxt knows; "
+        "use binance or okx (e.g. DCABOT_EXCHANGE=binance)"
+    ]

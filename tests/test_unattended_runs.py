@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.chat.commands.portfolio import status_card
 from bot.engine import strategy_settings
 from bot.engine.context import Engine
 from bot.engine.dca_run import retry_due_runs, run_schedule
 from bot.engine.orders import OrderRequest, place_order
+from bot.engine.portfolio import portfolio_status
 from bot.engine.reconcile import other_modes_waiting, reconcile_orders
 from bot.engine.schedules import add_schedule
 from bot.exchanges.ccxt_exchange import CcxtExchange
@@ -153,9 +155,12 @@ async def test_a_restart_in_another_mode_never_settles_the_live_order(
     testnet = on_movable(adapter(fake, clock, mode="testnet"), movable)
     engine = engine_with(tmp_path, db, fake, testnet, clock)
     result = await reconcile_orders(engine)
+    card = status_card(await portfolio_status(engine))
     await testnet.close()
     assert (result.recorded, result.failed, result.unknown, result.waiting) == (0, 0, 0, 0)
     assert other_modes_waiting(engine) == {"live": 1}
+    waiting = {f.label: f.value for f in card.fields}["Waiting"]
+    assert waiting == "1 live order of an earlier run: start the bot in live mode to settle it"
     with db.transaction() as session:
         [order] = orders.unsettled(session)
         assert order.mode == "live" and order.status == orders.SENDING

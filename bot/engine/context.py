@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from bot.config import Settings
 from bot.exchanges.base import Exchange, PriceQuote
@@ -21,6 +23,9 @@ class MarketMemory:
     prices: dict[str, PriceQuote] = field(default_factory=dict)
     balances: dict[str, Decimal] | None = None
     balances_at: datetime | None = None
+    # the fresh read of the portfolio in flight, shared by every /status asked meanwhile
+    refreshing: asyncio.Future[Any] | None = None
+    refresh_started: float = 0.0  # time.monotonic() when it started
 
 
 def system_clock() -> datetime:

@@ -130,6 +130,8 @@ def record_failure(
             return outcome_of(order, None, repeated=True)
         order.status, order.error, order.updated_at = status, error, now
         settlement.on_failure(session, order, error, now)
+        if status == orders.FAILED and order.cause in settlement.RETRIED_CAUSES:
+            return outcome_of(order, None)  # its run or flip is retried and says so itself
         outbox.enqueue(
             session,
             kind="order_failed" if below is None else "below_minimum",

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 
 from bot.engine.context import Engine
-from bot.engine.funds import BalanceReading, Funds, funds_now, read_balances
+from bot.engine.funds import Funds
 from bot.exchanges.base import PriceQuote
-from storage import ledger, orders
+from storage import holds, ledger, orders
 from storage.models import Order
 
 
@@ -56,6 +58,7 @@ class PortfolioStatus:
     quote_funds: Funds
     base_funds: Funds
     as_of: datetime | None = None  # set when the figures are the last known, not fresh
+    waiting_in_other_modes: dict[str, int] = field(default_factory=dict)
 
     @property
     def quote_free(self) -> Decimal:
@@ -89,11 +92,11 @@ class PortfolioStatus:
 async def portfolio_status(engine: Engine) -> PortfolioStatus:
     """The portfolio now, read fresh from the exchange (and remembered for `remembered`)."""
     price = await engine.exchange.price(engine.symbol)
-    reading = await read_balances(engine)
+    balances = await engine.exchange.balances()
     memory = engine.memory
     memory.prices[engine.symbol] = price
-    memory.balances, memory.balances_at = reading.balances, engine.clock()
-    return _status(engine, price, reading)
+    memory.balances, memory.balances_at = balances, engine.clock()
+    return _status(engine, price, balances)
 
 
 def remembered_status(engine: Engine) -> PortfolioStatus | None:
@@ -103,36 +106,54 @@ def remembered_status(engine: Engine) -> PortfolioStatus | None:
     price = memory.prices.get(engine.symbol)
     if price is None or memory.balances is None or memory.balances_at is None:
         return None
-    with engine.db.transaction() as session:
-        epoch = ledger.epoch(session, engine.exchange.name, engine.exchange.mode)
-    status = _status(engine, price, BalanceReading(memory.balances, epoch))
+    status = _status(engine, price, memory.balances)
     return replace(status, as_of=min(price.at, memory.balances_at))
 
 
-def _status(engine: Engine, price: PriceQuote, reading: BalanceReading) -> PortfolioStatus:
+def _status(engine: Engine, price: PriceQuote, held: dict[str, Decimal]) -> PortfolioStatus:
+    """Everything the books say beside the exchange's figures, in one transaction."""
     settings = engine.settings
     base, quote = settings.base_asset, settings.quote_asset
     exchange = engine.exchange
-    held = reading.balances
     with engine.db.transaction() as session:
-        quote_funds = funds_now(session, engine, reading, quote)
-        base_funds = funds_now(session, engine, reading, base)
-        reserve = quote_funds.reserve
+        reserve = ledger.balance(session, exchange.name, exchange.mode)
+        in_flight = holds.held(session, exchange.name, exchange.mode)
         fills = orders.filled(
             session, exchange=exchange.name, mode=exchange.mode, symbol=engine.symbol
         )
         basis = cost_basis(fills, base)
+        waiting = orders.open_in_other_modes(session, exchange.name, exchange.mode)
+    zero = Decimal(0)
+    quote_funds = Funds(quote, held.get(quote, zero), reserve, in_flight.get(quote, zero))
+    base_funds = Funds(base, held.get(base, zero), zero, in_flight.get(base, zero))
     return PortfolioStatus(
         exchange=exchange.name,
         mode=exchange.mode,
         base=base,
         quote=quote,
         price=price,
-        base_held=held.get(base, Decimal(0)),
-        quote_balance=held.get(quote, Decimal(0)),
+        base_held=held.get(base, zero),
+        quote_balance=held.get(quote, zero),
         reserve=reserve,
         average_cost=basis.average,
         cost=basis.cost,
         quote_funds=quote_funds,
         base_funds=base_funds,
+        waiting_in_other_modes=waiting,
     )
+
+
+def refreshing_status(engine: Engine) -> tuple[asyncio.Future[PortfolioStatus], float]:
+    """The fresh read of the portfolio every `/status` shares, started if none is in flight,
+    and how long (seconds) it has been on its way."""
+    memory = engine.memory
+    if memory.refreshing is None or memory.refreshing.done():
+        memory.refreshing = asyncio.ensure_future(portfolio_status(engine))
+        memory.refresh_started = time.monotonic()
+        memory.refreshing.add_done_callback(_seen)
+    return memory.refreshing, time.monotonic() - memory.refresh_started
+
+
+def _seen(read: asyncio.Future[PortfolioStatus]) -> None:
+    if not read.cancelled():
+        read.exception()  # its askers report it; nobody may be left to ask (a shutdown)

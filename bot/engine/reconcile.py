@@ -14,8 +14,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
-
 from bot.engine.context import Engine
 from bot.engine.dca_run import resume_unfinished_runs, retry_due_runs
 from bot.engine.flip_actions import resume_unfinished_flips, retry_due_flips
@@ -23,7 +21,6 @@ from bot.engine.order_records import deadline_passed, mark_failed, record_failur
 from bot.engine.orders import fee_values
 from bot.exchanges.base import ExchangeError, OrderRejected
 from storage import orders
-from storage.models import Order
 
 log = logging.getLogger(__name__)
 NOT_FOUND = "not found on the exchange after its request's deadline: it was never placed"
@@ -72,16 +69,7 @@ def other_modes_waiting(engine: Engine) -> dict[str, int]:
     only by a bot running in that mode)."""
     exchange = engine.exchange
     with engine.db.transaction() as session:
-        rows = session.execute(
-            select(Order.mode, func.count(Order.id))
-            .where(
-                Order.status == orders.SENDING,
-                Order.exchange == exchange.name,
-                Order.mode != exchange.mode,
-            )
-            .group_by(Order.mode)
-        ).all()
-    return {str(mode): int(count) for mode, count in rows}
+        return orders.open_in_other_modes(session, exchange.name, exchange.mode)
 
 
 async def reconcile(engine: Engine) -> Reconciled:

@@ -35,6 +35,7 @@ ALERT_KIND = {
 }
 HOLDS_RESERVE = {"deploy", "flip_buy"}
 FLIP_CAUSES = {"flip_sell", "flip_buy"}
+RETRIED_CAUSES = {"schedule", *FLIP_CAUSES}  # never placed: retried, reported by the cause
 REST_SUFFIX = "#rest"  # the cause key of a scheduled run's second try at a partial fill's rest
 SELLS_TO_RESERVE = {"flip_sell", "sell_now"}
 

@@ -32,18 +32,28 @@ if TYPE_CHECKING:  # imported when built: paper mode never loads ccxt
 
 def open_database(settings: Settings) -> Database:
     """The database, migrated; `UserError` in one line when it cannot be reached or opened."""
-    db = Database(settings.effective_database_url)
+    url = settings.effective_database_url
+    try:
+        db = Database(url)
+    except OSError as exc:  # the SQLite file's folder cannot be made
+        raise UserError(
+            f"cannot open the database {_shown_url(url)}: {exc.strerror or exc}. Check "
+            "DATABASE_URL (or DCABOT_DATA_DIR) and that its folder can be written"
+        ) from None
     try:
         upgrade(db)
     except OperationalError as exc:
         db.dispose()
-        where = make_url(db.url).render_as_string(hide_password=True)
         reason = str(exc.orig).strip().splitlines()[0][:200] if exc.orig else type(exc).__name__
         raise UserError(
-            f"cannot open the database {where}: {reason}. Check DATABASE_URL (or "
+            f"cannot open the database {_shown_url(db.url)}: {reason}. Check DATABASE_URL (or "
             "DCABOT_DATA_DIR) and that the database server is running and reachable"
         ) from None
     return db
+
+
+def _shown_url(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _api_url(settings: Settings) -> str:

@@ -57,6 +57,7 @@ class PaperExchange:
         self.taker_fee = taker_fee
         self.opening_balances = dict(opening_balances)
         self.clock = clock
+        self._opened = False  # the account has its opening balances (checked once)
 
     async def price(self, symbol: str) -> PriceQuote:
         return await self.feed.price(symbol)
@@ -66,7 +67,9 @@ class PaperExchange:
 
     async def balances(self) -> dict[str, Decimal]:
         with self.db.transaction() as session:
-            paper.ensure_opened(session, self.name, self.opening_balances)
+            if not self._opened:
+                paper.ensure_opened(session, self.name, self.opening_balances)
+                self._opened = True
             return paper.balances(session, self.name)
 
     def server_now(self) -> datetime:

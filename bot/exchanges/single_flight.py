@@ -23,5 +23,10 @@ class SingleFlight(Generic[T]):
         if flight is None:
             flight = asyncio.ensure_future(fetch())
             self._flights[key] = flight
-            flight.add_done_callback(lambda _: self._flights.pop(key, None))
+            flight.add_done_callback(lambda done: self._landed(key, done))
         return await asyncio.shield(flight)
+
+    def _landed(self, key: str, flight: asyncio.Future[T]) -> None:
+        self._flights.pop(key, None)
+        if not flight.cancelled():
+            flight.exception()  # seen here: its askers may all have gone (a shutdown)

@@ -3,6 +3,8 @@ and each channel's state (ok, rate-limited until, exhausted until, down until)."
 
 from __future__ import annotations
 
+import time
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,9 +84,25 @@ def status_summary(health: AlertHealth, zone: ZoneInfo) -> str:
     return " · ".join([backlog_line(health, zone), *troubled])
 
 
+_RECENT: weakref.WeakKeyDictionary[Database, tuple[float, AlertHealth]] = (
+    weakref.WeakKeyDictionary()
+)
+FIELD_FRESH_S = 2.0  # /status shows alert health at most this old: a burst asks the db once
+
+
+def forget_recent(db: Database) -> None:
+    """Read the alert health afresh at the next `/status` (a change the owner just made)."""
+    _RECENT.pop(db, None)
+
+
 def alerts_field(settings: Settings, db: Database, now: datetime) -> Field:
     """The extra row `/status` shows: e.g. `all delivered`, or `3 waiting, oldest from ...`."""
-    health = alert_health(db, configured_channels(settings), now)
+    recent = _RECENT.get(db)
+    if recent is not None and time.monotonic() - recent[0] <= FIELD_FRESH_S:
+        health = recent[1]
+    else:
+        health = alert_health(db, configured_channels(settings), now)
+        _RECENT[db] = (time.monotonic(), health)
     return Field("Alerts", status_summary(health, settings.zone))
 
 

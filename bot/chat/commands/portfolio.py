@@ -13,8 +13,7 @@ from bot.chat.arguments import parse_count
 from bot.chat.registry import Invocation, Registry
 from bot.chat.replies import Button, Field, Reply
 from bot.engine.history import MAX_HISTORY, recent_orders
-from bot.engine.portfolio import PortfolioStatus, portfolio_status, remembered_status
-from bot.engine.reconcile import other_modes_waiting
+from bot.engine.portfolio import PortfolioStatus, refreshing_status, remembered_status
 from bot.exchanges.base import ExchangeError
 from bot.notify.health import alerts_field
 from storage.models import Order
@@ -25,18 +24,10 @@ log = logging.getLogger(__name__)
 
 
 def _with_alerts(call: Invocation, card: Reply) -> Reply:
-    """The card with the alert delivery line, and the orders of another mode that wait."""
+    """The card with the alert delivery line."""
     engine = call.services.engine
-    extra = [alerts_field(engine.settings, engine.db, engine.clock())]
-    for mode, count in other_modes_waiting(engine).items():
-        extra.append(
-            Field(
-                "Waiting",
-                f"{count} {mode} order{'s' if count > 1 else ''} of an earlier run: start the "
-                f"bot in {mode} mode to settle {'them' if count > 1 else 'it'}",
-            )
-        )
-    return dataclasses.replace(card, fields=(*card.fields, *extra))
+    alerts = alerts_field(engine.settings, engine.db, engine.clock())
+    return dataclasses.replace(card, fields=(*card.fields, alerts))
 
 
 def status_card(status: PortfolioStatus, now: datetime | None = None) -> Reply:
@@ -48,7 +39,7 @@ def status_card(status: PortfolioStatus, now: datetime | None = None) -> Reply:
         pnl_text = fmt.money(pnl.quantize(fmt.CENT), quote) + (
             f" ({fmt.percent(pct)})" if pct is not None else ""
         )
-    fields = (
+    fields: tuple[Field, ...] = (
         Field("Mode", f"{status.mode} · {status.exchange}"),
         Field("Price", fmt.price(status.price, quote)),
         Field(f"{base} held", fmt.crypto(status.base_held, base)),
@@ -63,6 +54,14 @@ def status_card(status: PortfolioStatus, now: datetime | None = None) -> Reply:
         Field("Value", fmt.money(status.total_value.quantize(fmt.CENT), quote)),
         Field("Unrealized P&L", pnl_text),
     )
+    for mode, count in status.waiting_in_other_modes.items():
+        fields += (
+            Field(
+                "Waiting",
+                f"{count} {mode} order{'s' if count > 1 else ''} of an earlier run: start the "
+                f"bot in {mode} mode to settle {'them' if count > 1 else 'it'}",
+            ),
+        )
     footer = f"Price source: {status.price.source}"
     if status.price.simulated:
         footer = "SIMULATED prices: no exchange reachable. " + footer
@@ -99,9 +98,9 @@ def register(registry: Registry) -> None:
         """Fresh figures when the exchange answers within `QUICK_S`; else at once the last
         known ones, labelled with their age, and the fresh card follows (`Reply.followup`)."""
         engine = call.services.engine
-        fresh = asyncio.ensure_future(portfolio_status(engine))
+        fresh, waited = refreshing_status(engine)
         try:
-            now = await asyncio.wait_for(asyncio.shield(fresh), QUICK_S)
+            now = await asyncio.wait_for(asyncio.shield(fresh), max(QUICK_S - waited, 0.001))
             return _with_alerts(call, status_card(now))
         except TimeoutError:
             remembered = remembered_status(engine)
