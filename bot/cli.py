@@ -98,7 +98,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
         raise UserError(f"--start/--end must be YYYY-MM-DD: {exc}") from None
     try:
         gold = Path(args.gold_csv) if args.gold_csv else None
-        summary = asyncio.run(replay(Path(args.csv), args.schedule, start, end, gold_csv=gold))
+        summary = asyncio.run(
+            replay(Path(args.csv), args.schedule, start, end, gold_csv=gold,
+                   strategy=args.strategy)
+        )
     except (OSError, CandleDataError) as exc:
         raise UserError(f"--csv {args.csv}: {exc}") from None
     fields = {
@@ -160,6 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("replay", help="run the real engine over historical candles")
     replay.add_argument("--csv", required=True, help="daily candles CSV")
     replay.add_argument("--gold-csv", help="gold (PAXG/USDT) daily candles, for S4")
+    replay.add_argument("--strategy", metavar="dca|cdc|s4",
+                        help="the schedule's strategy (default cdc; s4 with --gold-csv)")
     replay.add_argument("--schedule", required=True, help="'<days> <HH:MM> <amount>'")
     replay.add_argument("--start", required=True, help="YYYY-MM-DD")
     replay.add_argument("--end", required=True, help="YYYY-MM-DD")

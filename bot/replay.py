@@ -6,6 +6,10 @@ same use case as `/schedule add`, its due times come from the same cron trigger 
 uses, each run goes through `run_schedule` (which acts on pending flips first), the daily trend
 watch runs at 00:05 UTC, and the paper exchange fills at the open of the candle the clock stands
 in, with Binance's step sizes and minimums. The database is a fresh SQLite file.
+
+`--strategy s4` (implied by `--gold-csv`) adds an `s4` schedule with S4 executing and the CDC
+gate off, as the backtester's s4 runs: the daily S4 watch rotates, each run buys the asset S4
+holds. S4 needs both markets, so its replay starts on the first day with a gold candle.
 """
 
 from __future__ import annotations
@@ -21,19 +25,23 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.config import load_settings
+from bot.engine import strategy_settings
 from bot.engine.context import Engine
 from bot.engine.dca_run import run_schedule
-from bot.engine.errors import UserError
+from bot.engine.errors import UserError, shown
 from bot.engine.portfolio import cost_basis
+from bot.engine.s4_watch import s4_state, s4_watch
 from bot.engine.schedule_spec import ScheduleSpec, parse_spec
 from bot.engine.schedules import add_schedule
 from bot.engine.setup import open_engine
 from bot.engine.trend_watch import act_on_flips
+from bot.exchanges.markets import gold_symbol
 from storage import ledger, orders
 from storage.models import Order, OutboxAlert, ReserveEntry
 from strategies.candles import Candle, parse_candles_csv
 
 TREND_WATCH_AT = time(0, 5)
+MODES = {"dca": "plain", "plain": "plain", "cdc": "cdc", "s4": "s4"}
 
 
 class ReplayClock:
@@ -56,7 +64,17 @@ class ReplaySummary:
     sells: int = 0
     avg_cost: Decimal | None = None
     runs: int = 0
+    strategy: str = "cdc"
+    started: str = ""
+    gold: Decimal = Decimal(0)
+    held: str = "btc"  # the asset S4 holds at the end (s4 only)
+    rotations: int = 0
     alerts: dict[str, int] = field(default_factory=dict)
+
+
+async def _candles(path: Path) -> list[Candle]:
+    text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+    return parse_candles_csv(text, source=path.name)
 
 
 def parse_schedule(text: str) -> tuple[ScheduleSpec, str, Decimal]:
@@ -72,6 +90,18 @@ def parse_schedule(text: str) -> tuple[ScheduleSpec, str, Decimal]:
     if not amount.is_finite() or amount <= 0:
         raise UserError(f"--schedule amount {parts[2]!r} must be a positive number, e.g. 100")
     return parse_spec(parts[0], parts[1]), text, amount
+
+
+def _strategy(strategy: str | None, gold_csv: Path | None) -> str:
+    """The schedule mode for `--strategy` (dca, cdc or s4, as `dcabot backtest` names them)."""
+    chosen = strategy or ("s4" if gold_csv is not None else "cdc")
+    if chosen not in MODES:
+        raise UserError(f"--strategy {shown(chosen)!r} is unknown; choose dca, cdc or s4")
+    if chosen == "s4" and gold_csv is None:
+        raise UserError("--strategy s4 needs --gold-csv FILE (PAXG/USDT daily candles)")
+    if chosen != "s4" and gold_csv is not None:
+        raise UserError("--gold-csv is only used by --strategy s4")
+    return MODES[chosen]
 
 
 def _events(
@@ -96,17 +126,22 @@ async def replay(
     end: date,
     work_dir: Path | None = None,
     gold_csv: Path | None = None,
+    strategy: str | None = None,
 ) -> ReplaySummary:
     spec, _, amount = parse_schedule(schedule)
+    mode = _strategy(strategy, gold_csv)
     if start > end:
         raise UserError(f"--start {start} is after --end {end}")
-    text = await asyncio.to_thread(csv.read_text, encoding="utf-8")
-    candles = parse_candles_csv(text, source=csv.name)
+    candles = await _candles(csv)
+    gold = await _candles(gold_csv) if gold_csv is not None else []
     begin = datetime.combine(start, time(0), UTC)
+    if gold:
+        begin = max(begin, gold[0].time)  # S4 decides nothing before both markets trade
     finish = datetime.combine(end, time(23, 59), UTC)
     window = [c for c in candles if begin <= c.time <= finish]
     if not window:
         raise UserError(f"{csv.name} has no candles between {start} and {end}")
+    gold_closes = {c.time: c.close for c in gold}
     with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
         clock = ReplayClock(begin)
         settings = load_settings(
@@ -122,10 +157,15 @@ async def replay(
         )
         engine = open_engine(settings, clock=clock)
         try:
+            if mode == "s4":
+                strategy_settings.update(engine, s4_execute=True, cdc_enabled=False)
             schedule_row = await add_schedule(
-                engine, spec.days, spec.local_time, amount, None, "cdc", requested_by="replay"
+                engine, spec.days, spec.local_time, amount, None, mode, requested_by="replay"
             )
-            return await _run(engine, clock, spec, schedule_row.id, window, begin, finish)
+            summary = ReplaySummary(strategy={"plain": "dca"}.get(mode, mode),
+                                    started=f"{window[0].time:%Y-%m-%d}")
+            return await _run(engine, clock, spec, schedule_row.id, window, begin, finish,
+                              summary, gold_closes)
         finally:
             await engine.exchange.close()
             engine.db.dispose()
@@ -139,15 +179,17 @@ async def _run(
     window: list[Candle],
     begin: datetime,
     finish: datetime,
+    summary: ReplaySummary,
+    gold_closes: dict[datetime, Decimal],
 ) -> ReplaySummary:
-    summary = ReplaySummary()
+    s4 = bool(gold_closes)
     closes = iter(window)
     next_close: Candle | None = next(closes)
     peak = Decimal(0)
     for when, kind in _events(spec, engine, begin, finish):
         while next_close is not None and next_close.time + timedelta(days=1) <= when:
             peak, summary.max_drawdown_pct = await _mark(
-                engine, next_close, peak, summary.max_drawdown_pct
+                engine, next_close, gold_closes, peak, summary.max_drawdown_pct
             )
             next_close = next(closes, None)
         clock.now = when
@@ -156,25 +198,38 @@ async def _run(
             summary.runs += result.status == "done"
         else:
             await act_on_flips(engine)
+            if s4:
+                await s4_watch(engine)
     while next_close is not None:
         peak, summary.max_drawdown_pct = await _mark(
-            engine, next_close, peak, summary.max_drawdown_pct
+            engine, next_close, gold_closes, peak, summary.max_drawdown_pct
         )
         next_close = next(closes, None)
-    return await _summarise(engine, summary, window[-1])
+    return await _summarise(engine, summary, window[-1], gold_closes)
 
 
-async def _holdings(engine: Engine) -> tuple[Decimal, Decimal]:
-    btc = (await engine.exchange.balances()).get(engine.settings.base_asset, Decimal(0))
+async def _holdings(engine: Engine) -> tuple[Decimal, Decimal, Decimal]:
+    """BTC, gold and the reserve on the replay's account."""
+    balances = await engine.exchange.balances()
+    btc = balances.get(engine.settings.base_asset, Decimal(0))
+    gold = balances.get(gold_symbol(engine.exchange.name).split("/")[0], Decimal(0))
     with engine.db.transaction() as session:
-        return btc, ledger.balance(session, engine.exchange.name, engine.exchange.mode)
+        return btc, gold, ledger.balance(session, engine.exchange.name, engine.exchange.mode)
+
+
+def _gold_close(gold_closes: dict[datetime, Decimal], candle: Candle) -> Decimal:
+    return gold_closes.get(candle.time, Decimal(0))
 
 
 async def _mark(
-    engine: Engine, candle: Candle, peak: Decimal, drawdown: Decimal
+    engine: Engine,
+    candle: Candle,
+    gold_closes: dict[datetime, Decimal],
+    peak: Decimal,
+    drawdown: Decimal,
 ) -> tuple[Decimal, Decimal]:
-    btc, reserve = await _holdings(engine)
-    value = btc * candle.close + reserve
+    btc, gold, reserve = await _holdings(engine)
+    value = btc * candle.close + gold * _gold_close(gold_closes, candle) + reserve
     peak = max(peak, value)
     if peak > 0:
         drawdown = max(drawdown, (peak - value) / peak * 100)
@@ -192,22 +247,33 @@ def _invested(session: Session, engine: Engine) -> Decimal:
     return sum((a or Decimal(0) for a in [*bought, *saved]), Decimal(0))
 
 
-async def _summarise(engine: Engine, summary: ReplaySummary, last: Candle) -> ReplaySummary:
-    summary.btc, summary.reserve = await _holdings(engine)
+async def _summarise(
+    engine: Engine, summary: ReplaySummary, last: Candle, gold_closes: dict[datetime, Decimal]
+) -> ReplaySummary:
+    summary.btc, summary.gold, summary.reserve = await _holdings(engine)
     with engine.db.transaction() as session:
-        filled = orders.filled(
-            session, exchange=engine.exchange.name, mode="paper", symbol=engine.symbol
-        )
+        filled = [
+            o
+            for symbol in (engine.symbol, gold_symbol(engine.exchange.name))
+            for o in orders.filled(session, exchange=engine.exchange.name, mode="paper",
+                                   symbol=symbol)
+        ]
         kinds = session.execute(
             select(OutboxAlert.kind, func.count()).group_by(OutboxAlert.kind)
         ).all()
         summary.invested = _invested(session, engine)
     bought = [o for o in filled if o.side == "buy"]
     summary.buys, summary.sells = len(bought), len(filled) - len(bought)
-    spent = sum((o.filled_quote or Decimal(0) for o in bought), Decimal(0))
-    received = cost_basis(bought, engine.settings.base_asset).held
+    btc_buys = [o for o in bought if o.symbol == engine.symbol]
+    spent = sum((o.filled_quote or Decimal(0) for o in btc_buys), Decimal(0))
+    received = cost_basis(btc_buys, engine.settings.base_asset).held
     summary.avg_cost = spent / received if received else None
-    summary.final_value = summary.btc * last.close + summary.reserve
+    summary.final_value = (
+        summary.btc * last.close + summary.gold * _gold_close(gold_closes, last) + summary.reserve
+    )
+    if gold_closes:
+        state = s4_state(engine)
+        summary.held, summary.rotations = state.active.value, len(state.rotations)
     if summary.invested:
         summary.return_pct = (summary.final_value - summary.invested) / summary.invested * 100
     summary.alerts = {kind: int(count) for kind, count in sorted(kinds)}

@@ -6,9 +6,10 @@ runs (or reports) the runs missed while nobody was leading, then starts the jobs
 loop runs supervised (`bot.supervisor`): a failure is reported once and the loop starts over.
 
 Jobs: one per schedule; `settle` every minute (rebuild the jobs when the table changed, look
-open orders up again, retry runs and flips whose time has come); the daily trend watch just
-after the daily candle closes (tried again every 15 minutes that day when the exchange cannot
-be read, reported once). Each job's last success and failure are kept for `/health`, which says
+open orders up again, retry runs, flips and S4 rotations whose time has come); the daily trend
+watch and the daily S4 watch (when a schedule uses S4 or S4 executes) just after the daily
+candle closes, each tried again every 15 minutes that day when the exchange cannot be read,
+reported once. Each job's last success and failure are kept for `/health`, which says
 `leader` only while the jobs are scheduled and calls a job that has not run when due degraded.
 """
 
@@ -30,9 +31,10 @@ from bot.engine.context import Engine
 from bot.engine.dca_run import catch_up, run_schedule
 from bot.engine.incidents import report_incident
 from bot.engine.reconcile import keep_settling, reconcile
+from bot.engine.s4_watch import s4_in_use, s4_watch
 from bot.engine.schedule_spec import ScheduleSpec
 from bot.engine.trend_watch import act_on_flips
-from bot.exchanges.base import ExchangeUnavailable
+from bot.exchanges.base import ExchangeError
 from storage import schedules
 from storage.leader import LeaderLock
 
@@ -58,7 +60,7 @@ class DcaScheduler:
         self.scheduler = AsyncIOScheduler(timezone=engine.settings.zone)
         self.jobs: dict[str, JobHealth] = {}
         self._fingerprint: tuple[object, ...] = ()
-        self._trend_reported: str | None = None  # the UTC day a failing trend watch was reported
+        self._reported: dict[str, str] = {}  # watch -> the UTC day its failure was reported
 
     @property
     def role(self) -> str:
@@ -98,6 +100,7 @@ class DcaScheduler:
     def _start_jobs(self) -> None:
         self.rebuild()
         self._add("trend-watch", self._trend_watch, TREND_WATCH, misfire_grace_time=3600)
+        self._add("s4-watch", self._s4_watch, TREND_WATCH, misfire_grace_time=3600)
         self._add("settle", self._settle, IntervalTrigger(minutes=1))
         if not self.scheduler.running:
             self.scheduler.start()
@@ -182,21 +185,32 @@ class DcaScheduler:
         log.info("run %s: %s %s", result.run_key, result.status, result.outcome)
 
     async def _trend_watch(self) -> None:
-        """After the daily close: act on a CDC flip. When the candles cannot be read, try again
-        in 15 minutes (the flip keeps: it is keyed by its candle) and say so once that day."""
+        """After the daily close: act on a CDC flip (kept by its candle, so a retry is safe)."""
+        await self._daily("trend-watch", "trend watch", act_on_flips, self._trend_watch)
+
+    async def _s4_watch(self) -> None:
+        """After the daily close, when a schedule uses S4 or S4 executes: decide a rotation."""
+        if s4_in_use(self.engine):
+            await self._daily("s4-watch", "S4 watch", s4_watch, self._s4_watch)
+
+    async def _daily(self, job_id: str, label: str,
+                     work: Callable[[Engine], Awaitable[object]],
+                     again: Callable[[], Awaitable[None]]) -> None:
+        """Run a daily watch; when the candles cannot be read, try again in 15 minutes and
+        say so once that day (the failure also shows on the job in `/health`)."""
         try:
-            log.info("trend watch: %s", await act_on_flips(self.engine))
-        except ExchangeUnavailable as exc:
+            log.info("%s: %s", label, await work(self.engine))
+        except (ExchangeError, LookupError) as exc:
             day = f"{self.engine.clock():%Y-%m-%d}"
-            if self._trend_reported != day:
-                self._trend_reported = day
+            if self._reported.get(job_id) != day:
+                self._reported[job_id] = day
                 report_incident(
                     self.engine,
-                    "trend watch",
+                    label,
                     f"could not read the daily candles ({exc}); trying again every 15 minutes",
                 )
             retry_at = self.engine.clock() + TREND_RETRY
-            self._add("trend-watch-retry", self._trend_watch, DateTrigger(run_date=retry_at))
+            self._add(f"{job_id}-retry", again, DateTrigger(run_date=retry_at))
             raise
 
     def health(self) -> dict[str, Any]:

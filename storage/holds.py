@@ -74,3 +74,15 @@ def release(session: Session, order_id: int, now: datetime) -> FundHold | None:
     hold.released_at = now
     session.flush()
     return hold
+
+
+def hold_again(
+    session: Session, *, order_id: int, asset: str, amount: Decimal, now: datetime
+) -> FundHold:
+    """Hold `amount` of `asset` on an order whose own hold was released (an S4 sell's
+    proceeds, kept for the rotation's buy); an order has one hold row, so it is reused."""
+    hold = session.scalar(select(FundHold).where(FundHold.order_id == order_id).with_for_update())
+    assert hold is not None, "the order held what it spent before it settled"
+    hold.asset, hold.amount, hold.created_at, hold.released_at = asset, amount, now, None
+    session.flush()
+    return hold

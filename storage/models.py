@@ -298,6 +298,37 @@ class FlipEvent(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
+class S4Rotation(Base):
+    """One S4 decision, kept once per (exchange, mode, deciding candle): a rotation from one
+    asset to the other, traded (`shadow` False) or only told (`shadow` True), or the baseline
+    the first watch found in the history (`status` baseline, nothing traded).
+
+    A traded rotation is two orders whose cause keys derive from `decision_key` (`:sell`,
+    `:buy`), so a crash between them resumes the second leg once. `legs` is what the rotation
+    would do or did, as JSON (assets, amounts, prices, notional). Status: baseline, shadow,
+    started, retrying (the exchange was down), done, missed, refused.
+    """
+
+    __tablename__ = "s4_rotations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    decision_key: Mapped[str] = mapped_column(String(120), unique=True)
+    exchange: Mapped[str] = mapped_column(String(32))
+    mode: Mapped[str] = mapped_column(String(8))
+    candle_time: Mapped[datetime] = mapped_column(UtcDateTime)
+    from_asset: Mapped[str] = mapped_column(String(8))
+    to_asset: Mapped[str] = mapped_column(String(8))
+    shadow: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(12))
+    legs: Mapped[str] = mapped_column(Text, default="{}")
+    outcome: Mapped[str] = mapped_column(String(200), default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_s4_rotations_account", "exchange", "mode", "candle_time"),)
+
+
 class ExchangeCredential(Base):
     """One exchange's API keys, each field sealed with AES-GCM under the master key.
 

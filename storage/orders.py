@@ -119,3 +119,24 @@ def attempt_key(key: str, attempt: int) -> str:
 
 def base_key(cause_key: str) -> str:
     return cause_key.split("#", 1)[0]
+
+
+def position(session: Session, exchange: str, mode: str, symbols: Sequence[str]
+             ) -> dict[str, Decimal]:
+    """What the account's filled orders on `symbols` add up to, per base asset: bought net of
+    the fee taken in it, less sold (the bot's own books, not the exchange's balance)."""
+    held: dict[str, Decimal] = {}
+    rows = session.scalars(
+        select(Order).where(Order.exchange == exchange, Order.mode == mode,
+                            Order.status == FILLED, Order.symbol.in_(symbols))
+    )
+    for order in rows:
+        base = order.symbol.split("/")[0]
+        amount = order.filled_base or Decimal(0)
+        if order.side == "buy":
+            fee = order.fee if order.fee_asset == base and order.fee is not None else 0
+            change = amount - fee
+        else:
+            change = -amount
+        held[base] = held.get(base, Decimal(0)) + change
+    return held

@@ -59,6 +59,8 @@ async def test_schedules_are_added_listed_paused_resumed_and_removed(bot: Bot) -
     assert (await bot.say("/schedule remove 1")).title == "Schedule #1 removed"
     assert (await bot.say("/schedule")).fields == ()
     assert changes == ["changed"] * 4
+    s4 = await bot.say("/schedule add mon 07:00 100 s4")  # a mode without the exchange
+    assert "· s4 · binance ·" in s4.fields[0].value
 
 
 @pytest.mark.parametrize(("command", "says"), [
@@ -121,9 +123,16 @@ async def test_strategy_changes_are_shown_and_versioned(bot: Bot) -> None:
     assert fields(await bot.say("/strategy"))["CDC gate"].startswith("on")
     assert fields(await bot.say("/strategy cdc off"))["CDC gate"].startswith("off")
     assert fields(await bot.say("/strategy sell 30"))["Sell on red"].startswith("30%")
-    assert "executed" in fields(await bot.say("/strategy s4 execute on"))["S4 rotations"]
+    ask = await bot.say("/strategy s4 execute on")  # trading rotations asks first
+    assert ask.kind == "buy_confirm" and ask.confirm_token
+    assert "shadow" in fields(await bot.say("/strategy"))["S4 rotations"]
+    assert "S4 schedules buy" in ask.lines[0] and "sells all" in ask.lines[1]
+    done = await bot.services.confirmations.answer(OWNER, ask.confirm_token, accept=True)
+    assert done.title == "S4 rotations will be traded"
+    assert "executed" in fields(await bot.say("/strategy"))["S4 rotations"]
+    assert "shadow" in fields(await bot.say("/strategy s4 execute off"))["S4 rotations"]
     with bot.db.transaction() as session:
-        assert session.scalar(select(StrategySettings.version)) == 4
+        assert session.scalar(select(StrategySettings.version)) == 5
 
 
 async def test_reserve_add_then_deploy_then_sell_into_it(bot: Bot) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.shared_data import BTC_DAILY, needs_shared_data
+from tests.shared_data import BTC_DAILY, PAXG_DAILY, needs_shared_data
 
 
 def dcabot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -44,6 +44,31 @@ def test_eight_years_of_replay_agree_with_the_backtest(tmp_path: Path) -> None:
     assert alerts["dca_bought"] + alerts["dca_reserved"] == 418
     assert alerts["trend_flip"] == alerts["sold_on_red"] + alerts["reserve_deployed"]
     assert not list(tmp_path.iterdir())  # the replay's database was a temporary file
+
+
+@needs_shared_data
+@pytest.mark.slow
+def test_six_years_of_s4_replay_end_where_the_backtest_ends(tmp_path: Path) -> None:
+    """The live engine (daily S4 watch, rotations as two orders, S4 runs buying what S4 holds)
+    against the backtester on the real BTC and PAXG candles. S4 needs both markets, so both
+    start on 2020-08-28 (PAXG's first day, a Friday): the replay's weekly runs are Fridays."""
+    common = ["--csv", str(BTC_DAILY), "--gold-csv", str(PAXG_DAILY), "--start", "2020-01-01",
+              "--end", "2025-12-31", "--json"]
+    replay = dcabot(tmp_path, "replay", "--schedule", "fri 07:00 100", *common)
+    assert replay.returncode == 0, replay.stderr
+    backtest = dcabot(tmp_path, "backtest", "--strategy", "s4", "--every", "7", "--amount",
+                      "100", *common)
+    assert backtest.returncode == 0, backtest.stderr
+    live, model = json.loads(replay.stdout), json.loads(backtest.stdout)
+    assert live["started"] == model["start"] == "2020-08-28"
+    assert live["invested"] == model["invested"] == "27900"
+    model_held = "gold" if Decimal(model["gold"]) > 0 and Decimal(model["btc"]) == 0 else "btc"
+    assert live["held"] == model_held == "gold"
+    assert live["rotations"] == model["rotations"] > 30
+    assert live["alerts"]["s4_rotation"] == live["rotations"]
+    assert (live["buys"], live["sells"]) == (model["buys"], model["sells"])
+    a, b = Decimal(live["final_value"]), Decimal(model["final_value"])
+    assert abs(a - b) / b < Decimal("0.005"), (a, b)
 
 
 @pytest.mark.parametrize(("args", "says"), [

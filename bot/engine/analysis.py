@@ -26,6 +26,7 @@ from bot.charts import render_backtest_chart, render_signal_chart
 from bot.engine.context import Engine
 from bot.engine.errors import UserError, shown
 from bot.exchanges.base import ExchangeError, PriceQuote
+from bot.exchanges.markets import gold_symbol
 from strategies.backtest import (
     DEFAULT_AMOUNT,
     DEFAULT_EVERY,
@@ -41,7 +42,6 @@ from strategies.cdc import trend_flips as all_trend_flips
 from strategies.indicators import EMA_SLOW_PERIOD
 from strategies.s4 import align_by_time
 
-GOLD_SYMBOL = "PAXG/USDT"
 # /signal reads this many days: the chart shows the last 180, the rest lets the EMAs settle.
 SIGNAL_HISTORY_DAYS = 500
 FLIPS_SHOWN = 5
@@ -121,14 +121,15 @@ async def _fetch_candles(engine: Engine, symbol: str, limit: int) -> list[Candle
 
 async def _fetch_gold(engine: Engine, limit: int) -> list[Candle]:
     """Gold candles from the same exchange; s4 cannot run without them, so say so plainly."""
+    market = gold_symbol(engine.exchange.name)
     try:
-        gold = await engine.exchange.closed_candles(GOLD_SYMBOL, limit)
+        gold = await engine.exchange.closed_candles(market, limit)
     except (ExchangeError, LookupError) as exc:
         raise UserError(
-            f"s4 needs gold prices ({GOLD_SYMBOL} daily candles) and the price feed has none: {exc}"
+            f"s4 needs gold prices ({market} daily candles) and the price feed has none: {exc}"
         ) from None
     if not gold:
-        raise UserError(f"s4 needs gold prices ({GOLD_SYMBOL} daily candles); none were returned")
+        raise UserError(f"s4 needs gold prices ({market} daily candles); none were returned")
     return gold
 
 
@@ -160,7 +161,7 @@ def _draw(render: Callable[[Path], Path], folder: Path) -> Path:
     return path
 
 
-async def _render_chart(engine: Engine, render: Callable[[Path], Path]) -> Path:
+async def render_chart(engine: Engine, render: Callable[[Path], Path]) -> Path:
     return await asyncio.to_thread(_draw, render, engine.settings.data_dir / "charts")
 
 
@@ -174,7 +175,7 @@ async def trend_signal(engine: Engine, limit: int = SIGNAL_HISTORY_DAYS) -> Sign
         )
     price = await _price(engine)
     series = cdc_series(candles)
-    chart = await _render_chart(engine, lambda path: render_signal_chart(series, path))
+    chart = await render_chart(engine, lambda path: render_signal_chart(series, path))
     flips = all_trend_flips(series)[-FLIPS_SHOWN:]
     return SignalView(
         symbol=engine.symbol,
@@ -256,7 +257,7 @@ async def compare_backtests(
     )
     price = await _price(engine)
     drawn = second if first.strategy is Strategy.DCA else first  # its chart shows plain DCA too
-    chart = await _render_chart(engine, lambda path: render_backtest_chart(drawn, path))
+    chart = await render_chart(engine, lambda path: render_backtest_chart(drawn, path))
     return ComparisonView(
         chosen=first,
         baseline=second,

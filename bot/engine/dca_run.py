@@ -2,7 +2,9 @@
 
 A run first acts on any trend flip not yet acted on (so a flip and a DCA on the same day happen
 in the backtester's order), then applies the DCA rule: buy while the trend is up, set the amount
-aside in the reserve while it is down, always buy in `plain` mode. The run's row is claimed
+aside in the reserve while it is down, always buy in `plain` mode. An `s4` run first decides any
+S4 rotation not decided yet, then buys the asset S4 holds (BTC in shadow mode, saying what S4
+would have bought). The run's row is claimed
 before anything else; a second attempt with the same key does nothing.
 """
 
@@ -21,7 +23,7 @@ from bot.engine.funds import BalanceReading, under_account_lock
 from bot.engine.orders import OrderRequest, place_order
 from bot.engine.reserve import set_aside
 from bot.engine.run_outcomes import finish_unrun, retry_later
-from bot.engine.s4_watch import rotation_state, s4_watch, symbol_of
+from bot.engine.s4_watch import s4_market
 from bot.engine.schedule_spec import ScheduleSpec
 from bot.engine.settlement import REST_SUFFIX
 from bot.engine.trend_watch import act_on_flips, read_trend
@@ -29,7 +31,6 @@ from bot.exchanges.base import ExchangeUnavailable
 from storage import orders, outbox, schedules
 from storage.models import Schedule
 from strategies.rules import BuyBtc, decide_scheduled_dca
-from strategies.s4 import Asset
 
 MAX_MISSED_LISTED = 52
 
@@ -58,6 +59,7 @@ class _Claimed:
     attempt: int  # this run's order attempt: 1, or more after attempts proven never placed
     rest: Decimal | None = None  # a partial fill's rest, to buy once more
     rest_tried: bool = False  # that once was tried already (and failed): the rest is saved
+    symbol: str | None = None  # the market of the partly filled buy (S4 buys gold too)
 
 
 def _claim(
@@ -79,13 +81,15 @@ def _claim(
         if any(o.status == orders.SENDING for o in placed):
             return RunResult(key, "waiting", "an order of this run awaits its answer")
         filled = [o for o in placed if o.status == orders.FILLED]
-        rest = None
+        rest, symbol = None, None
         if filled:  # a partial fill left the run to buy its rest once more
             first = filled[0]
             rest = (first.requested_quote or Decimal(0)) - (first.filled_quote or Decimal(0))
+            symbol = first.symbol
         tried = any(o.cause_key.endswith(REST_SUFFIX) for o in placed)
         return _Claimed(
-            schedule_id, due_at, schedule.amount, schedule.mode, len(placed) + 1, rest, tried
+            schedule_id, due_at, schedule.amount, schedule.mode, len(placed) + 1, rest, tried,
+            symbol,
         )
 
 
@@ -109,25 +113,35 @@ async def _attempt(engine: Engine, key: str, run: _Claimed) -> RunResult:
     if run.rest is not None and run.rest_tried:
         return await _set_aside(engine, key, run.rest, "the rest of a partial fill")
     if run.rest is not None:
-        return await _buy_rest(engine, key, run.rest)
-    reading = await read_trend(engine)
-    await act_on_flips(engine, reading)
+        return await _buy_rest(engine, key, run.rest, run.symbol)
     settings = strategy_settings.current(engine)
-    amount, cap_note = run.amount, ""
+    amount, note = run.amount, ""
     if settings.order_cap is not None and amount > settings.order_cap:
-        amount, cap_note = settings.order_cap, f" (capped at {settings.order_cap})"
-    action = (
-        BuyBtc(amount)
-        if run.mode != "cdc"
-        else decide_scheduled_dca(reading.trend, settings.cdc_enabled, amount)
-    )
-    if not isinstance(action, BuyBtc):
-        return await _set_aside(engine, key, action.quote_amount, reading.trend)
+        amount, note = settings.order_cap, f" (capped at {settings.order_cap})"
+    symbol = None
+    if run.mode == "s4":
+        try:
+            symbol, s4_note = await s4_market(engine, settings.s4_execute)
+        except UserError as exc:
+            finish_unrun(engine, key, f"skipped: {exc}")
+            return RunResult(key, "done", f"skipped: {exc}")
+        note += s4_note
+    else:
+        reading = await read_trend(engine)
+        await act_on_flips(engine, reading)
+        action = (
+            BuyBtc(amount)
+            if run.mode != "cdc"
+            else decide_scheduled_dca(reading.trend, settings.cdc_enabled, amount)
+        )
+        if not isinstance(action, BuyBtc):
+            return await _set_aside(engine, key, action.quote_amount, reading.trend)
     request = OrderRequest(
         cause="schedule",
         cause_key=orders.attempt_key(key, run.attempt),
         side="buy",
-        quote_amount=action.quote_amount,
+        quote_amount=amount,
+        symbol=symbol,
     )
     try:
         outcome = await place_order(engine, request)
@@ -139,37 +153,25 @@ async def _attempt(engine: Engine, key: str, run: _Claimed) -> RunResult:
         return RunResult(key, status, text)
     if outcome.status == orders.SENDING:  # unknown: reconciliation settles it, and the run
         return RunResult(key, "waiting", f"buy outcome unknown: {outcome.error}")
-    return RunResult(key, "done", f"buy {outcome.status}{cap_note}")
+    bought = "" if symbol is None else f" {symbol}"
+    return RunResult(key, "done", f"buy{bought} {outcome.status}{note}")
 
 
-async def _buy_rest(engine: Engine, key: str, rest: Decimal) -> RunResult:
+async def _buy_rest(engine: Engine, key: str, rest: Decimal, symbol: str | None) -> RunResult:
     """The second and last try at what a partial fill did not buy; what cannot be bought (below
     the minimum, not filled again) goes to the reserve (settlement)."""
     request = OrderRequest(
-        cause="schedule", cause_key=f"{key}{REST_SUFFIX}", side="buy", quote_amount=rest
+        cause="schedule",
+        cause_key=f"{key}{REST_SUFFIX}",
+        side="buy",
+        quote_amount=rest,
+        symbol=symbol,
     )
     try:
         outcome = await place_order(engine, request)
     except UserError as exc:
         return await _set_aside(engine, key, rest, f"the rest of a partial fill ({exc})")
     return RunResult(key, "done", f"rest: buy {outcome.status}")
-
-
-async def _s4_run(
-    engine: Engine, key: str, amount: Decimal, execute: bool, cap_note: str
-) -> RunResult:
-    """S4 buys the active asset; in shadow mode it buys BTC and says what S4 would buy."""
-    await s4_watch(engine)
-    active, _ = rotation_state(engine)
-    symbol = symbol_of(engine, active) if execute else engine.symbol
-    outcome = await place_order(
-        engine,
-        OrderRequest(
-            cause="schedule", cause_key=key, side="buy", quote_amount=amount, symbol=symbol
-        ),
-    )
-    shadow = "" if execute or active is Asset.BTC else f" (S4 shadow: would buy {active.value})"
-    return RunResult(key, "done", f"buy {symbol} {outcome.status}{cap_note}{shadow}")
 
 
 async def _set_aside(engine: Engine, key: str, amount: Decimal, trend: object) -> RunResult:

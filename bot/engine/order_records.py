@@ -14,7 +14,8 @@ from typing import Any
 from bot.engine import settlement
 from bot.engine.context import Engine
 from bot.exchanges.base import BelowMinimum, Fill
-from storage import orders, outbox
+from bot.exchanges.markets import gold_symbol
+from storage import orders, outbox, s4
 from storage.models import Order, OrderFee
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,11 @@ def record_fill(
             now,
             engine.settings.partial_rest.value,
         )
-        outbox.enqueue(session, kind=kind, payload=fill_payload(order, fill), now=now, urgent=True)
+        if kind is not None:
+            payload = fill_payload(order, fill)
+            markets = (engine.symbol, gold_symbol(order.exchange))
+            payload.update(s4.fill_context(session, order, markets))
+            outbox.enqueue(session, kind=kind, payload=payload, now=now, urgent=True)
         return outcome_of(order, fill)
 
 
@@ -132,6 +137,8 @@ def record_failure(
         settlement.on_failure(session, order, error, now)
         if status == orders.FAILED and order.cause in settlement.RETRIED_CAUSES:
             return outcome_of(order, None)  # its run or flip is retried and says so itself
+        if order.cause in settlement.TOLD_BY_CAUSE:
+            return outcome_of(order, None)
         outbox.enqueue(
             session,
             kind="order_failed" if below is None else "below_minimum",

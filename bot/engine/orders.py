@@ -19,6 +19,7 @@ from bot.engine.context import Engine
 from bot.engine.errors import UserError
 from bot.engine.funds import (
     BalanceReading,
+    Funds,
     NotEnoughFree,
     funds_under_lock,
     require,
@@ -61,6 +62,8 @@ class OrderRequest:
     base_amount: Decimal | None = None
     requested_by: str | None = None
     symbol: str | None = None  # the engine's symbol unless said (S4 trades gold too)
+    # the client id of an order whose held proceeds this order spends (an S4 rotation's buy)
+    spends_hold_of: str | None = None
 
 
 def _write_intent(
@@ -82,6 +85,7 @@ def _write_intent(
     )
     assert amount is not None
     from_reserve = request.cause in settlement.HOLDS_RESERVE
+    exchange, now = engine.exchange, engine.clock()
     funds = funds_under_lock(session, engine, reading, asset)
     if from_reserve:
         spendable = min(funds.reserve, funds.balance - funds.held)
@@ -93,8 +97,9 @@ def _write_intent(
                 max(spendable, Decimal(0)),
             )
     else:
+        if request.spends_hold_of is not None:
+            funds = _take_over_hold(session, funds, request.spends_hold_of, now)
         require(funds, amount, "to spend" if request.side == "buy" else "to sell")
-    exchange, now = engine.exchange, engine.clock()
     order = orders.write_intent(
         session,
         client_order_id=client_id,
@@ -121,6 +126,16 @@ def _write_intent(
         now=now,
     )
     return order, True
+
+
+def _take_over_hold(session: Session, funds: Funds, client_id: str, now: datetime) -> Funds:
+    """Release the hold of the order `client_id` (proceeds kept for this order) and count it
+    as free for this order's check; the new intent then holds it again."""
+    source = orders.by_client_id(session, client_id)
+    hold = holds.release(session, source.id, now) if source is not None else None
+    if hold is None or hold.asset != funds.asset:
+        return funds
+    return replace(funds, held=funds.held - hold.amount)
 
 
 async def place_order(engine: Engine, request: OrderRequest) -> OrderOutcome:

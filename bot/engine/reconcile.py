@@ -6,7 +6,8 @@ arrived; an order that ended with nothing filled is recorded refused; one the ex
 know is recorded never placed only once its request's deadline has passed on the exchange's
 clock (`deadline_at`), because until then it may still land. Orders of another mode are left
 alone: a restart in testnet never settles a live order (`/status` says they wait). Then the
-schedule runs and flips that were claimed but not finished, or wait to be retried, go on.
+schedule runs, flips and S4 rotations that were claimed but not finished, or wait to be
+retried, go on.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from bot.engine.dca_run import resume_unfinished_runs, retry_due_runs
 from bot.engine.flip_actions import resume_unfinished_flips, retry_due_flips
 from bot.engine.order_records import deadline_passed, mark_failed, record_failure, record_fill
 from bot.engine.orders import fee_values
+from bot.engine.s4_rotation import settle_rotations
 from bot.exchanges.base import ExchangeError, OrderRejected
 from storage import orders
 
@@ -86,14 +88,16 @@ async def reconcile(engine: Engine) -> Reconciled:
             mode,
         )
     await resume_unfinished_flips(engine)
+    await settle_rotations(engine)
     await resume_unfinished_runs(engine)
     return result
 
 
 async def keep_settling(engine: Engine) -> Reconciled:
-    """The scheduler's minute: look open orders up again, and retry the runs and flips whose
-    retry time has come."""
+    """The scheduler's minute: look open orders up again, take open rotations further, and
+    retry the runs and flips whose retry time has come."""
     result = await reconcile_orders(engine)
     await retry_due_flips(engine)
+    await settle_rotations(engine)
     await retry_due_runs(engine)
     return result

@@ -10,6 +10,9 @@ moves the reserve and finishes its schedule run exactly as it would have at once
 * `schedule`: a fill or a refusal finishes the run with the outcome; an order proven never
   placed (the exchange was unreachable) leaves the run `retrying`, due at once, for
   `run_outcomes` to retry or record as missed.
+* `rotation` (an S4 leg): a sell's proceeds stay held on the sell order until the buy leg's
+  intent takes them over (`s4_rotation`); a buy never placed holds them again. The rotation
+  tells the owner about both legs at its end, so its orders have no alert of their own.
 """
 
 from __future__ import annotations
@@ -31,13 +34,14 @@ ALERT_KIND = {
     "sell_now": "sold_to_reserve",
     "flip_buy": "reserve_deployed",
     "deploy": "reserve_deployed",
-    "rotation": "s4_rotation",
 }
 HOLDS_RESERVE = {"deploy", "flip_buy"}
 FLIP_CAUSES = {"flip_sell", "flip_buy"}
 RETRIED_CAUSES = {"schedule", *FLIP_CAUSES}  # never placed: retried, reported by the cause
 REST_SUFFIX = "#rest"  # the cause key of a scheduled run's second try at a partial fill's rest
 SELLS_TO_RESERVE = {"flip_sell", "sell_now"}
+ROTATION = "rotation"
+TOLD_BY_CAUSE = {ROTATION}  # no alert per order: the cause's own alert carries its orders
 
 
 def on_fill(
@@ -47,9 +51,13 @@ def on_fill(
     quote_asset: str,
     now: datetime,
     partial_rest: str = "reserve",
-) -> str:
-    """Book the fill; returns the alert kind."""
+) -> str | None:
+    """Book the fill; returns the alert kind (None when the cause tells of it itself)."""
     holds.release(session, order.id, now)
+    if order.cause == ROTATION:
+        if order.side == "sell":
+            _hold_proceeds(session, order, fill.net_quote(quote_asset), now)
+        return None
     if order.cause in HOLDS_RESERVE and order.requested_quote is not None:
         change = order.requested_quote - fill.cost
         if change > 0:
@@ -145,6 +153,11 @@ def on_failure(session: Session, order: Order, error: str, now: datetime) -> Non
             schedules.retry_at(session, run, now, error)
         else:
             schedules.finish(session, run, schedules.DONE, f"failed: {error}", now)
+    if order.cause == ROTATION and order.side == "buy" and order.status == orders.FAILED:
+        sell_key = orders.base_key(order.cause_key).removesuffix(":buy") + ":sell"
+        sold = [o for o in orders.for_cause(session, ROTATION, sell_key) if o.filled_quote]
+        if sold and order.requested_quote is not None:
+            _hold_proceeds(session, sold[0], order.requested_quote, now)
     if order.cause in FLIP_CAUSES:
         if order.status == orders.FAILED:
             _flip(session, order, "retrying", f"retrying: {error}", retry_at=now)
@@ -163,6 +176,13 @@ def _flip(
     )
     if event is not None and event.status not in ("done", "missed"):
         event.status, event.outcome, event.next_attempt_at = status, outcome[:200], retry_at
+
+
+def _hold_proceeds(session: Session, sell: Order, amount: Decimal, now: datetime) -> None:
+    """Keep an S4 sell's proceeds for the rotation's buy leg (on the sell order's hold)."""
+    holds.hold_again(
+        session, order_id=sell.id, asset=sell.symbol.split("/")[1], amount=amount, now=now
+    )
 
 
 def hold_reserve(session: Session, order: Order, amount: Decimal, now: datetime) -> None:

@@ -15,9 +15,9 @@ from bot.engine.context import Clock, Engine, system_clock
 from bot.engine.errors import UserError
 from bot.engine.exchange_keys import stored_credentials
 from bot.engine.exchange_state import clock_listener, pause_listener, pause_loader
-from bot.engine.s4_watch import GOLD_SYMBOLS
 from bot.exchanges.base import ExchangeError
 from bot.exchanges.feeds import FallbackFeed, OfflineFeed
+from bot.exchanges.markets import gold_symbol
 from bot.exchanges.paper import PaperExchange
 from bot.exchanges.prices import CandleReplay, SimulatedMarket
 from bot.exchanges.public_market import PublicMarket
@@ -78,7 +78,7 @@ def build_feed(settings: Settings, clock: Clock) -> OfflineFeed | FallbackFeed:
         main = _replay(settings.prices_csv, settings.symbol, "DCABOT_PRICES_CSV", clock)
         more = {}
         if settings.gold_prices_csv is not None:
-            gold = GOLD_SYMBOLS.get(settings.exchange, "PAXG/USDT")
+            gold = gold_symbol(settings.exchange)
             more[gold] = _replay(settings.gold_prices_csv, gold, "DCABOT_GOLD_PRICES_CSV", clock)
         return OfflineFeed(settings.exchange, main, more)
     simulated = SimulatedMarket(settings.simulated_seed, clock)

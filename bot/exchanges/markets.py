@@ -51,6 +51,14 @@ SNAPSHOT: dict[tuple[str, str], MarketRules] = {
 }
 
 
+# The tokenized gold S4 rotates into, per exchange: one table, used everywhere.
+GOLD_SYMBOLS = {"binance": "PAXG/USDT", "okx": "XAUT/USDT"}
+
+
+def gold_symbol(exchange: str) -> str:
+    return GOLD_SYMBOLS.get(exchange, "PAXG/USDT")
+
+
 def snapshot_rules(exchange: str, symbol: str) -> MarketRules | None:
     return SNAPSHOT.get((exchange, symbol))
 

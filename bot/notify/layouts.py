@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from bot.chat import format as fmt
 from bot.chat.replies import Button, Field, Reply, Tone
 from bot.notify.layouts_ops import OPS_KINDS
+from bot.notify.layouts_s4 import s4_buy_fields, s4_rotation
 
 Payload = Mapping[str, Any]
 TRADE, FLIP, ERROR, INFO = "alert_trade", "alert_flip", "alert_error", "alert"
@@ -44,7 +45,7 @@ KINDS: dict[str, Kind] = {
         Kind("reserve_added", "the reserve was topped up", False),
         Kind("trend_flip", "the CDC trend flipped", False),
         Kind("flip_not_acted", "a flip the bot could not act on", True),
-        Kind("s4_rotation", "S4 rotated (or would have, in shadow mode)", True),
+        Kind("s4_rotation", "S4 rotated, or would have (shadow), or could not", True),
         Kind("order_failed", "an order failed", True),
         Kind("below_minimum", "an order was below the exchange minimum", True),
         Kind("circuit_open", "trading paused on an exchange", True),
@@ -104,7 +105,6 @@ TITLES = {
     "sold_on_red": "Trend turned red: sold",
     "sold_to_reserve": "Sold into the reserve",
     "reserve_deployed": "Reserve deployed",
-    "s4_rotation": "S4 rotation",
 }
 
 
@@ -126,8 +126,11 @@ def fill_card(kind: str, payload: Payload, zone: ZoneInfo) -> Reply:
         ("Where", _where(payload)),
         ("Asked by", payload.get("requested_by")),
     )
+    if payload.get("strategy") == "s4":
+        fields += s4_buy_fields(payload)
     footer = f"Order {payload['client_order_id']}" if payload.get("client_order_id") else ""
-    title = f"{TITLES.get(kind, 'Order filled')}: {payload.get('symbol', '')}".rstrip(": ")
+    name = "S4 DCA bought" if payload.get("strategy") == "s4" else TITLES.get(kind, "Order filled")
+    title = f"{name}: {payload.get('symbol', '')}".rstrip(": ")
     return Reply(
         kind=TRADE,
         title=title,
@@ -198,19 +201,6 @@ def _flip_not_acted(payload: Payload, zone: ZoneInfo) -> Reply:
             ("Why", payload.get("reason")),
             ("Retrying until", until),
         ),
-    )
-
-
-def _s4_rotation(payload: Payload, zone: ZoneInfo) -> Reply:
-    if "side" in payload:  # the rotation's own orders carry a fill
-        return fill_card("s4_rotation", payload, zone)
-    shadow = bool(payload.get("shadow"))
-    move = f"{payload.get('from', '?')} → {payload.get('to', '?')}"
-    return Reply(
-        kind=FLIP,
-        title=f"S4 {'would rotate' if shadow else 'rotates'} {move}",
-        fields=_fields(("Candle", _local(payload, "candle", zone))),
-        lines=("Shadow mode: nothing was traded.",) if shadow else (),
     )
 
 
@@ -297,7 +287,7 @@ BUILDERS: dict[str, Builder] = {
     "reserve_added": _reserve_added,
     "trend_flip": _trend_flip,
     "flip_not_acted": _flip_not_acted,
-    "s4_rotation": _s4_rotation,
+    "s4_rotation": s4_rotation,
     "order_failed": _order_failed,
     "below_minimum": _below_minimum,
     "circuit_open": lambda p, z: _circuit(p, z, True),
@@ -310,7 +300,7 @@ BUILDERS: dict[str, Builder] = {
 
 def alert_card(kind: str, payload: Payload, zone: ZoneInfo) -> Reply:
     """The card for one alert, in the owner's time zone."""
-    if kind in TITLES and kind != "s4_rotation":
+    if kind in TITLES:
         return fill_card(kind, payload, zone)
     builder = BUILDERS.get(kind)
     return builder(payload, zone) if builder is not None else generic_card(kind, payload, zone)

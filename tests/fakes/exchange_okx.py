@@ -40,8 +40,9 @@ from .exchange_okx_trade import MESSAGES, STATUS, OkxTrading, error, ok
 # HAND-MADE, NOT REAL OKX DATA. No public dump of OKX's XAUT-USDT instrument was found (see
 # ../shared/data/SOURCES.md), so it is BTC-USDT's real instrument renamed, with plausible filters
 # picked for tests. Its candles and default price are Binance's PAXG/USDT (also gold-backed).
+# maxMktSz is in USDT for spot market orders (OKX's instrument docs), as BTC-USDT's 1000000.
 HANDMADE_XAUT_USDT = {"instId": "XAUT-USDT", "baseCcy": "XAUT", "tickSz": "0.1", "lotSz": "0.0001"}
-HANDMADE_XAUT_USDT |= {"minSz": "0.001", "maxMktSz": "100", "maxLmtSz": "1000", "lever": ""}
+HANDMADE_XAUT_USDT |= {"minSz": "0.001", "maxMktSz": "1000000", "maxLmtSz": "1000", "lever": ""}
 CANDLE_SOURCE = {"XAUT": "PAXG"}  # base currency -> the series standing in for it
 BARS = {"1H": "1h", "4H": "4h", "4Hutc": "4h", "1Dutc": "1d"}  # "1D" are Hong Kong days: not served
 PRIVATE_PREFIXES = ("/api/v5/account/", "/api/v5/trade/", "/api/v5/asset/")

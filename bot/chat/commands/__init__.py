@@ -9,6 +9,7 @@ from bot.chat.commands import (
     general,
     portfolio,
     reserve,
+    s4,
     schedules,
     strategy,
     trading,
@@ -18,6 +19,8 @@ from bot.chat.registry import Registry
 
 def build_registry() -> Registry:
     registry = Registry()
-    for module in (general, portfolio, trading, schedules, strategy, reserve, analysis, alerts):
+    for module in (
+        general, portfolio, trading, schedules, strategy, s4, reserve, analysis, alerts
+    ):
         module.register(registry)
     return registry

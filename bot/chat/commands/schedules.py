@@ -8,7 +8,14 @@ from bot.chat.registry import Invocation, Registry, require_admin
 from bot.chat.replies import Field, Reply, Tone
 from bot.engine.errors import UserError, shown
 from bot.engine.number_text import read_count
-from bot.engine.schedules import PAST, ScheduleView, add_schedule, change_schedule, list_schedules
+from bot.engine.schedules import (
+    MODES,
+    PAST,
+    ScheduleView,
+    add_schedule,
+    change_schedule,
+    list_schedules,
+)
 
 MAX_SCHEDULE_ID = 10**9
 USAGE = (
@@ -65,13 +72,16 @@ def register(registry: Registry) -> None:
                     "Give days, a time and an amount, e.g. /schedule add mon,thu 07:00 100"
                 )
             amount = parse_amount(rest[2], example="/schedule add mon 07:00 100")
+            extra = list(rest[3:])
+            if len(extra) == 1 and extra[0].lower() in MODES:  # a mode without an exchange
+                extra = [engine.exchange.name, extra[0]]
             view = await add_schedule(
                 engine,
                 rest[0],
                 rest[1],
                 amount,
-                rest[3] if len(rest) > 3 else None,
-                rest[4] if len(rest) > 4 else None,
+                extra[0] if extra else None,
+                extra[1] if len(extra) > 1 else None,
                 requested_by=call.user.key,
             )
             call.services.schedules_changed()

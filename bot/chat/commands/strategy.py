@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.chat import format as fmt
 from bot.chat.arguments import parse_amount, parse_percent
+from bot.chat.commands.s4 import ask_to_execute
 from bot.chat.registry import Invocation, Registry, require_admin
 from bot.chat.replies import Field, Reply, Tone
 from bot.engine import strategy_settings
@@ -66,12 +67,11 @@ def register(registry: Registry) -> None:
             cap = parse_amount(rest[1], example="/strategy cap binance 500")
             view = strategy_settings.update(engine, name, order_cap=cap)
         elif what == "s4":
-            if not rest or rest[0].lower() != "execute":
+            if not rest or rest[0].lower() != "execute" or len(rest) > 2:
                 raise UserError("Use /strategy s4 execute on|off")
-            view = strategy_settings.update(
-                engine,
-                s4_execute=_on_off(rest[1] if len(rest) > 1 else None, "/strategy s4 execute on"),
-            )
+            if _on_off(rest[1] if len(rest) > 1 else None, "/strategy s4 execute on"):
+                return await ask_to_execute(call)
+            view = strategy_settings.update(engine, s4_execute=False)
         else:
             raise UserError(f"{shown(what)!r} is not a strategy setting; use cdc, sell, cap or s4")
         return strategy_card(view, quote, "Strategy updated")
