@@ -63,6 +63,8 @@ class LeaderLock:
             self._connection.execute(text("SELECT 1"))
             self._connection.commit()
         except Exception:
+            # the session may still hold the lock: end it, never hand it back to the pool
+            self._connection.invalidate()
             self._connection = None
             return False
         return True

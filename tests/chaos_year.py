@@ -3,7 +3,8 @@ Binance or OKX, with faults injected at random and the process killed and restar
 
 Every simulated day runs what the scheduler would run: the trend watch after the daily close
 (and its retries), the weekly DCA on Mondays at 07:00 UTC, and `keep_settling` (look open
-orders up, retry runs and flips whose time has come) through the day. Before each of these, a
+orders up, retry runs and flips whose time has come) through the day, every half hour in the
+six hours of a run's grace. Before each of these, a
 seeded die may inject a fault shaped as the exchange delivers it (an answer lost after the
 order was accepted, a dropped connection, a 5xx, a 429 or 418 with Retry-After, a request that
 lands late, clock drift of up to 3 s, an outage of minutes to a day), and may kill the work in
@@ -48,6 +49,7 @@ START = datetime(2024, 1, 1, tzinfo=UTC)  # a Monday
 RUN_AT = timedelta(hours=7)
 WATCH_AT = timedelta(minutes=5)
 SETTLE_EVERY = timedelta(hours=6)
+RETRY_EVERY = timedelta(minutes=30)
 OPENING_USDT = Decimal(20_000)
 AMOUNT = Decimal(100)
 POLICY = RetryPolicy(
@@ -262,5 +264,7 @@ def day_plan(day: datetime, schedule_id: int) -> list[tuple[datetime, Any]]:
     if day.weekday() == 0:
         due = day + RUN_AT
         plan.append((due, lambda engine: run_schedule(engine, schedule_id, due)))
+        # the scheduler settles every minute; here every half hour within the run's grace
+        plan += [(due + RETRY_EVERY * k, keep_settling) for k in range(1, 12)]
     plan += [(day + SETTLE_EVERY * k, keep_settling) for k in range(1, 4)]
     return sorted(plan, key=lambda item: item[0])

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.chat.commands.trading import order_on_confirm
 from bot.chat.replies import Reply
 from bot.chat.roles import Role, User
+from bot.engine.orders import OrderOutcome
 from storage.db import Database
 from tests.chat_harness import Bot, make_bot
 from tests.conftest import Clock, make_settings
@@ -219,3 +221,15 @@ async def test_terminal_confirms_only_on_yes(bot: Bot) -> None:
     assert "cancelled, nothing was done" in out
     assert "== Bought ==" in out
     assert out.count("buy BTC/USDT") == 1
+
+
+async def test_a_confirmed_order_that_fails_unexpectedly_still_gets_an_answer() -> None:
+    """Anything but a refusal (a lock timeout, a full disk) escaped the confirmation and the
+    person who tapped heard nothing (review finding 11)."""
+
+    async def place(token: str) -> OrderOutcome:
+        raise RuntimeError("database disk image is malformed")
+
+    reply = await order_on_confirm(place, "BTC", "USDT")("token-1")
+    assert reply.title == "Outcome unknown"
+    assert "/history" in reply.lines[0] and "Do not confirm it again" in reply.lines[0]

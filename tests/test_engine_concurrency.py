@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
 from bot.engine.errors import UserError
 from bot.engine.reserve import add_to_reserve, deploy_reserve
@@ -159,3 +160,22 @@ def test_a_standby_takes_over_when_the_postgres_leader_dies(postgres_url: str) -
 
 def test_a_standby_takes_over_when_the_sqlite_leader_dies(tmp_path: Path) -> None:
     _leader_handover(f"sqlite:///{tmp_path / 'dcabot.db'}")
+
+
+def test_a_postgres_leader_that_finds_its_lock_connection_broken_lets_go_of_the_lock(
+    postgres_url: str,
+) -> None:
+    """The check on the lock's connection fails while its session lives on (here: a failed
+    statement left it in an aborted transaction). Dropping the connection without closing it
+    put it back in the pool still holding the advisory lock, so no process could ever lead
+    again, all of them standing by in silence (review finding 10)."""
+    first_db, second_db = Database(postgres_url), Database(postgres_url)
+    first, second = LeaderLock(first_db), LeaderLock(second_db)
+    assert first.try_acquire()
+    with pytest.raises(Exception):  # noqa: B017 - any database error poisons the session
+        first._connection.execute(text("SELECT 1/0"))
+    assert not first.still_held()
+    assert second.try_acquire(), "the lock stayed with a connection nobody owns"
+    second.release()
+    first_db.dispose()
+    second_db.dispose()

@@ -17,17 +17,14 @@ from bot.engine.setup import circuit_alert
 from bot.exchanges.base import ExchangeUnavailable
 from bot.exchanges.ccxt_exchange import CcxtExchange
 from bot.exchanges.quantize import AboveMaximum
+from bot.exchanges.rate_gate import PAUSE_MARGIN
 from storage import orders
 from storage.db import Database
 from storage.models import OutboxAlert
 from tests.conftest import Clock
 from tests.exchange_harness import adapter, engine_with, running, sqlite_database
-from tests.fakes.exchange import FakeExchange, Fault, shared_data_missing
+from tests.fakes.exchange import FakeExchange, Fault
 from tests.fakes.exchange_clients import MovableClock
-
-pytestmark = pytest.mark.skipif(
-    shared_data_missing() is not None, reason=str(shared_data_missing())
-)
 
 
 @pytest.fixture
@@ -100,7 +97,10 @@ async def test_a_429_retry_after_is_honoured_before_anything_is_sent_again(
         with pytest.raises(ExchangeUnavailable, match="trading resumes"):
             await exchange.price("BTC/USDT")
         assert len(fake.requests) == sent
-        movable.advance(8)
+        movable.advance(8)  # 38 s: past Retry-After, not past the margin for a clock step
+        with pytest.raises(ExchangeUnavailable, match="trading resumes"):
+            await exchange.price("BTC/USDT")
+        movable.advance(PAUSE_MARGIN.total_seconds())
         assert (await exchange.price("BTC/USDT")).price > 0
         await exchange.close()
     assert alerts(db, "exchange_paused") == 1
@@ -122,6 +122,10 @@ async def test_a_418_ban_outlives_a_restart_and_no_request_lands_inside_it(
             with pytest.raises(ExchangeUnavailable, match="banned this IP"):
                 await restarted.price("BTC/USDT")
         movable.advance(7200 + 1)
+        fake.set_skew(-3000)  # meanwhile NTP stepped this host's clock 3 s forward
+        with pytest.raises(ExchangeUnavailable, match="banned this IP"):
+            await restarted.price("BTC/USDT")  # the ban is not over on Binance's clock
+        movable.advance(PAUSE_MARGIN.total_seconds())
         assert (await restarted.price("BTC/USDT")).price > 0
         await restarted.close()
         assert fake.ban_violations == 0
@@ -186,3 +190,29 @@ async def test_an_order_above_the_market_maximum_is_refused_before_sending(
             await exchange.sell_base("BTC/USDT", rules.max_market_amount * 2, "dcbsn" + "1" * 24)
         await exchange.close()
         assert fake.order_posts == 0
+
+
+async def test_a_shorter_pause_seen_by_another_process_never_shortens_a_ban(
+    db: Database, clock: Clock
+) -> None:
+    """Process A is answered 418 with a two-hour ban; process B, not yet aware of it, is
+    answered 429 with Retry-After 30 s. B's pause overwrote A's saved ban, so a restart a
+    minute later knocked on Binance inside the ban (review finding 9)."""
+    movable = MovableClock()
+    with running("binance", clock=movable) as fake:
+        other = build(fake, clock, db, movable)  # B: started before the ban
+        first = build(fake, clock, db, movable)
+        fake.inject("/api/v3/ticker/24hr", Fault.ip_banned(retry_after=7200, window=False))
+        with pytest.raises(ExchangeUnavailable):
+            await first.price("BTC/USDT")
+        fake.inject("/api/v3/ticker/24hr", Fault.rate_limited(retry_after=30))
+        with pytest.raises(ExchangeUnavailable):
+            await other.price("BTC/USDT")
+        movable.advance(60)
+        sent = len(fake.requests)
+        restarted = build(fake, clock, db, movable)
+        with pytest.raises(ExchangeUnavailable, match="trading resumes"):
+            await restarted.price("BTC/USDT")
+        assert len(fake.requests) == sent
+        for exchange in (first, other, restarted):
+            await exchange.close()

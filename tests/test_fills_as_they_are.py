@@ -25,11 +25,8 @@ from storage.db import Database
 from storage.models import Order, OrderFee, OutboxAlert, ScheduleRun
 from tests.conftest import Clock, write_buy_intent
 from tests.exchange_harness import adapter, engine_with, running, settings_for, sqlite_database
-from tests.fakes.exchange import FakeExchange, Fault, shared_data_missing
+from tests.fakes.exchange import FakeExchange, Fault
 
-pytestmark = pytest.mark.skipif(
-    shared_data_missing() is not None, reason=str(shared_data_missing())
-)
 DUE = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 
 
@@ -180,3 +177,32 @@ async def test_a_binance_order_archived_with_nothing_filled_is_settled_as_ended(
     assert order.status == orders.REJECTED and "archived" in (order.error or "")
     with db.transaction() as session:
         assert holds.active(session, "binance", "live") == []
+
+
+@pytest.mark.parametrize(("second", "why"), [
+    (Fault.partial_fill(0), "the book is still dry: it expires with nothing filled"),
+    (None, "the rest is below the 5 USDT minimum"),
+], ids=["expired", "below-minimum"])
+async def test_a_rest_the_second_try_cannot_buy_goes_to_the_reserve(
+    tmp_path: Path, db: Database, clock: Clock, second: Fault | None, why: str
+) -> None:
+    """The rest is saved, never dropped, and the run is not called failed: it bought most of
+    its amount (review finding 4)."""
+    with running("binance") as fake:
+        engine = live(tmp_path, db, fake, clock, partial_rest="retry")
+        first_share = "0.5" if second is not None else "0.97"  # 0.97: a rest of about 3 USDT
+        fake.inject(fake.order_endpoint, Fault.partial_fill(first_share))
+        await scheduled_run(engine, clock)
+        if second is not None:
+            fake.inject(fake.order_endpoint, second)
+        await retry_due_runs(engine)
+        await engine.exchange.close()
+    first = stored(db)[0]
+    rest = Decimal(100) - (first.filled_quote or 0)
+    with db.transaction() as session:
+        run = session.scalars(select(ScheduleRun)).one()
+        assert run.status == "done", why
+        assert "partly filled" in run.outcome and "reserve" in run.outcome
+        assert not run.outcome.startswith("failed")
+        assert ledger.balance(session, "binance", "live") == rest
+        assert holds.held(session, "binance", "live") == {}

@@ -8,7 +8,7 @@ without waiting; the bot's own clock (`Clock`) moves with it where the tests say
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,10 +18,11 @@ from sqlalchemy import select
 from bot.chat.commands.portfolio import status_card
 from bot.engine import strategy_settings
 from bot.engine.context import Engine
-from bot.engine.dca_run import retry_due_runs, run_schedule
+from bot.engine.dca_run import resume_unfinished_runs, retry_due_runs, run_key, run_schedule
 from bot.engine.orders import OrderRequest, place_order
 from bot.engine.portfolio import portfolio_status
 from bot.engine.reconcile import other_modes_waiting, reconcile_orders
+from bot.engine.run_outcomes import retry_later
 from bot.engine.schedules import add_schedule
 from bot.exchanges.ccxt_exchange import CcxtExchange
 from storage import holds, orders, outbox, schedules
@@ -29,12 +30,9 @@ from storage.db import Database
 from storage.models import OutboxAlert, ScheduleRun
 from tests.conftest import Clock, write_buy_intent
 from tests.exchange_harness import adapter, engine_with, running, settings_for, sqlite_database
-from tests.fakes.exchange import FakeExchange, Fault, shared_data_missing
+from tests.fakes.exchange import FakeExchange, Fault
 from tests.fakes.exchange_clients import MovableClock
 
-pytestmark = pytest.mark.skipif(
-    shared_data_missing() is not None, reason=str(shared_data_missing())
-)
 DUE = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 
 
@@ -185,3 +183,55 @@ async def test_an_unconfirmed_order_keeps_its_hold_until_settled(
     assert result.recorded == 1
     with db.transaction() as session:
         assert holds.active(session, fake.exchange_id, "live") == []
+
+
+async def test_a_run_retried_through_a_long_outage_keeps_its_backoff_bounded(
+    engine: Engine, db: Database, clock: Clock, fake: FakeExchange
+) -> None:
+    """Attempt 41 of a run with a 48 h grace (about 20 h of an outage) computed 2**41 minutes
+    and raised OverflowError, which also stopped every other retry (review finding 5)."""
+    engine.settings = settings_for(engine.settings.data_dir.parent, fake, missed_run_grace_h=48)
+    schedule_id = await daily_schedule(engine)
+    key = run_key(schedule_id, DUE)
+    with db.transaction() as session:
+        schedules.claim_run(session, schedule_id, key, DUE, DUE).attempts = 41
+    clock.now = DUE + timedelta(hours=20)
+    status, _ = retry_later(engine, key, DUE, "Binance (live) refused the API key")
+    assert status == schedules.RETRYING
+    assert the_run(db).next_attempt_at <= clock.now + timedelta(minutes=30)  # type: ignore[operator]
+
+
+async def test_a_run_found_unfinished_days_after_its_grace_is_missed_not_bought(
+    engine: Engine, db: Database, clock: Clock, fake: FakeExchange
+) -> None:
+    """A process died right after claiming the run; the next start is three days later, far
+    past the 1 h grace: buying now would be a different decision (review finding 6)."""
+    schedule_id = await daily_schedule(engine)
+    with db.transaction() as session:
+        schedules.claim_run(session, schedule_id, run_key(schedule_id, DUE), DUE, DUE)
+    clock.now = DUE + timedelta(days=3)
+    await resume_unfinished_runs(engine)
+    assert fake.orders == []
+    run = the_run(db)
+    assert run.status == schedules.MISSED and "grace" in run.outcome
+    assert alert_kinds(db) == ["schedule_changed", "schedule_missed"]
+
+
+async def test_a_run_meeting_a_halted_market_is_retried_and_told_not_left_started(
+    engine: Engine, db: Database, clock: Clock, fake: FakeExchange, movable: MovableClock
+) -> None:
+    """The bot restarts while the exchange lists BTC/USDT as not trading (maintenance). Reading
+    the trend raised UnknownMarket, which no one caught: the run stayed `started` with no alert
+    until the next restart (review finding 8). Now it is retried like an outage, and told."""
+    view = await add_schedule(engine, "daily", "10:00", Decimal(20), None, "cdc",
+                              requested_by="owner")
+    fake.halt("BTC/USDT")
+    await engine.exchange.close()
+    engine.exchange = on_movable(adapter(fake, clock), movable)  # the restart
+    clock.now = DUE
+    result = await run_schedule(engine, view.id, DUE)
+    assert result.status == schedules.RETRYING, result
+    assert "not trading" in result.outcome
+    assert the_run(db).status == schedules.RETRYING
+    assert alert_kinds(db)[-1] == "run_delayed"
+    assert fake.orders == []

@@ -10,6 +10,7 @@ before anything else; a second attempt with the same key does nothing.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -22,17 +23,18 @@ from bot.engine.errors import UserError
 from bot.engine.funds import BalanceReading, under_account_lock
 from bot.engine.orders import OrderRequest, place_order
 from bot.engine.reserve import set_aside
-from bot.engine.run_outcomes import finish_unrun, retry_later
+from bot.engine.run_outcomes import finish_unrun, grace, missed_late, retry_later
 from bot.engine.s4_watch import s4_market
 from bot.engine.schedule_spec import ScheduleSpec
 from bot.engine.settlement import REST_SUFFIX
 from bot.engine.trend_watch import act_on_flips, read_trend
-from bot.exchanges.base import ExchangeUnavailable
+from bot.exchanges.base import ExchangeUnavailable, UnknownMarket
 from storage import orders, outbox, schedules
 from storage.models import Schedule
 from strategies.rules import BuyBtc, decide_scheduled_dca
 
 MAX_MISSED_LISTED = 52
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,8 @@ class _Claimed:
     rest: Decimal | None = None  # a partial fill's rest, to buy once more
     rest_tried: bool = False  # that once was tried already (and failed): the rest is saved
     symbol: str | None = None  # the market of the partly filled buy (S4 buys gold too)
+    status: str = schedules.STARTED  # the run's status when claimed (`retrying` when resumed)
+    note: str = ""  # its outcome so far (why it waits)
 
 
 def _claim(
@@ -87,9 +91,11 @@ def _claim(
             rest = (first.requested_quote or Decimal(0)) - (first.filled_quote or Decimal(0))
             symbol = first.symbol
         tried = any(o.cause_key.endswith(REST_SUFFIX) for o in placed)
+        status = existing.status if existing is not None else schedules.STARTED
+        note = (existing.last_error or existing.outcome) if existing is not None else ""
         return _Claimed(
             schedule_id, due_at, schedule.amount, schedule.mode, len(placed) + 1, rest, tried,
-            symbol,
+            symbol, status, note,
         )
 
 
@@ -102,11 +108,25 @@ async def run_schedule(
     claimed = _claim(engine, schedule_id, key, due_at, resume)
     if isinstance(claimed, RunResult):
         return claimed
+    if resume and engine.clock() >= due_at + grace(engine):  # too late to buy: a new decision
+        if claimed.rest is not None:  # a late rest is not bought: it is saved
+            return await _set_aside(engine, key, claimed.rest, "the rest of a partial fill")
+        if claimed.status == schedules.RETRYING:
+            reason = claimed.note.removeprefix("retrying: ") or "not placed"
+            status, outcome = retry_later(engine, key, due_at, reason)
+        else:
+            why = "found unfinished at a restart after the grace"
+            status, outcome = missed_late(engine, key, due_at, why)
+        return RunResult(key, status, outcome)
     try:
         return await _attempt(engine, key, claimed)
-    except ExchangeUnavailable as exc:  # down before anything was placed: try again later
+    except (ExchangeUnavailable, UnknownMarket) as exc:  # down, or not trading: try again
         status, outcome = retry_later(engine, key, due_at, str(exc))
-        return RunResult(key, status, outcome)
+    except Exception as exc:  # a failure nobody foresaw: retried and told, never left open
+        log.exception("run %s failed", key)
+        reason = f"unexpected error: {type(exc).__name__}: {exc}"[:160]
+        status, outcome = retry_later(engine, key, due_at, reason)
+    return RunResult(key, status, outcome)
 
 
 async def _attempt(engine: Engine, key: str, run: _Claimed) -> RunResult:

@@ -36,8 +36,9 @@ def pause_listener(
         with db.transaction() as session:
             row = _row(session, exchange, mode, now)
             already = row.paused_until is not None and row.paused_until >= until
-            row.paused_until, row.pause_reason, row.updated_at = until, reason[:200], now
-            if not already:
+            row.updated_at = now
+            if not already:  # a shorter pause never shortens a longer one (a ban) saved
+                row.paused_until, row.pause_reason = until, reason[:200]
                 outbox.enqueue(
                     session,
                     kind="exchange_paused",

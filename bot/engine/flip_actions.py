@@ -10,6 +10,8 @@ unknown is settled by reconciliation, which finishes the flip (`settlement`).
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import select
 
 from bot.engine import strategy_settings
@@ -17,13 +19,15 @@ from bot.engine.context import Engine
 from bot.engine.errors import UserError
 from bot.engine.funds import funds_now, read_balances
 from bot.engine.reserve import deploy_reserve, sell_into_reserve
-from bot.engine.run_outcomes import FIRST_RETRY, LONGEST_RETRY, grace
-from bot.exchanges.base import ExchangeUnavailable
+from bot.engine.run_outcomes import backoff, grace
+from bot.engine.strategy_settings import StrategyView
+from bot.exchanges.base import ExchangeUnavailable, UnknownMarket
 from storage import ledger, orders, outbox
 from storage.models import FlipEvent
 from strategies.cdc import Flip, Trend
 from strategies.rules import DeployReserve, NoAction, SellPercent, decide_on_flip
 
+log = logging.getLogger(__name__)
 STARTED, RETRYING, DONE, MISSED = "started", "retrying", "done", "missed"
 FLIP_CAUSES = ("flip_sell", "flip_buy")
 
@@ -58,7 +62,7 @@ def _retry_flip(engine: Engine, key: str, trend: Trend, reason: str) -> str:
             missed = True
         else:
             missed = False
-            wait = min(FIRST_RETRY * 2**event.attempts, LONGEST_RETRY)
+            wait = backoff(event.attempts)
             event.status, event.next_attempt_at = RETRYING, min(now + wait, give_up_at)
             event.attempts += 1
             event.outcome = f"retrying: {reason}"[:200]
@@ -88,31 +92,44 @@ async def act_on_flip(engine: Engine, flip: Flip, key: str) -> str:
         return "CDC is off: no action"
     with engine.db.transaction() as session:
         placed = [o for cause in FLIP_CAUSES for o in orders.for_cause(session, cause, key)]
+        event = session.scalar(select(FlipEvent).where(FlipEvent.flip_key == key))
     if any(o.status == orders.SENDING for o in placed):
         return "waiting: an order for this flip awaits its answer"
-    attempt_key = orders.attempt_key(key, len(placed) + 1)
+    if event is not None and engine.clock() >= event.created_at + grace(engine):
+        reason = "missed: found unfinished after the grace (the bot was not running)"
+        return _not_acted(engine, key, flip.trend, reason, MISSED)
     try:
-        reading = await read_balances(engine)
-        with engine.db.transaction() as session:
-            held = funds_now(session, engine, reading, engine.settings.base_asset).spendable
-            reserve = ledger.balance(session, engine.exchange.name, engine.exchange.mode)
-        action = decide_on_flip(flip, held, reserve, settings.sell_percent)
-        if isinstance(action, SellPercent):
-            outcome = await sell_into_reserve(
-                engine, action.percent, cause="flip_sell", cause_key=attempt_key, requested_by=None
-            )
-        elif isinstance(action, DeployReserve):
-            outcome = await deploy_reserve(
-                engine, cause="flip_buy", cause_key=attempt_key, requested_by=None
-            )
-        else:
-            assert isinstance(action, NoAction)
-            finish_flip(engine, key, DONE, action.reason)
-            return action.reason
+        return await _act(engine, flip, key, settings, len(placed) + 1)
+    except (ExchangeUnavailable, UnknownMarket) as exc:  # down, or not trading: try again
+        return _retry_flip(engine, key, flip.trend, str(exc))
     except UserError as exc:
         return _not_acted(engine, key, flip.trend, str(exc))
-    except ExchangeUnavailable as exc:
-        return _retry_flip(engine, key, flip.trend, str(exc))
+    except Exception as exc:  # a failure nobody foresaw: retried and told, never left open
+        log.exception("flip %s failed", key)
+        reason = f"unexpected error: {type(exc).__name__}: {exc}"[:160]
+        return _retry_flip(engine, key, flip.trend, reason)
+
+
+async def _act(engine: Engine, flip: Flip, key: str, settings: StrategyView, attempt: int
+               ) -> str:
+    attempt_key = orders.attempt_key(key, attempt)
+    reading = await read_balances(engine)
+    with engine.db.transaction() as session:
+        held = funds_now(session, engine, reading, engine.settings.base_asset).spendable
+        reserve = ledger.balance(session, engine.exchange.name, engine.exchange.mode)
+    action = decide_on_flip(flip, held, reserve, settings.sell_percent)
+    if isinstance(action, SellPercent):
+        outcome = await sell_into_reserve(
+            engine, action.percent, cause="flip_sell", cause_key=attempt_key, requested_by=None
+        )
+    elif isinstance(action, DeployReserve):
+        outcome = await deploy_reserve(
+            engine, cause="flip_buy", cause_key=attempt_key, requested_by=None
+        )
+    else:
+        assert isinstance(action, NoAction)
+        finish_flip(engine, key, DONE, action.reason)
+        return action.reason
     if outcome.status == orders.FAILED:
         return _retry_flip(engine, key, flip.trend, outcome.error or "not placed")
     if outcome.status == orders.SENDING:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +19,7 @@ from storage import orders, outbox, s4
 from storage.models import Order, OrderFee
 
 log = logging.getLogger(__name__)
+SEND_BUDGET = timedelta(minutes=2)  # from an intent's write to its first request, at most
 FeeValues = dict[str, Decimal | None]
 
 
@@ -118,12 +119,19 @@ def record_fill(
 
 
 def mark_failed(engine: Engine, client_id: str, error: str) -> OrderOutcome:
-    """The order was never placed (proven absent after its deadline, or refused unsent)."""
-    return record_failure(engine, client_id, orders.FAILED, error)
+    """The order was never placed: a look-up after its deadline did not find it. The deadline
+    is read again under the row's lock, as a sender may have just moved it (`save_deadline`)."""
+    return record_failure(engine, client_id, orders.FAILED, error, deadline_checked=True)
 
 
 def record_failure(
-    engine: Engine, client_id: str, status: str, error: str, below: BelowMinimum | None = None
+    engine: Engine,
+    client_id: str,
+    status: str,
+    error: str,
+    below: BelowMinimum | None = None,
+    *,
+    deadline_checked: bool = False,
 ) -> OrderOutcome:
     """Record a refusal with its alert: `below_minimum` for the market's minimum, else
     `order_failed`."""
@@ -133,6 +141,8 @@ def record_failure(
         assert order is not None
         if order.status != orders.SENDING:  # settled meanwhile (reconciliation): it stands
             return outcome_of(order, None, repeated=True)
+        if deadline_checked and not deadline_passed(engine, order.deadline_at):
+            return outcome_of(order, None)  # a sender moved the deadline: not proof yet
         order.status, order.error, order.updated_at = status, error, now
         settlement.on_failure(session, order, error, now)
         if status == orders.FAILED and order.cause in settlement.RETRIED_CAUSES:
@@ -188,13 +198,37 @@ def record_unknown(engine: Engine, client_id: str, error: str) -> OrderOutcome:
         return outcome_of(pending, None)
 
 
+class SendCancelled(Exception):
+    """The order was settled elsewhere (proven never placed after its deadline) before this
+    task sent it: it must not be sent."""
+
+
+def send_deadline(engine: Engine) -> datetime:
+    """The deadline an intent carries until its first request: no look-up proves it absent
+    before the sender has had `SEND_BUDGET` to read prices and the clock and send."""
+    return engine.exchange.server_now() + SEND_BUDGET
+
+
 def save_deadline(engine: Engine, client_id: str, deadline: datetime) -> None:
     """Before a request that may place the order: after `deadline` (exchange clock) it can
-    no longer land. Written first, so a restart knows when "not found" becomes proof."""
+    no longer land. Written first, so a restart knows when "not found" becomes proof.
+    `SendCancelled` when the order was settled meanwhile (another process proved it absent)."""
     with engine.db.transaction() as session:
         order = orders.by_client_id(session, client_id, lock=True)
-        if order is not None and (order.deadline_at is None or deadline > order.deadline_at):
-            order.deadline_at = deadline
+        if order is None or order.status != orders.SENDING:
+            raise SendCancelled(client_id)
+        order.deadline_at = deadline
+
+
+def claim_resend(engine: Engine, client_id: str, seen: datetime | None) -> bool:
+    """Claim sending an intent proven absent (its deadline `seen` passed): only the task whose
+    look-up saw that very deadline may send, and it gives the intent a new one first."""
+    with engine.db.transaction() as session:
+        order = orders.by_client_id(session, client_id, lock=True)
+        if order is None or order.status != orders.SENDING or order.deadline_at != seen:
+            return False
+        order.deadline_at = send_deadline(engine)
+        return True
 
 
 def deadline_passed(engine: Engine, deadline: datetime | None) -> bool:

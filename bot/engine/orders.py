@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from bot.engine import settlement
@@ -29,12 +30,15 @@ from bot.engine.order_ids import client_order_id
 from bot.engine.order_records import (
     FeeValues,
     OrderOutcome,
+    SendCancelled,
+    claim_resend,
     deadline_passed,
     outcome_of,
     record_failure,
     record_fill,
     record_unknown,
     save_deadline,
+    send_deadline,
 )
 from bot.exchanges.base import (
     BelowMinimum,
@@ -114,6 +118,7 @@ def _write_intent(
         requested_by=request.requested_by,
         now=now,
     )
+    order.deadline_at = send_deadline(engine)  # no look-up proves it absent before this
     if from_reserve:
         settlement.hold_reserve(session, order, amount, now)
     holds.take(
@@ -157,26 +162,37 @@ async def place_order(engine: Engine, request: OrderRequest) -> OrderOutcome:
             await exchange.market_rules(symbol)
         except UnknownMarket as exc:
             raise UserError(str(exc)) from None
-        order, written = await under_account_lock(
-            engine,
-            lambda session, reading: _write_intent(
-                session, reading, engine, request, client_id, symbol
-            ),
-        )
+        try:
+            order, written = await under_account_lock(
+                engine,
+                lambda session, reading: _write_intent(
+                    session, reading, engine, request, client_id, symbol
+                ),
+            )
+        except IntegrityError:  # another task wrote the same intent at the same moment
+            with engine.db.transaction() as session:
+                raced = orders.by_client_id(session, client_id)
+            assert raced is not None
+            order, written = raced, False
         if not written:
             existing = order
     if existing is not None and existing.status != orders.SENDING:
         return outcome_of(existing, None, repeated=True)
     if existing is not None:  # an intent from an earlier attempt: never send before looking
         try:
+            await exchange.measure_clock()  # its deadline is judged on the exchange's clock
             found = await exchange.find_order(symbol, client_id)
+        except UnknownMarket as exc:  # listed as not trading: a look-up tells nothing
+            return replace(outcome_of(existing, None), error=str(exc))
         except OrderRejected as exc:  # it existed and ended with nothing filled
             return record_failure(engine, client_id, orders.REJECTED, str(exc))
         except ExchangeError as exc:  # cannot tell: stays `sending`, nothing is sent
             return replace(outcome_of(existing, None), error=str(exc))
         if found is not None:
             return record_fill(engine, client_id, found, await fee_values(engine, found))
-        if not deadline_passed(engine, existing.deadline_at):
+        if not deadline_passed(engine, existing.deadline_at) or not claim_resend(
+            engine, client_id, existing.deadline_at
+        ):
             return replace(
                 outcome_of(existing, None),
                 error="not found yet, but its request may still land; looked up again later",
@@ -207,6 +223,11 @@ async def _send(
             fill = await exchange.sell_base(
                 symbol, request.base_amount, client_id, on_attempt=on_attempt
             )
+    except SendCancelled:  # settled by another process before it was sent: it stands
+        with engine.db.transaction() as session:
+            settled = orders.by_client_id(session, client_id)
+        assert settled is not None
+        return outcome_of(settled, None, repeated=True)
     except OrderRejected as exc:
         below = exc if isinstance(exc, BelowMinimum) else None
         return record_failure(engine, client_id, orders.REJECTED, str(exc), below)

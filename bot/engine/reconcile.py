@@ -21,7 +21,7 @@ from bot.engine.flip_actions import resume_unfinished_flips, retry_due_flips
 from bot.engine.order_records import deadline_passed, mark_failed, record_failure, record_fill
 from bot.engine.orders import fee_values
 from bot.engine.s4_rotation import settle_rotations
-from bot.exchanges.base import ExchangeError, OrderRejected
+from bot.exchanges.base import ExchangeError, OrderRejected, UnknownMarket
 from storage import orders
 
 log = logging.getLogger(__name__)
@@ -45,9 +45,17 @@ async def reconcile_orders(engine: Engine) -> Reconciled:
             if o.client_order_id not in engine.in_flight
         ]
     recorded = failed = unknown = waiting = 0
+    if open_intents:
+        try:  # a deadline is judged on the exchange's clock: measure it first
+            await exchange.measure_clock()
+        except ExchangeError:
+            return Reconciled(0, 0, len(open_intents))
     for client_id, symbol, deadline in open_intents:
         try:
             fill = await exchange.find_order(symbol, client_id)
+        except UnknownMarket:  # listed as not trading: a look-up that tells nothing
+            unknown += 1
+            continue
         except OrderRejected as exc:  # it existed and ended with nothing filled
             record_failure(engine, client_id, orders.REJECTED, str(exc))
             failed += 1
@@ -59,8 +67,9 @@ async def reconcile_orders(engine: Engine) -> Reconciled:
             record_fill(engine, client_id, fill, await fee_values(engine, fill))
             recorded += 1
         elif deadline_passed(engine, deadline):
-            mark_failed(engine, client_id, NOT_FOUND)
-            failed += 1
+            outcome = mark_failed(engine, client_id, NOT_FOUND)
+            failed += outcome.status == orders.FAILED
+            waiting += outcome.status == orders.SENDING
         else:
             waiting += 1
     return Reconciled(recorded, failed, unknown, waiting)

@@ -13,12 +13,20 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy.orm import Session
+
 from bot.engine.context import Engine
 from bot.exchanges.quantize import exchange_title
 from storage import outbox, schedules
 
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(minutes=30)
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait before the next try: doubling from a minute, at most half an hour (the
+    exponent is capped, so a week of retries never overflows)."""
+    return min(FIRST_RETRY * (1 << min(attempts, 16)), LONGEST_RETRY)
 
 
 def finish_unrun(engine: Engine, key: str, outcome: str) -> None:
@@ -55,23 +63,12 @@ def retry_later(engine: Engine, key: str, due_at: datetime, reason: str) -> tupl
         run = schedules.by_key(session, key)
         assert run is not None
         if now >= give_up_at:
-            outcome = f"missed: {reason}"
-            schedules.finish(session, key, schedules.MISSED, outcome, now)
-            outbox.enqueue(
-                session,
-                kind="schedule_missed",
-                now=now,
-                urgent=True,
-                payload={
-                    "schedule_id": run.schedule_id,
-                    "due_at": due_at,
-                    "attempts": run.attempts + 1,
-                    "reason": f"{_exchange_name(engine)} could not be reached before the "
-                    f"{_hours(engine)} grace ran out ({reason})",
-                },
+            told = (
+                f"{_exchange_name(engine)} could not be reached before the {_hours(engine)} "
+                f"grace ran out ({reason})"
             )
-            return schedules.MISSED, outcome
-        wait = min(FIRST_RETRY * 2**run.attempts, LONGEST_RETRY)
+            return _missed(session, engine, key, due_at, reason, told, run.attempts + 1)
+        wait = backoff(run.attempts)
         retry = min(now + wait, give_up_at)
         schedules.retry_at(session, key, retry, reason)
         run.attempts += 1
@@ -91,6 +88,38 @@ def retry_later(engine: Engine, key: str, due_at: datetime, reason: str) -> tupl
                 },
             )
         return schedules.RETRYING, f"retrying at {retry:%H:%M} UTC: {reason}"
+
+
+def missed_late(engine: Engine, key: str, due_at: datetime, why: str) -> tuple[str, str]:
+    """A run found unfinished after its grace (the bot was down): recorded missed and told,
+    never bought late (that would be another decision than the one due)."""
+    with engine.db.transaction() as session:
+        run = schedules.by_key(session, key)
+        assert run is not None
+        told = f"{why} (the {_hours(engine)} grace after its due time had passed)"
+        return _missed(session, engine, key, due_at, why, told, run.attempts)
+
+
+def _missed(session: Session, engine: Engine, key: str, due_at: datetime, reason: str,
+            told: str, attempts: int) -> tuple[str, str]:
+    run = schedules.by_key(session, key)
+    assert run is not None
+    now = engine.clock()
+    outcome = f"missed: {reason}"
+    schedules.finish(session, key, schedules.MISSED, outcome, now)
+    outbox.enqueue(
+        session,
+        kind="schedule_missed",
+        now=now,
+        urgent=True,
+        payload={
+            "schedule_id": run.schedule_id,
+            "due_at": due_at,
+            "attempts": attempts,
+            "reason": told,
+        },
+    )
+    return schedules.MISSED, outcome
 
 
 def _exchange_name(engine: Engine) -> str:

@@ -15,6 +15,7 @@ there was nothing to sell) with one `s4_rotation` alert carrying both legs and t
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -24,14 +25,15 @@ from bot.engine.context import Engine
 from bot.engine.errors import UserError
 from bot.engine.funds import funds_now, read_balances
 from bot.engine.orders import OrderRequest, place_order
-from bot.engine.run_outcomes import FIRST_RETRY, LONGEST_RETRY, grace
-from bot.exchanges.base import ExchangeError, ExchangeUnavailable
+from bot.engine.run_outcomes import backoff, grace
+from bot.exchanges.base import ExchangeError, ExchangeUnavailable, UnknownMarket
 from bot.exchanges.markets import gold_symbol
 from bot.exchanges.quantize import fmt_plain, quantize_amount
 from storage import holds, orders, outbox, s4
 from storage.models import Order, S4Rotation
 from strategies.s4 import Asset
 
+log = logging.getLogger(__name__)
 CAUSE = "rotation"
 SELL, BUY = ":sell", ":buy"
 
@@ -59,6 +61,11 @@ async def carry_out(engine: Engine, key: str) -> str:
     engine.in_flight.add(key)
     try:
         return await _step(engine, key)
+    except UnknownMarket as exc:  # a leg's market is not trading now: try again
+        return await _retry(engine, key, str(exc))
+    except Exception as exc:  # a failure nobody foresaw: retried and told, never left open
+        log.exception("rotation %s failed", key)
+        return await _retry(engine, key, f"unexpected error: {type(exc).__name__}: {exc}"[:160])
     finally:
         engine.in_flight.discard(key)
 
@@ -69,6 +76,8 @@ async def _step(engine: Engine, key: str) -> str:
         return row.outcome if row is not None else "no such rotation"
     if any(o.status == orders.SENDING for o in sells + buys):
         return "waiting: a leg's order awaits its answer"
+    if engine.clock() >= row.created_at + grace(engine):  # found after the grace: too late
+        return await _finish(engine, key, s4.MISSED, "missed: not finished within the grace")
     to_asset = Asset(row.to_asset)
     try:
         sold = _filled(sells)
@@ -157,7 +166,7 @@ async def _retry(engine: Engine, key: str, reason: str) -> str:
         assert row is not None
         give_up_at = row.created_at + grace(engine)
         if now < give_up_at:
-            wait = min(FIRST_RETRY * 2**row.attempts, LONGEST_RETRY)
+            wait = backoff(row.attempts)
             row.status, row.next_attempt_at = s4.RETRYING, min(now + wait, give_up_at)
             row.attempts += 1
             row.outcome = f"retrying: {reason}"[:200]

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.exchanges.base import Fill
-from storage import holds, ledger, orders, schedules
+from storage import holds, ledger, orders, outbox, schedules
 from storage.models import FlipEvent, Order
 
 ALERT_KIND = {
@@ -103,6 +103,12 @@ def _finish_run(
     if partial_rest == "retry" and not order.cause_key.endswith(REST_SUFFIX):
         schedules.retry_at(session, run, now, f"partly filled: {rest} to buy once more")
         return
+    _rest_to_reserve(session, order, rest, "", now, bought)
+
+
+def _rest_to_reserve(session: Session, order: Order, rest: Decimal, why: str, now: datetime,
+                     bought: str = "bought part of it") -> None:
+    """What a partly filled run did not buy goes to the reserve, and the run is done."""
     ledger.append(
         session,
         exchange=order.exchange,
@@ -113,23 +119,42 @@ def _finish_run(
         order_id=order.id,
         now=now,
     )
-    outcome = f"{bought} (partly filled; {rest} to the reserve)"
-    schedules.finish(session, run, schedules.DONE, outcome, now)
+    outcome = f"{bought} (partly filled; {rest} to the reserve{why})"
+    schedules.finish(session, orders.base_key(order.cause_key), schedules.DONE, outcome, now)
 
 
 def undo_failure(session: Session, order: Order, now: datetime) -> None:
     """An order recorded as never placed turned out to have filled: take back what its failure
-    gave back, so the fill can be booked as any other (a contradiction; logged by the caller)."""
-    if order.cause in HOLDS_RESERVE and order.requested_quote is not None:
+    gave back, so the fill can be booked as any other (a contradiction; logged by the caller).
+    If the reserve was spent since, it goes to zero and the shortfall is told: the fill is
+    always booked, whatever the reserve holds."""
+    if order.cause not in HOLDS_RESERVE or order.requested_quote is None:
+        return
+    held = ledger.balance(session, order.exchange, order.mode)
+    taken = min(order.requested_quote, max(held, Decimal(0)))
+    if taken > 0:
         ledger.append(
             session,
             exchange=order.exchange,
             mode=order.mode,
-            amount=-order.requested_quote,
+            amount=-taken,
             reason="late_fill",
             note=order.client_order_id,
             order_id=order.id,
             now=now,
+        )
+    short = order.requested_quote - taken
+    if short > 0:
+        outbox.enqueue(
+            session,
+            kind="task_failed",
+            now=now,
+            urgent=True,
+            payload={
+                "task": "books",
+                "reason": f"order {order.client_order_id} was recorded never placed but filled; "
+                f"the reserve had been spent since and is short by {short}: check /reserve",
+            },
         )
 
 
@@ -151,6 +176,8 @@ def on_failure(session: Session, order: Order, error: str, now: datetime) -> Non
         run = orders.base_key(order.cause_key)
         if order.status == orders.FAILED:  # never placed: the run is tried again
             schedules.retry_at(session, run, now, error)
+        elif order.cause_key.endswith(REST_SUFFIX) and order.requested_quote:
+            _rest_to_reserve(session, order, order.requested_quote, f" ({error})", now)
         else:
             schedules.finish(session, run, schedules.DONE, f"failed: {error}", now)
     if order.cause == ROTATION and order.side == "buy" and order.status == orders.FAILED:

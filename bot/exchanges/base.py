@@ -158,6 +158,11 @@ class Exchange(Protocol):
         """Now on the exchange's clock (deadlines are on it)."""
         ...
 
+    async def measure_clock(self) -> None:
+        """Measure the exchange's clock if never done (or long ago), so `server_now` can be
+        trusted to judge a deadline; `ExchangeError` when it cannot be asked."""
+        ...
+
     async def closed_candles(self, symbol: str, limit: int) -> list[Candle]:
         """The last `limit` closed daily candles, oldest first; never the one still forming."""
         ...

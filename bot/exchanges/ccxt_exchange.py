@@ -21,7 +21,6 @@ from decimal import Decimal
 from typing import Any
 
 from bot.exchanges.base import (
-    BelowMinimum,
     ExchangeUnavailable,
     Fill,
     InsufficientFunds,
@@ -31,20 +30,13 @@ from bot.exchanges.base import (
 )
 from bot.exchanges.ccxt_calls import CcxtCalls, ExchangeLog, RetryPolicy, Sleep
 from bot.exchanges.ccxt_client import build_client
-from bot.exchanges.ccxt_orders import describe_fill, to_decimal
+from bot.exchanges.ccxt_orders import describe_fill, quote_to_spend, to_decimal
 from bot.exchanges.circuit import CircuitBreaker, CircuitListener, CircuitState
 from bot.exchanges.exchange_clock import ClockListener, ExchangeClock
-from bot.exchanges.markets import quote_step, rules_from_ccxt_market
+from bot.exchanges.markets import rules_from_ccxt_market
 from bot.exchanges.order_flow import OnAttempt, OrderFlow, OrderTicket
 from bot.exchanges.public_market import OHLCV_PAGE, closed_daily_candles
-from bot.exchanges.quantize import (
-    check_cost,
-    exchange_title,
-    fmt_plain,
-    plan_buy,
-    plan_sell,
-    quantize_down,
-)
+from bot.exchanges.quantize import exchange_title, fmt_plain, plan_buy, plan_sell
 from bot.exchanges.rate_gate import PauseListener, PauseLoader, RateGate
 from bot.exchanges.single_flight import SingleFlight
 from storage.credentials import ApiCredentials
@@ -147,6 +139,9 @@ class CcxtExchange:
     async def sync_clock(self) -> int:
         return await self.time.sync()
 
+    async def measure_clock(self) -> None:
+        await self.time.fresh()
+
     # -- reads ------------------------------------------------------------------------------
 
     async def market_rules(self, symbol: str) -> MarketRules:
@@ -187,8 +182,9 @@ class CcxtExchange:
 
     async def find_order(self, symbol: str, client_order_id: str) -> Fill | None:
         """The order's fill; None when the exchange does not know it (proof of nothing before
-        its deadline); `OrderRejected` when it ended with nothing filled."""
-        rules = await self.market_rules(symbol)
+        its deadline); `OrderRejected` when it ended with nothing filled. A market listed as not
+        trading (maintenance) is still looked up: its orders may have filled before."""
+        rules = rules_from_ccxt_market(self.name, await self._market(symbol, trading=False))
         self._require_keys("look up orders")
         ticket = OrderTicket(rules, "", client_order_id, f"order {client_order_id}")
         return await self.flow.find(ticket)
@@ -208,14 +204,7 @@ class CcxtExchange:
     ) -> Fill:
         rules = await self.market_rules(symbol)
         self._require_keys(f"buy {symbol}")
-        check_cost(rules, quote_amount)
-        step = quote_step(self.client.markets[symbol], rules)
-        spend = quantize_down(quote_amount, step)
-        if spend <= 0:
-            raise BelowMinimum(
-                f"{self.title} takes {symbol} buys in steps of {fmt_plain(step)} {rules.quote}; "
-                f"{fmt_plain(quote_amount)} comes to nothing"
-            )
+        spend = quote_to_spend(self.title, self.client.markets[symbol], rules, quote_amount)
         price = (await self.price(symbol)).price
         plan = plan_buy(rules, spend, price)
         await self._require_free(rules.quote, spend, f"buying {symbol}")
@@ -284,7 +273,7 @@ class CcxtExchange:
         probe = client.fetch_time if client.has.get("fetchTime") else client.fetch_status
         return await self.calls.once("probe", probe)
 
-    async def _market(self, symbol: str) -> dict[str, Any]:
+    async def _market(self, symbol: str, *, trading: bool = True) -> dict[str, Any]:
         """The market, from ccxt's list (loaded once: a cached list is no answer from the
         exchange, so it neither counts as a success for the breaker nor waits for one)."""
         await self._admit()
@@ -294,7 +283,7 @@ class CcxtExchange:
         market = markets.get(symbol)
         if market is None:
             raise UnknownMarket(f"{self.calls.where} has no market {symbol}")
-        if market.get("active") is False:
+        if trading and market.get("active") is False:
             raise UnknownMarket(f"{self.calls.where}: {symbol} is not trading at the moment")
         return dict(market)
 

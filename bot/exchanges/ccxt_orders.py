@@ -15,7 +15,9 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from bot.exchanges.base import Fill, MarketRules
+from bot.exchanges.base import BelowMinimum, Fill, MarketRules
+from bot.exchanges.markets import quote_step
+from bot.exchanges.quantize import check_cost, fmt_plain, quantize_down
 
 FINAL_STATUSES = frozenset({"closed", "canceled", "cancelled", "expired", "rejected"})
 
@@ -129,3 +131,19 @@ def describe_fill(fill: Fill, rules: MarketRules) -> str:
         f"{'' if fill.complete else ', partly filled'}, order {fill.client_order_id} / "
         f"{fill.exchange_order_id}"
     )
+
+
+def quote_to_spend(
+    title: str, market: dict[str, Any], rules: MarketRules, quote_amount: Decimal
+) -> Decimal:
+    """What a market buy for `quote_amount` may spend: at least the minimum cost, cut down to
+    the quote step the exchange takes (ccxt truncates `quoteOrderQty` to the price tick)."""
+    check_cost(rules, quote_amount)
+    step = quote_step(market, rules)
+    spend = quantize_down(quote_amount, step)
+    if spend <= 0:
+        raise BelowMinimum(
+            f"{title} takes {rules.symbol} buys in steps of {fmt_plain(step)} {rules.quote}; "
+            f"{fmt_plain(quote_amount)} comes to nothing"
+        )
+    return spend

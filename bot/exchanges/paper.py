@@ -75,6 +75,9 @@ class PaperExchange:
     def server_now(self) -> datetime:
         return self.clock()
 
+    async def measure_clock(self) -> None:
+        """The paper exchange runs on the bot's own clock."""
+
     async def buy_with_quote(
         self,
         symbol: str,

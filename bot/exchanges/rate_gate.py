@@ -8,7 +8,10 @@ for repeat offenders. Every response also says the request weight used this minu
 * a 429 or 418 pauses every request to that exchange until `Retry-After` has passed (a missing
   header: one minute for a 429, two for a 418); each request asked meanwhile is refused here,
   at once, with the time trading resumes;
-* a used weight of 90% of the limit pauses until the minute is over, before Binance has to say so.
+* a used weight of 90% of the limit pauses until the minute is over, before Binance has to say so;
+* a tenth of the wait, at most `PAUSE_MARGIN`, is added to every pause: the exchange times a ban
+  on its clock, and this host's clock may be stepped (NTP correcting a drifting Raspberry Pi)
+  while the bot waits.
 
 The pause outlives the process and is shared by every process of the bot: the engine saves it
 (`on_pause`) and `refresh` reads the saved one back (see `bot.engine.exchange_state`).
@@ -31,6 +34,7 @@ WEIGHT_LIMIT = 6000
 WEIGHT_HEADROOM = 0.9
 REFRESH_EVERY = timedelta(seconds=30)
 DEFAULT_WAIT = {429: timedelta(minutes=1), 418: timedelta(minutes=2)}
+PAUSE_MARGIN = timedelta(seconds=5)
 
 
 def header(headers: Mapping[str, object] | None, name: str) -> str | None:
@@ -111,7 +115,8 @@ class RateGate:
         if retry_after is not None and retry_after.strip().isdigit():
             wait = timedelta(seconds=int(retry_after.strip()))
         what = "banned this IP (HTTP 418)" if status == 418 else "rate limited (HTTP 429)"
-        self._pause(self.clock() + wait, f"{what}, Retry-After {int(wait.total_seconds())} s")
+        reason = f"{what}, Retry-After {int(wait.total_seconds())} s"
+        self._pause(self.clock() + wait + min(PAUSE_MARGIN, wait / 10), reason)
 
     def _pause(self, until: datetime, reason: str) -> None:
         if self.paused_until is not None and until <= self.paused_until:

@@ -38,7 +38,7 @@ from .exchange_limits import DEFAULT_WEIGHT_LIMIT, TOO_MUCH
 
 PRIVATE_PATHS = frozenset(
     f"/api/v3/{name}" for name in ("order", "account", "openOrders", "allOrders", "myTrades")
-)
+) | {"/sapi/v1/account/apiRestrictions"}
 AHEAD = "Timestamp for this request was 1000ms ahead of the server's time."
 MAX_RECV_WINDOW = Decimal(60_000)
 
@@ -50,6 +50,19 @@ class BinanceVenue(BinanceTrading, Venue):
     def __init__(self, settings: VenueSettings, exchange_info: Path) -> None:
         super().__init__(settings)
         self._info_path = exchange_info
+        # GET /sapi/v1/account/apiRestrictions (the key's permissions; not on the testnet)
+        self.api_restrictions: dict[str, Any] = {
+            "ipRestrict": False,
+            "createTime": 1_700_000_000_000,
+            "enableReading": True,
+            "enableSpotAndMarginTrading": True,
+            "enableWithdrawals": False,
+            "enableInternalTransfer": False,
+            "enableMargin": False,
+            "enableFutures": False,
+            "permitsUniversalTransfer": False,
+            "enableVanillaOptions": False,
+        }
         self.symbols: dict[str, dict[str, Any]] = {
             s["symbol"]: s for s in load_json(exchange_info)["symbols"]
         }
@@ -112,6 +125,7 @@ class BinanceVenue(BinanceTrading, Venue):
             "GET /api/v3/openOrders": lambda: Response(200, []),  # market orders never rest
             "GET /api/v3/allOrders": lambda: self._all_orders(params),
             "GET /api/v3/myTrades": lambda: self._my_trades(params),
+            "GET /sapi/v1/account/apiRestrictions": lambda: Response(200, self.api_restrictions),
         }
         route = routes.get(request.endpoint)
         return route() if route is not None else Response(404, "Not Found")
@@ -135,13 +149,16 @@ class BinanceVenue(BinanceTrading, Venue):
         wanted = (
             [params["symbol"]] if "symbol" in params else json.loads(params.get("symbols") or "[]")
         )
-        if not wanted:
+        if not wanted and not self.halted:
             return Response(200, load_json_bytes(self._info_path))  # the shared file, verbatim
         if any(symbol not in self.symbols for symbol in wanted):
             return error(-1121)
-        return Response(
-            200, {**load_json(self._info_path), "symbols": [self.symbols[s] for s in wanted]}
-        )
+        listed = [self._listing(s) for s in wanted or self.symbols]
+        return Response(200, {**load_json(self._info_path), "symbols": listed})
+
+    def _listing(self, symbol: str) -> dict[str, Any]:
+        info = self.symbols[symbol]
+        return {**info, "status": "BREAK"} if symbol in self.halted else info
 
     def _tickers(self, params: dict[str, str], build: Callable[[str], dict[str, Any]]) -> Response:
         symbol = params.get("symbol")

@@ -61,6 +61,7 @@ class OkxVenue(OkxTrading, Venue):
 
     def __init__(self, settings: VenueSettings) -> None:
         super().__init__(settings)
+        self.key_permissions = "read_only,trade"  # GET /api/v5/account/config's `perm`
         listed = load_json(DATA_DIR / "okx_instruments.json")["data"]
         xaut = {**next(i for i in listed if i["instId"] == "BTC-USDT"), **HANDMADE_XAUT_USDT}
         self.instruments: dict[str, dict[str, str]] = {i["instId"]: i for i in [*listed, xaut]}
@@ -94,6 +95,10 @@ class OkxVenue(OkxTrading, Venue):
             "GET /api/v5/market/candles": lambda: self._candles(query, 300),
             "GET /api/v5/market/history-candles": lambda: self._candles(query, 100),
             "GET /api/v5/account/balance": lambda: self._balance(query),
+            "GET /api/v5/account/config": lambda: ok(
+                [{"uid": "44705892343619584", "acctLv": "1", "posMode": "net_mode",
+                  "label": "dcabot", "ip": "", "perm": self.key_permissions}]
+            ),
             "POST /api/v5/trade/order": lambda: self._place_all(request.body, fault, batch=False),
             "POST /api/v5/trade/batch-orders": lambda: self._place_all(
                 request.body, fault, batch=True
@@ -167,7 +172,8 @@ class OkxVenue(OkxTrading, Venue):
         if kind != "SPOT":
             return ok([])  # the fake lists spot instruments only
         inst = query.get("instId")
-        return ok([self.instruments[inst]] if inst else list(self.instruments.values()))
+        listed = [self.instruments[inst]] if inst else list(self.instruments.values())
+        return ok([{**i, "state": "suspend"} if i["instId"] in self.halted else i for i in listed])
 
     def _ticker(self, query: dict[str, str]) -> Response:
         inst = query.get("instId", "")

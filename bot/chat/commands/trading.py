@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 
 from bot.chat import format as fmt
@@ -13,6 +14,8 @@ from bot.engine.buy_now import buy_now, preview_buy
 from bot.engine.errors import UserError
 from bot.engine.orders import OrderOutcome
 from bot.exchanges.base import ExchangeError
+
+log = logging.getLogger(__name__)
 
 
 def order_card(outcome: OrderOutcome, base: str, quote: str) -> Reply:
@@ -81,6 +84,18 @@ def order_on_confirm(
             outcome = await place(token)
         except (UserError, ExchangeError) as exc:
             return Reply(kind="error", title="Not done", lines=(str(exc),), tone=Tone.ERROR)
+        except Exception:  # the order may or may not exist: say so, never stay silent
+            log.exception("confirmed order %s failed", token)
+            return Reply(
+                kind="error",
+                title="Outcome unknown",
+                tone=Tone.ERROR,
+                lines=(
+                    "Something failed while placing this order, and it may or may not have "
+                    "been placed. The bot checks with the exchange by itself; /history shows "
+                    "the order once it is known. Do not confirm it again.",
+                ),
+            )
         return order_card(outcome, base, quote)
 
     return confirmed
