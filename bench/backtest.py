@@ -1,4 +1,5 @@
-"""Benchmark the backtester on the real candles in ../shared/data.
+"""Benchmark the backtester on the full real candles in ../shared/data (not the cut copies the
+tests read in tests/data: `SHARED_DATA_DIR` of tests/shared_data.py).
 
 Prints: CSV parse time and compute time (indicators + the cdc backtest, `every=168`) for the
 hourly BTC file (77k candles; target under 100 ms of compute), the same for the daily file,
@@ -23,10 +24,10 @@ sys.path.insert(0, str(REPO))
 
 from strategies.backtest import run_backtest  # noqa: E402
 from strategies.candles import Candle, parse_candles_csv  # noqa: E402
+from tests.shared_data import SHARED_DATA_DIR  # noqa: E402
 
-DATA_DIR = REPO.parent / "shared" / "data"
-HOURLY = DATA_DIR / "btc_usdt_1h_binance.csv"
-DAILY = DATA_DIR / "btc_usdt_1d_binance.csv"
+HOURLY = SHARED_DATA_DIR / "btc_usdt_1h_binance.csv"
+DAILY = SHARED_DATA_DIR / "btc_usdt_1d_binance.csv"
 REPEATS = 7
 COMPUTE_TARGET_MS = 100.0
 COMMAND_TARGET_S = 1.5
@@ -96,8 +97,8 @@ def bench_command() -> None:
 
 
 def main() -> int:
-    if not DATA_DIR.is_dir():
-        print(f"no shared data at {DATA_DIR}; nothing to measure")
+    if not SHARED_DATA_DIR.is_dir():
+        print(f"no shared data at {SHARED_DATA_DIR}; nothing to measure")
         return 0
     bench_file(HOURLY, every=168)
     bench_file(DAILY, every=7)

@@ -14,7 +14,9 @@ bot of its own (a fresh data folder):
    chats (Telegram) and LINE users, simulated prices. Target: every reply, p95 under 100 ms.
 2. `slow`: the paper exchange reading prices from the fake Binance; one user's ticker call is held
    `--slow` seconds while others send `/status` (at `--rate`, at most 100 a second). Target: the
-   others' webhooks acknowledged under 20 ms (p95).
+   others' webhooks acknowledged under 20 ms (p95). The fake reads tests/data, whose daily candles
+   and 3-symbol exchangeInfo are whole copies of ../shared/data's (DCABOT_TEST_DATA may name
+   another folder).
 3. `strangers`: `--flood-rate` updates a second for `--seconds`, each from a new id (a private
    Telegram chat, or a new LINE user), while viewers send `/status` at 10 a second. Targets: the
    viewers' replies p95 at most 100 ms, and no more refusals reaching the strangers (counted in
@@ -161,14 +163,10 @@ def throughput(
 
 def slow_exchange(fakes: ChatFakes, tmp: Path, rate: float, slow_s: float) -> bool:
     try:  # imported here: the other scenarios do not need the fake exchange
-        from tests.fakes.exchange import FakeExchange, Fault, shared_data_missing
+        from tests.fakes.exchange import FakeExchange, Fault
     except ImportError as exc:
         print(f"\n2. not run: the fake exchange cannot be imported ({exc})")
         return False
-    missing = shared_data_missing()
-    if missing:
-        print(f"\n2. skipped: the fake exchange needs {missing}")
-        return True
     with (
         FakeExchange("binance") as exchange,
         BotProcess(

@@ -11,7 +11,7 @@ import pytest
 from strategies.backtest import BacktestInputError, BacktestResult, run_backtest
 from strategies.candles import Candle
 from strategies.portfolio import EventKind
-from tests.shared_data import BTC_DAILY, PAXG_DAILY, load_candles, needs_shared_data
+from tests.shared_data import BTC_DAILY, PAXG_DAILY, load_candles
 from tests.test_cdc import _reference
 
 D = Decimal
@@ -172,7 +172,6 @@ def _figures(result: BacktestResult) -> dict[str, object]:
     }
 
 
-@needs_shared_data
 @pytest.mark.parametrize(
     ("strategy", "every", "start", "end", "sell_percent"),
     [
@@ -198,7 +197,6 @@ def test_daily_backtest_matches_the_reference_loop_exactly(
     assert _figures(result) == expected
 
 
-@needs_shared_data
 def test_daily_cdc_default_figures_are_pinned() -> None:
     # Verified by `reference_backtest` above (an independent loop); pinned so that any change
     # of a digit is noticed.
@@ -211,7 +209,6 @@ def test_daily_cdc_default_figures_are_pinned() -> None:
     assert (result.buys, result.sells) == (279, 44)
 
 
-@needs_shared_data
 @pytest.mark.parametrize("strategy", ["dca", "cdc", "s4"])
 def test_results_are_reproducible_to_the_last_digit(strategy: str) -> None:
     gold = load_candles(PAXG_DAILY) if strategy == "s4" else None
@@ -223,7 +220,6 @@ def test_results_are_reproducible_to_the_last_digit(strategy: str) -> None:
     assert third == runs[0]
 
 
-@needs_shared_data
 def test_s4_default_figures_are_pinned() -> None:
     result = run_backtest(load_candles(BTC_DAILY), strategy="s4", gold=load_candles(PAXG_DAILY))
     assert (result.start, result.end, result.candles) == (date(2020, 8, 28), date(2026, 1, 5), 1957)

@@ -13,9 +13,7 @@ from strategies.backtest import BacktestInputError, run_backtest
 from strategies.candles import Candle
 from strategies.portfolio import EventKind
 from strategies.s4 import Asset
-from tests.shared_data import BTC_DAILY, BTC_HOURLY, PAXG_DAILY, load_candles, needs_shared_data
-
-pytestmark = needs_shared_data
+from tests.shared_data import BTC_DAILY, BTC_HOURLY, PAXG_DAILY, load_candles
 
 
 def _scaled(candles: tuple[Candle, ...], from_index: int, factor: Decimal) -> list[Candle]:
@@ -58,11 +56,16 @@ def test_s4_reads_no_later_candle(cut: int) -> None:
 
 
 def test_hourly_cdc_reads_no_later_candle() -> None:
+    # The 4,660 hours in tests/data (2017-08-17 .. 2018-02-28), cut about two thirds of the way
+    # (2017-12-20T09:00), as 50,000 cut the full 77,374; flips fall on both sides of the cut.
     candles = load_candles(BTC_HOURLY)
-    cut = 50_000
+    cut = 3_000
     full = run_backtest(candles, strategy="cdc", every=168)
     truncated = run_backtest(candles[:cut], strategy="cdc", every=168)
     assert truncated.events == tuple(e for e in full.events if e.time <= candles[cut - 1].time)
+    later = [e.kind for e in full.events if e.time > candles[cut - 1].time]
+    assert EventKind.FLIP_SELL in later and EventKind.RESERVE_DEPLOY in later
+    assert EventKind.FLIP_SELL in [e.kind for e in truncated.events]
 
 
 def test_window_and_schedule() -> None:

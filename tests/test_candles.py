@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from itertools import pairwise
 
 import pytest
 
@@ -14,7 +15,7 @@ from strategies.candles import (
     closed_candles,
     parse_candles_csv,
 )
-from tests.shared_data import BTC_DAILY, BTC_HOURLY, load_candles, needs_shared_data
+from tests.shared_data import BTC_DAILY, BTC_HOURLY, csv_rows, load_candles
 
 HEADER = "timestamp,open,high,low,close,volume"
 GOOD = [
@@ -75,11 +76,29 @@ def test_closed_candles_drops_the_forming_candle() -> None:
         closed_candles(candles, datetime(2024, 1, 3), day)
 
 
-@needs_shared_data
 def test_real_files_parse_and_tell_their_interval() -> None:
     daily, hourly = load_candles(BTC_DAILY), load_candles(BTC_HOURLY)
-    assert (len(daily), len(hourly)) == (3064, 77374)
+    hour = timedelta(hours=1)
+    # tests/data keeps the hourly file's first months (see its SOURCES.md): the 4,700 hours from
+    # the listing hour 2017-08-17T04:00 to 2018-02-28T23:00 (195 days x 24 + 20), less the 40
+    # that the three outages SOURCES.md lists in that span took (6 + 1 + 33): 4,660 candles
+    assert (hourly[0].time, hourly[-1].time) == (
+        datetime(2017, 8, 17, 4, tzinfo=UTC), datetime(2018, 2, 28, 23, tzinfo=UTC)
+    )
+    assert (hourly[-1].time - hourly[0].time) // hour + 1 == 4700
+    gaps = [
+        (a.time, (b.time - a.time) // hour - 1)
+        for a, b in pairwise(hourly)
+        if b.time - a.time != hour
+    ]
+    assert gaps == [
+        (datetime(2017, 9, 6, 16, tzinfo=UTC), 6),
+        (datetime(2018, 1, 4, 3, tzinfo=UTC), 1),
+        (datetime(2018, 2, 8, 0, tzinfo=UTC), 33),
+    ]
+    assert (len(daily), len(hourly)) == (3064, 4660)
+    assert (len(csv_rows(BTC_DAILY)), len(csv_rows(BTC_HOURLY))) == (3064, 4660)  # none dropped
     assert candle_interval(daily) == timedelta(days=1)
-    assert candle_interval(hourly) == timedelta(hours=1)  # despite 28 outage gaps
+    assert candle_interval(hourly) == hour  # despite the 3 outage gaps, one of 33 hours
     assert daily[0].close == Decimal("4285.08")
     assert daily[0].time == datetime(2017, 8, 17, tzinfo=UTC)

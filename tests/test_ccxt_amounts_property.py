@@ -1,9 +1,9 @@
 """Any quote amount at any price, against Binance's real BTCUSDT and PAXGUSDT filters: what the
 adapter sends is a whole number of steps, at least the minimum, and never spends more than asked.
 
-The filters are read here straight from `binance_exchange_info.json` (the full 1,248-symbol file
-the fake also serves), so the check does not trust the adapter's own reading of them. What was
-sent is what the fake received.
+The filters are read here straight from `binance_exchange_info.json` (Binance's 2024 listing cut to
+six symbols in tests/data; the fake serves it as `markets="full"`), so the check does not trust
+the adapter's own reading of them. What was sent is what the fake received.
 """
 
 from __future__ import annotations
@@ -23,13 +23,9 @@ from hypothesis import strategies as st
 from bot.exchanges.base import BelowMinimum
 from bot.exchanges.ccxt_exchange import CcxtExchange
 from tests.exchange_harness import adapter
-from tests.fakes.exchange import DATA_DIR, FakeExchange, shared_data_missing
+from tests.fakes.exchange import DATA_DIR, FakeExchange
 
 EXCHANGE_INFO = DATA_DIR / "binance_exchange_info.json"
-pytestmark = pytest.mark.skipif(
-    shared_data_missing() is not None or not EXCHANGE_INFO.is_file(),
-    reason=f"shared market data missing in {DATA_DIR}",
-)
 
 
 @dataclass(frozen=True)
@@ -55,7 +51,7 @@ def real_filters() -> dict[str, Filters]:
     return found
 
 
-FILTERS = real_filters() if EXCHANGE_INFO.is_file() else {}
+FILTERS = real_filters()
 PRICE_RANGE = {"BTC/USDT": (15_000, 150_000), "PAXG/USDT": (1_200, 4_000)}
 
 

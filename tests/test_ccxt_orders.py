@@ -35,11 +35,7 @@ from tests.exchange_harness import (
     running,
     sqlite_database,
 )
-from tests.fakes.exchange import FakeExchange, Fault, shared_data_missing
-
-pytestmark = pytest.mark.skipif(
-    shared_data_missing() is not None, reason=str(shared_data_missing())
-)
+from tests.fakes.exchange import FakeExchange, Fault
 
 BUY = OrderRequest(cause="buy_now", cause_key="token-1", side="buy", quote_amount=Decimal(50))
 CID = client_order_id("buy_now", "token-1")

@@ -25,7 +25,7 @@ from strategies.cdc import (
     source_values,
     trend_flips,
 )
-from tests.shared_data import BTC_DAILY, csv_rows, load_candles, needs_shared_data
+from tests.shared_data import BTC_DAILY, csv_rows, load_candles
 from tests.test_indicators import exact_ema
 
 
@@ -82,7 +82,6 @@ def _at(day: str) -> datetime:
     return datetime.fromisoformat(day).replace(tzinfo=UTC)
 
 
-@needs_shared_data
 def test_every_daily_zone_and_trend_matches_the_literal_definition() -> None:
     times, zones, trends = _reference()
     series = cdc_series(load_candles(BTC_DAILY))
@@ -114,7 +113,6 @@ DATED = [
 ]
 
 
-@needs_shared_data
 @pytest.mark.parametrize(("day", "close", "fast", "slow", "zone", "trend"), DATED)
 def test_dated_daily_candles(
     day: str, close: str, fast: float, slow: float, zone: Zone, trend: Trend | None
@@ -127,7 +125,6 @@ def test_dated_daily_candles(
     assert (row.zone, row.trend) == (zone, trend)
 
 
-@needs_shared_data
 def test_first_daily_flips() -> None:
     flips = trend_flips(cdc_series(load_candles(BTC_DAILY)))
     assert flips[:3] == [
@@ -137,7 +134,6 @@ def test_first_daily_flips() -> None:
     ]
 
 
-@needs_shared_data
 @pytest.mark.parametrize("cut", [26, 27, 400, 1500, 3063])
 def test_truncating_the_series_never_changes_earlier_rows(cut: int) -> None:
     candles = load_candles(BTC_DAILY)
@@ -149,7 +145,6 @@ def test_truncating_the_series_never_changes_earlier_rows(cut: int) -> None:
     assert part.ema_slow == full.ema_slow[:cut]
 
 
-@needs_shared_data
 def test_latest_flip_and_trend_since_at_the_end_of_the_daily_file() -> None:
     candles = load_candles(BTC_DAILY)
     series = cdc_series(candles)

@@ -11,12 +11,8 @@ import pytest
 
 from tests.chaos_checks import check
 from tests.chaos_year import ChaosYear, live_a_year
-from tests.fakes.exchange import shared_data_missing
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(shared_data_missing() is not None, reason=str(shared_data_missing())),
-]
+pytestmark = pytest.mark.slow
 
 
 @pytest.mark.parametrize(("exchange_id", "seed"), [("binance", 11), ("okx", 12)])

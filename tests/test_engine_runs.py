@@ -24,9 +24,8 @@ from storage.models import FlipEvent, Order, OutboxAlert, ReserveEntry, Schedule
 from strategies.candles import Candle
 from strategies.cdc import Trend, cdc_series, trend_flips
 from tests.conftest import Clock, make_settings, write_buy_intent
-from tests.shared_data import BTC_DAILY, load_candles, needs_shared_data
+from tests.shared_data import BTC_DAILY, load_candles
 
-pytestmark = needs_shared_data
 HOUR = timedelta(hours=1)
 
 

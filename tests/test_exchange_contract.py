@@ -24,13 +24,9 @@ from bot.exchanges.prices import SimulatedMarket
 from bot.exchanges.public_market import PublicMarket
 from storage.models import PaperFill
 from tests.exchange_harness import FAST_CLIENT, adapter, sqlite_database
-from tests.fakes.exchange import FakeExchange, shared_data_missing
+from tests.fakes.exchange import FakeExchange
 
-pytestmark = pytest.mark.skipif(
-    shared_data_missing() is not None, reason=str(shared_data_missing())
-)
-
-NOW = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)  # inside the shared candles
+NOW = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)  # inside the daily candles (tests/data)
 SYMBOL = "BTC/USDT"
 FEE = Decimal("0.001")
 OPENING = {"USDT": Decimal(1000), "BTC": Decimal("0.01")}

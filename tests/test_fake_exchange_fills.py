@@ -18,12 +18,8 @@ from typing import Any
 import pytest
 from ccxt.base import errors
 
-from tests.fakes.exchange import FakeExchange, Fault, shared_data_missing
+from tests.fakes.exchange import FakeExchange, Fault
 from tests.fakes.exchange_clients import MovableClock, client, running
-
-pytestmark = pytest.mark.skipif(
-    shared_data_missing() is not None, reason=str(shared_data_missing())
-)
 
 DAY_S = 86_400
 

@@ -14,13 +14,9 @@ from typing import Any
 import pytest
 from ccxt.base import errors
 
-from tests.fakes.exchange import Fault, shared_data_missing
+from tests.fakes.exchange import Fault
 from tests.fakes.exchange_clients import MovableClock, client, eventually, header, running
 from tests.fakes.exchange_limits import BAN_STEPS_S, MINUTE_MS
-
-pytestmark = pytest.mark.skipif(
-    shared_data_missing() is not None, reason=str(shared_data_missing())
-)
 
 
 def used(exchange: Any) -> int:

@@ -18,12 +18,8 @@ from typing import Any
 import pytest
 from ccxt.base import errors
 
-from tests.fakes.exchange import FakeExchange, Fault, shared_data_missing
+from tests.fakes.exchange import FakeExchange, Fault
 from tests.fakes.exchange_clients import MovableClock, client, eventually, running, settled
-
-pytestmark = pytest.mark.skipif(
-    shared_data_missing() is not None, reason=str(shared_data_missing())
-)
 
 
 async def buy(exchange: Any, client_id: str, cost: float = 50) -> Any:

@@ -8,7 +8,7 @@ from fractions import Fraction
 import pytest
 
 from strategies.indicators import EMA_FAST_PERIOD, EMA_SLOW_PERIOD, ema
-from tests.shared_data import BTC_DAILY, csv_rows, needs_shared_data
+from tests.shared_data import BTC_DAILY, csv_rows
 
 
 def exact_ema(values: list[Fraction], period: int) -> list[Fraction | None]:
@@ -49,7 +49,6 @@ def test_ema_rejects_a_period_below_one() -> None:
         ema([1.0], 0)
 
 
-@needs_shared_data
 def test_ema_seed_on_real_candles_matches_the_hand_sum() -> None:
     # The first 12 daily closes (2017-08-17 .. 2017-08-28) add up to 50,420.56, summed by hand
     # (awk over the file): 4285.08 + 4108.37 + 4139.98 + 4086.29 + 4016 + 4040 + 4114.01 +
@@ -61,7 +60,6 @@ def test_ema_seed_on_real_candles_matches_the_hand_sum() -> None:
     assert fast[11] == pytest.approx(4201.713333, abs=1e-6)
 
 
-@needs_shared_data
 @pytest.mark.parametrize("period", [EMA_FAST_PERIOD, EMA_SLOW_PERIOD])
 def test_float_ema_agrees_with_exact_rational_ema_on_all_daily_closes(period: int) -> None:
     rows = csv_rows(BTC_DAILY)

@@ -15,7 +15,6 @@ from storage.db import Database
 from tests.chat_harness import Bot, make_bot
 from tests.conftest import Clock, make_settings
 from tests.exchange_harness import adapter, engine_with, keys_of, running
-from tests.fakes.exchange import shared_data_missing
 
 OWNER = User("telegram", "1", Role.ADMIN)
 
@@ -39,7 +38,6 @@ async def test_numbers_no_database_can_store_are_refused_plainly(
     assert "unexpectedly" not in " ".join(reply.lines)
 
 
-@pytest.mark.skipif(shared_data_missing() is not None, reason=str(shared_data_missing()))
 @pytest.mark.parametrize("command", ["/status", "/reserve", "/sell 10"])
 async def test_an_exchange_refusing_the_key_is_said_in_one_line(
     tmp_path: Path, db: Database, clock: Clock, command: str

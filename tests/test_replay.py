@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.shared_data import BTC_DAILY, PAXG_DAILY, needs_shared_data
+from tests.shared_data import BTC_DAILY, PAXG_DAILY
 
 
 def dcabot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -21,7 +21,6 @@ def dcabot(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProces
                           text=True, cwd=tmp_path, env=clean, timeout=300, check=False)
 
 
-@needs_shared_data
 @pytest.mark.slow
 def test_eight_years_of_replay_agree_with_the_backtest(tmp_path: Path) -> None:
     replay = dcabot(tmp_path, "replay", "--csv", str(BTC_DAILY), "--schedule", "mon 07:00 100",
@@ -46,7 +45,6 @@ def test_eight_years_of_replay_agree_with_the_backtest(tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())  # the replay's database was a temporary file
 
 
-@needs_shared_data
 @pytest.mark.slow
 def test_six_years_of_s4_replay_end_where_the_backtest_ends(tmp_path: Path) -> None:
     """The live engine (daily S4 watch, rotations as two orders, S4 runs buying what S4 holds)

@@ -31,11 +31,8 @@ from storage.db import Database
 from storage.models import Order, OutboxAlert
 from tests.conftest import Clock
 from tests.exchange_harness import adapter, engine_with, running, sqlite_database
-from tests.fakes.exchange import FakeExchange, shared_data_missing
+from tests.fakes.exchange import FakeExchange
 
-pytestmark = pytest.mark.skipif(
-    shared_data_missing() is not None, reason=str(shared_data_missing())
-)
 DECIDED = datetime(2025, 8, 22, tzinfo=UTC)
 NOW = DECIDED + timedelta(days=1, minutes=5)
 GOLD = {"binance": "PAXG", "okx": "XAUT"}

@@ -24,9 +24,8 @@ from storage.migrate import upgrade
 from storage.models import FlipEvent, Order, OutboxAlert, S4Rotation
 from strategies.s4 import Asset, S4Params, align_by_time, ratio_cdc, rotation_schedule
 from tests.conftest import Clock, make_settings
-from tests.shared_data import BTC_DAILY, PAXG_DAILY, load_candles, needs_shared_data
+from tests.shared_data import BTC_DAILY, PAXG_DAILY, load_candles
 
-pytestmark = needs_shared_data
 ZONE = datetime.now(UTC).tzinfo
 DECIDED_GOLD = datetime(2025, 8, 22, tzinfo=UTC)
 

@@ -27,13 +27,10 @@ from tests.app_harness import (
 )
 from tests.chat_harness import Bot
 from tests.conftest import Clock, make_settings
-from tests.fakes.exchange import FakeExchange, Fault, shared_data_missing
+from tests.fakes.exchange import FakeExchange, Fault
 from tests.fakes.line_api import FakeLineAPI
 from tests.fakes.telegram_api import FakeTelegramAPI
 
-pytestmark = pytest.mark.skipif(
-    shared_data_missing() is not None, reason=str(shared_data_missing())
-)
 __all__ = ["line", "tg"]  # fixtures
 OWNER = User("telegram", "1", Role.ADMIN)
 SLOW_S = 2.0

@@ -6,12 +6,13 @@
         point_at(exchange, fake.url)
         fake.inject(fake.order_endpoint, Fault.accept_then_timeout(hold=5))
 
-Markets come from ../shared/data (Binance's exchangeInfo, OKX's instruments plus a hand-made
-XAUT-USDT), candles and default prices from the shared candle files. Market orders fill at once at
-the current price, in `trades_per_order` trades; the taker fee is taken from the asset received
-(or, with `bnb_fees`, in BNB while it lasts). Faults are injected per endpoint, once, N times or
-always; outages and Binance's rate limits and IP bans apply to every request; every request is
-recorded with its server time at arrival and at processing (see exchange_pipeline).
+Markets come from tests/data (Binance's exchangeInfo, OKX's instruments plus a hand-made
+XAUT-USDT; see tests/shared_data.py), candles and default prices from its candle files. Market
+orders fill at once at the current price, in `trades_per_order` trades; the taker fee is taken
+from the asset received (or, with `bnb_fees`, in BNB while it lasts). Faults are injected per
+endpoint, once, N times or always; outages and Binance's rate limits and IP bans apply to every
+request; every request is recorded with its server time at arrival and at processing (see
+exchange_pipeline).
 
 The venue's clock is `clock` (epoch ms; real time by default) plus `set_skew(ms)`; it is what the
 venue calls "now" everywhere: serverTime, order and trade times, timestamp checks, bans, outages.
@@ -42,7 +43,6 @@ __all__ = [
     "Fault",
     "Outage",
     "RecordedRequest",
-    "shared_data_missing",
 ]
 
 EXCHANGE_INFO_FILES = {
@@ -50,19 +50,6 @@ EXCHANGE_INFO_FILES = {
     "full": "binance_exchange_info.json",
     "legacy": "binance_exchange_info_legacy_2023-04-14_subset.json",
 }
-REQUIRED_FILES = (
-    "binance_exchange_info_subset.json",
-    "okx_instruments.json",
-    "btc_usdt_1d_binance.csv",
-    "eth_usdt_1d_binance.csv",
-    "paxg_usdt_1d_binance.csv",
-)
-
-
-def shared_data_missing() -> str | None:
-    """Why the fake cannot run here (the reason a test should skip with), or None."""
-    missing = [name for name in REQUIRED_FILES if not (DATA_DIR / name).is_file()]
-    return f"shared market data missing in {DATA_DIR}: {', '.join(missing)}" if missing else None
 
 
 class FakeExchange:
@@ -89,9 +76,11 @@ class FakeExchange:
         fee_discount_asset: str | None = None,
         fee_discount: Decimal | str = "0.25",
     ) -> None:
-        """`markets` (Binance): "subset" (BTC, ETH, PAXG), "full" (1,248 symbols), "legacy"
+        """`markets` (Binance): "subset" (BTC, ETH, PAXG), "full" (the whole 2024 listing,
+        cut to six symbols in tests/data: the subset's, BNBUSDT, DOGEUSDT and ETHBTC), "legacy"
         (2023 MIN_NOTIONAL filters) or a path to an exchangeInfo file. `candles`: base asset ->
-        interval ("1h", "4h", "1d") -> CSV, replacing the shared files for that asset.
+        interval ("1h", "4h", "1d") -> CSV, replacing the default files for that asset (the 1h
+        and 4h files in tests/data hold only their first months; see its SOURCES.md).
 
         Real Binance and OKX may only refuse a client order id that an *open* order holds; the
         fake refuses any reuse unless `reject_duplicate_client_ids` is False. `latency` seconds
@@ -265,6 +254,11 @@ class FakeExchange:
         limit) leaves the fault waiting.
         """
         self._pipeline.faults.add(endpoint, fault, times)
+
+    def halt(self, symbol: str) -> None:
+        """List `symbol` as not trading (Binance status BREAK, OKX state suspend), as during
+        maintenance; orders and look-ups are still served."""
+        self.venue.halted.add(self.market_id(symbol))
 
     def clear_faults(self) -> None:
         self._pipeline.faults.clear()

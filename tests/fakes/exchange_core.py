@@ -1,12 +1,11 @@
 """What the fake Binance and OKX share: the server clock, requests and responses, injected
-faults, the shared candle files, decimal helpers and the base of a venue.
+faults, the candle files (tests/data), decimal helpers and the base of a venue.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -19,12 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qsl
 
+# tests/data, or the folder DCABOT_TEST_DATA names; the venues read their files there
+from tests.shared_data import DATA_DIR as DATA_DIR
+
 if TYPE_CHECKING:
     from .exchange_ledger import Ledger
 
-DATA_DIR = Path(
-    os.environ.get("DCABOT_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")
-)
 
 
 def wall_ms() -> float:
@@ -251,7 +250,7 @@ def plain(value: Decimal) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-# --- shared data ------------------------------------------------------------------------
+# --- market data (tests/data) -----------------------------------------------------------
 
 
 class Candle(NamedTuple):
@@ -349,6 +348,8 @@ class Venue:
         self.clock = settings.clock
         self.secret = settings.secret.encode()
         self._series: dict[str, Mapping[str, Path]] = {}
+        # markets listed as not trading (maintenance, a halt): Binance status BREAK, OKX suspend
+        self.halted: set[str] = set()
 
     def now(self) -> int:
         return self.clock.now()
