@@ -3,6 +3,7 @@
     POST /webhook/telegram    Telegram updates (secret header)        -> bot.chat.webhooks
     POST /webhook/line        LINE events (signed body)                -> bot.chat.webhooks
     GET  /health              "ok" or "degraded"; details for loopback or the health token
+    GET  /metrics             Prometheus figures (bot.metrics); the metrics token, or loopback
     GET  /charts/<id>.png     chart images, which LINE fetches by URL
 
 The lifespan makes the data folder private, builds the engine (and the scheduler for `run`),
@@ -37,6 +38,7 @@ from bot.chat.line_channel import charts_folder
 from bot.chat.webhooks import line_webhook, telegram_webhook
 from bot.config import Settings
 from bot.engine.context import Clock, Engine, system_clock
+from bot.metrics import AppMetrics
 from bot.notify.health import alert_health, configured_channels, health_json
 from bot.runtime import running_bot
 from storage.db import Database
@@ -71,17 +73,21 @@ def create_app(
         ) as runtime:
             chat = await open_channels(settings, runtime, polling=polling)
             app.state.chat = chat
+            metrics.start(runtime)
             engine = runtime.services.engine
             runtime.supervisor.start("prune-updates", lambda: _forget_old_claims(engine))
             try:
                 yield
             finally:
+                metrics.stop()
                 await chat.close()
 
+    metrics = AppMetrics(settings.metrics_token.get_secret_value())
     routes = [
         Route("/webhook/telegram", telegram_webhook, methods=["POST"]),
         Route("/webhook/line", line_webhook, methods=["POST"]),
         Route("/health", health, methods=["GET"]),
+        Route("/metrics", metrics.endpoint, methods=["GET"]),
         Route("/charts/{chart_id}.png", chart, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

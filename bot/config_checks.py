@@ -47,6 +47,8 @@ NUMBER_RULES: dict[str, Rule] = {
     "line_quota_reset_day": Rule(1, 28, "must be a day of the month from 1 to 28"),
     "alert_retry_max_s": Rule(1, 86400, "must be seconds from 1 to 86400 (a day)"),
     "stranger_replies": Rule(0, 1000, "must be a whole number of refusals a minute, 0 to 1000"),
+    "log_max_mb": Rule(0.001, 1024, "must be megabytes from 0.001 (1 KB) to 1024"),
+    "log_backups": Rule(0, 100, "must be a whole number of old log files to keep, 0 to 100"),
 }
 
 AMOUNT_RULES: dict[str, str] = {

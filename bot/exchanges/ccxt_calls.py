@@ -1,5 +1,6 @@
-"""Every request the adapter makes to ccxt: tagged in the log, counted by the breaker, and retried
-(reads only) with exponential backoff and jitter.
+"""Every request the adapter makes to ccxt: tagged in the log, counted by the breaker, timed for
+the request observers (`request_observers`: metrics), and retried (reads only) with exponential
+backoff and jitter.
 
 ccxt itself never retries (`maxRetriesOnFailure: 0`, see `endpoints`) and ignores Retry-After, so
 backing off is done here, with tenacity. Orders are not retried by this layer: a failed order
@@ -36,6 +37,7 @@ from bot.exchanges.ccxt_errors import (
 )
 from bot.exchanges.circuit import CircuitBreaker
 from bot.exchanges.rate_gate import RateGate
+from bot.exchanges.request_observers import timed
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
@@ -114,8 +116,9 @@ class CcxtCalls:
         """One request; its outcome tells the breaker whether the exchange is answering.
         Nothing is sent while the exchange asked to wait (`RateGate`)."""
         self.gate.check()
+        exchange = str(getattr(self.client, "id", "") or self.title.lower())
         try:
-            result = await call()
+            result = await timed(exchange, self.mode, what, call)
         except Exception as exc:
             if is_transport_failure(exc):
                 self.breaker.record_failure(f"{what}: {exchange_reason(exc)}")

@@ -9,15 +9,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.exchanges.base import ExchangeUnavailable, MarketRules, PriceQuote
 from bot.exchanges.markets import rules_from_ccxt_market
+from bot.exchanges.request_observers import timed
 from bot.exchanges.single_flight import SingleFlight
 from strategies.candles import Candle
 
+T = TypeVar("T")
 Clock = Callable[[], datetime]
 DAY = timedelta(days=1)
+PUBLIC = "public"  # the mode its requests are counted under: keyless market data
 OHLCV_PAGE = 500
 
 
@@ -98,12 +101,16 @@ class PublicMarket:
             )
         return self._client
 
+    async def _timed(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
+        """One keyless request, timed for the request observers (metrics), as mode `public`."""
+        return await timed(self.exchange_id, PUBLIC, what, call)
+
     async def market_rules(self, symbol: str) -> MarketRules:
         if symbol not in self._rules:
             import ccxt
 
             try:
-                markets = await self._ccxt().load_markets()
+                markets = await self._timed("the market list", self._ccxt().load_markets)
             except ccxt.BaseError as exc:
                 raise ExchangeUnavailable(
                     f"{self.exchange_id}: cannot load markets ({type(exc).__name__})"
@@ -121,7 +128,9 @@ class PublicMarket:
         import ccxt
 
         try:
-            ticker = await self._ccxt().fetch_ticker(symbol)
+            ticker = await self._timed(
+                f"the {symbol} ticker", lambda: self._ccxt().fetch_ticker(symbol)
+            )
         except ccxt.BaseError as exc:
             raise ExchangeUnavailable(
                 f"{self.exchange_id}: no ticker for {symbol} ({type(exc).__name__})"
@@ -138,8 +147,9 @@ class PublicMarket:
         import ccxt
 
         async def fetch_page(since_ms: int) -> list[list[Any]]:
-            rows: list[list[Any]] = await self._ccxt().fetch_ohlcv(
-                symbol, "1d", since=since_ms, limit=OHLCV_PAGE
+            rows: list[list[Any]] = await self._timed(
+                f"the {symbol} candles",
+                lambda: self._ccxt().fetch_ohlcv(symbol, "1d", since=since_ms, limit=OHLCV_PAGE),
             )
             return rows
 
