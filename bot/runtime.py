@@ -17,6 +17,7 @@ from bot.chat.registry import ChatServices, Registry
 from bot.chat.terminal import run_terminal
 from bot.config import Settings
 from bot.engine.context import Clock, system_clock
+from bot.engine.exchange_keys import warn_about_key_location
 from bot.engine.incidents import report_incident
 from bot.engine.setup import open_engine
 from bot.notify.service import run_dispatcher
@@ -49,6 +50,7 @@ async def running_bot(
     `dispatch` runs the alert dispatcher beside the engine (safe in every process: outbox rows
     are claimed under a lease); tests of other parts turn it off to keep their chats quiet.
     """
+    warn_about_key_location(settings)
     engine = open_engine(settings, clock=clock)
     supervisor = Supervisor(
         engine.clock, lambda task, reason: report_incident(engine, task, reason), debug=debug

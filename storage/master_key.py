@@ -1,7 +1,11 @@
 """The master key that seals exchange credentials: from `DCABOT_MASTER_KEY`, or a key file.
 
-The key file (`<data dir>/master.key`, base64 of 32 random bytes) is created on first use with
-mode 0600, exclusively, so two processes starting at once cannot each write a different key.
+The key file (base64 of 32 random bytes) is `DCABOT_MASTER_KEY_FILE`, else
+`$XDG_CONFIG_HOME/dcabot/master.key` (`~/.config/dcabot/master.key`): outside the data directory,
+so a copy of the data folder never carries the key beside the ciphertext it opens. An install
+that already has `<data dir>/master.key` keeps using it (`key_file_place`), with a warning.
+It is created on first use with mode 0600, exclusively, so two processes starting at once
+cannot each write a different key.
 Rotation writes the new key beside it (`master.key.next`) before any row is re-encrypted and
 renames it over the old one afterwards; a rotation interrupted in between leaves both files and
 `credentials.key_matches` tells which one the rows are under.
@@ -16,13 +20,16 @@ import binascii
 import logging
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 ENV_NAME = "DCABOT_MASTER_KEY"
+FILE_ENV_NAME = "DCABOT_MASTER_KEY_FILE"
 FILE_NAME = "master.key"
+CONFIG_DIR_NAME = "dcabot"
 KEY_BYTES = 32
 
 
@@ -83,6 +90,12 @@ class MasterKeySource:
             _write_exclusive(self.key_file, key)
         except FileExistsError:  # another process created it first: use theirs
             return self._read(self.key_file)
+        except OSError as exc:  # a read-only or missing home (systemd sandbox, DynamicUser)
+            raise MasterKeyError(
+                f"cannot create the master key file {self.key_file}: "
+                f"{exc.strerror or exc}; set {FILE_ENV_NAME} to a writable path (e.g. "
+                f"/etc/dcabot/master.key) or {ENV_NAME}"
+            ) from None
         log.info("created the master key file %s (mode 0600); back it up", self.key_file)
         return key
 
@@ -115,6 +128,55 @@ class MasterKeySource:
         except (OSError, UnicodeDecodeError) as exc:
             raise MasterKeyError(f"cannot read the master key file {path}: {exc}") from None
         return decode_master_key(text, f"the master key file {path}")
+
+
+@dataclass(frozen=True)
+class KeyFilePlace:
+    """Where the key file is, and why there: `setting` (DCABOT_MASTER_KEY_FILE), `default`
+    (the config directory), `legacy` (an older install's `<data dir>/master.key`, still used) or
+    `data` (no home directory to put it in)."""
+
+    path: Path
+    why: str
+
+
+def key_file_place(
+    data_dir: Path, configured: Path | None, environ: Mapping[str, str] | None = None
+) -> KeyFilePlace:
+    """The key file to use: the setting, else an existing `<data dir>/master.key` (an install
+    from before the key moved out), else the config directory's."""
+    if configured is not None:
+        return KeyFilePlace(configured, "setting")
+    legacy = data_dir / FILE_NAME
+    if legacy.exists():
+        return KeyFilePlace(legacy, "legacy")
+    config = config_directory(os.environ if environ is None else environ)
+    if config is None:
+        return KeyFilePlace(legacy, "data")
+    return KeyFilePlace(config / CONFIG_DIR_NAME / FILE_NAME, "default")
+
+
+def config_directory(environ: Mapping[str, str]) -> Path | None:
+    """`$XDG_CONFIG_HOME` when absolute (the XDG spec ignores a relative one), else
+    `$HOME/.config`; None when there is no home directory at all."""
+    xdg = environ.get("XDG_CONFIG_HOME", "")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg)
+    home = environ.get("HOME", "")
+    if not home:
+        try:
+            return Path.home() / ".config"
+        except (RuntimeError, KeyError):
+            return None
+    return Path(home) / ".config"
+
+
+def is_inside(path: Path, directory: Path) -> bool:
+    """Whether `path` is in `directory` or below it (both resolved: links, `..`)."""
+    try:
+        return path.resolve().is_relative_to(directory.resolve())
+    except (OSError, RuntimeError):
+        return False
 
 
 def _write_exclusive(path: Path, key: bytes) -> None:

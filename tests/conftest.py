@@ -101,11 +101,15 @@ def clock() -> Clock:
 
 
 @pytest.fixture(autouse=True)
-def isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test reads the developer's own DCABOT_*, chat tokens or DATABASE_URL."""
+def isolated_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """No test reads the developer's own DCABOT_*, chat tokens or DATABASE_URL, nor creates a
+    master key in their config directory (the key file's default is under XDG_CONFIG_HOME)."""
     for name in list(os.environ):
         if name.startswith(("DCABOT_", "TELEGRAM_", "LINE_")) or name == "DATABASE_URL":
             monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:

@@ -23,7 +23,7 @@ from storage.credentials import ApiCredentials
 from storage.master_key import encode_master_key, new_master_key
 from tests.conftest import Clock, make_settings
 from tests.exchange_harness import settings_for
-from tests.fakes.exchange import FakeExchange, shared_data_missing
+from tests.fakes.exchange import FakeExchange
 from tests.test_credentials import seal_legacy
 
 NOW = datetime(2026, 11, 21, tzinfo=UTC)
@@ -46,11 +46,18 @@ NEVER_SHOWN = [
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str) -> Path:
-    """A working directory and data dir; the database is SQLite or PostgreSQL (both run)."""
+    """A working directory, data dir and config dir (where the master key file goes by
+    default); the database is SQLite or PostgreSQL (both run)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DCABOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("DATABASE_URL", database_url)
     return tmp_path
+
+
+def key_file(home: Path) -> Path:
+    """The master key file of a fresh install: in the config dir, not the data dir."""
+    return home / "config" / "dcabot" / "master.key"
 
 
 def run(
@@ -91,7 +98,9 @@ def test_add_list_remove(
         "live",
     )
     assert code == 0
-    assert "master.key (mode 0600)" in out and "binance live API key Bina…wXyZ" in out
+    assert f"created the master key file {key_file(home)} (mode 0600)" in out
+    assert "binance live API key Bina…wXyZ" in out
+    assert not (home / "data" / "master.key").exists()  # never beside the database
     no_secret_in(out.replace("Bina…wXyZ", ""))
     code, out, _ = run(
         monkeypatch,
@@ -172,12 +181,12 @@ def test_rotate_master_with_the_key_file(
     home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run(monkeypatch, capsys, f"BinanceKeyAbCd0123456789wXyZ\n{SECRET}\n", "keys", "add", "binance")
-    key_file = home / "data" / "master.key"
-    before = key_file.read_text()
+    path = key_file(home)
+    before = path.read_text()
     code, out, _ = run(monkeypatch, capsys, "", "keys", "rotate-master")
     assert code == 0 and "re-encrypted 1" in out
-    assert key_file.read_text() != before and not (home / "data" / "master.key.next").exists()
-    assert before.strip() not in out and key_file.read_text().strip() not in out
+    assert path.read_text() != before and not path.with_name("master.key.next").exists()
+    assert before.strip() not in out and path.read_text().strip() not in out
     assert stored(home, "binance") is not None  # readable under the new key file
 
 
@@ -187,7 +196,7 @@ def test_rotate_master_from_the_environment_prints_the_new_value_once(
     old = encode_master_key(new_master_key())
     monkeypatch.setenv("DCABOT_MASTER_KEY", old)
     run(monkeypatch, capsys, f"BinanceKeyAbCd0123456789wXyZ\n{SECRET}\n", "keys", "add", "binance")
-    assert not (home / "data" / "master.key").exists()
+    assert not key_file(home).exists() and not (home / "data" / "master.key").exists()
     code, out, _ = run(monkeypatch, capsys, "", "keys", "rotate-master")
     [line] = [x for x in out.splitlines() if x.startswith("DCABOT_MASTER_KEY=")]
     new = line.split("=", 1)[1]
@@ -224,7 +233,7 @@ def test_a_wrong_master_key_stops_live_start_with_the_clear_line(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     run(monkeypatch, capsys, f"BinanceKeyAbCd0123456789wXyZ\n{SECRET}\n", "keys", "add", "binance")
-    (home / "data" / "master.key").write_text(encode_master_key(new_master_key()))
+    key_file(home).write_text(encode_master_key(new_master_key()))
     settings = make_settings(home, data_dir=home / "data", mode="live")
     with pytest.raises(UserError) as refused:
         open_engine(settings)
@@ -246,7 +255,6 @@ def test_an_unknown_exchange_is_refused_at_start(home: Path) -> None:
         open_engine(make_settings(home, data_dir=home / "data", mode="testnet", exchange="nosuchx"))
 
 
-@pytest.mark.skipif(shared_data_missing() is not None, reason=str(shared_data_missing()))
 async def test_live_with_stored_keys_trades_on_the_exchange(
     home: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -280,7 +288,7 @@ def test_keys_under_another_master_key_are_listed_as_unreadable_and_never_mixed(
     home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run(monkeypatch, capsys, f"BinanceKeyAbCd0123456789wXyZ\n{SECRET}\n", "keys", "add", "binance")
-    (home / "data" / "master.key").write_text(encode_master_key(new_master_key()))
+    key_file(home).write_text(encode_master_key(new_master_key()))
     code, out, _ = run(monkeypatch, capsys, "", "keys", "list")
     assert code == 0 and "binance  live  unreadable: the master key does not decrypt" in out
     code, _, err = run(monkeypatch, capsys, "k2\ns2\n", "keys", "add", "binance")
@@ -288,7 +296,7 @@ def test_keys_under_another_master_key_are_listed_as_unreadable_and_never_mixed(
     assert "`dcabot keys remove binance --mode live`" in err
     code, _, err = run(monkeypatch, capsys, "", "keys", "rotate-master")
     assert code == 2 and "no key was re-encrypted" in err
-    assert not (home / "data" / "master.key.next").exists()
+    assert not key_file(home).with_name("master.key.next").exists()
     assert run(monkeypatch, capsys, "", "keys", "remove", "binance")[0] == 0
     assert run(monkeypatch, capsys, "k2\ns2\n", "keys", "add", "binance")[0] == 0
 

@@ -58,6 +58,7 @@ ROUTES = {
     ("POST", "/v2/bot/message/push"): "push",
     ("POST", "/v2/bot/message/reply"): "reply",
     ("GET", "/v2/bot/info"): "bot_info",
+    ("GET", "/v2/bot/channel/webhook/endpoint"): "webhook_endpoint",
     ("GET", "/v2/bot/message/quota"): "quota",
     ("GET", "/v2/bot/message/quota/consumption"): "quota_consumption",
 }
@@ -115,6 +116,10 @@ class FakeLineAPI(ServedFake):
 
     def add_profile(self, user_id: str, display_name: str, **extra: str) -> None:
         self.state.profiles[user_id] = {"userId": user_id, "displayName": display_name, **extra}
+
+    def set_webhook_endpoint(self, endpoint: str, *, active: bool = True) -> None:
+        """What the console says: the Webhook URL and whether "Use webhook" is on."""
+        self.state.webhook_endpoint, self.state.webhook_active = endpoint, active
 
     def set_monthly_limit(self, limit: int | None) -> None:
         self.state.monthly_limit = limit

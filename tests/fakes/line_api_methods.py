@@ -69,6 +69,9 @@ class LineState:
         self._accepted_keys: dict[str, Delivery] = {}
         self._reply_tokens: dict[str, _ReplyToken] = {}
         self.profiles: dict[str, dict[str, Any]] = {}
+        # GET /v2/bot/channel/webhook/endpoint: the Webhook URL and "Use webhook" of the console
+        self.webhook_endpoint = ""
+        self.webhook_active = False
         self._sent_ids = itertools.count(600_000_000_000_000_000)
 
     def reset(self) -> None:
@@ -118,6 +121,8 @@ class LineState:
                 "markAsReadMode": "auto",
             }
             return 200, info, {}
+        if endpoint == "webhook_endpoint":
+            return 200, {"endpoint": self.webhook_endpoint, "active": self.webhook_active}, {}
         if endpoint == "quota":
             if self.monthly_limit is None:
                 return 200, {"type": "none"}, {}

@@ -103,6 +103,9 @@ class TelegramState:
             self._next_id: dict[str, itertools.count[int]] = {}
             self._file_ids = itertools.count(1)
             self.webhook: dict[str, Any] = {}
+            # (unix time, message) of the last failed delivery to the webhook, as getWebhookInfo
+            # reports it (last_error_date, last_error_message); set by a test
+            self.webhook_error: tuple[int, str] | None = None
             self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
             self._updates: list[dict[str, Any]] = []
 
@@ -364,6 +367,8 @@ class TelegramState:
                 info["max_connections"] = self.webhook.get("max_connections", 40)
                 if "allowed_updates" in self.webhook:
                     info["allowed_updates"] = self.webhook["allowed_updates"]
+                if self.webhook_error is not None:
+                    info["last_error_date"], info["last_error_message"] = self.webhook_error
             return info
 
 
