@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -43,9 +42,6 @@ from strategies.indicators import EMA_SLOW_PERIOD
 
 EXIT_BAD_INPUT = 2
 
-# Set by the bot once an exchange is configured: returns daily candles (closed or not; the
-# forming one is dropped here). While None, `dcabot signal` needs --csv.
-fetch_daily_candles: Callable[[], list[Candle]] | None = None
 
 _OPTION_FLAGS = {
     "strategy": "--strategy",
@@ -92,13 +88,19 @@ def add_backtest_parser(subparsers: argparse._SubParsersAction[argparse.Argument
     parser.set_defaults(func=run_backtest_command)
 
 
+SIGNAL_DAYS = 500  # as chat's /signal: enough for the EMAs to settle before the last flips
+
+
 def add_signal_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "signal",
         help="current CDC zone and trend, and the last flips",
         description="CDC Action Zone (EMA 12/26) on closed candles.",
     )
-    parser.add_argument("--csv", metavar="FILE", help="candles (default: the exchange, daily)")
+    parser.add_argument(
+        "--csv", metavar="FILE",
+        help="candles (default: DCABOT_PRICES_CSV, else the exchange's daily candles)",
+    )
     parser.add_argument("--source", default="close", metavar="close|ohlc4", help="EMA source")
     parser.add_argument(
         "--json", action="store_true",
@@ -242,16 +244,49 @@ def run_signal_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _configured_candles(now: datetime) -> tuple[list[Candle], str]:
+    """Without --csv, what chat's /signal reads: DCABOT_PRICES_CSV, else the configured
+    exchange's public daily candles (offline: the real ones shipped with dcabot)."""
+    import asyncio
+
+    from bot.config import SettingsError, load_settings
+    from bot.engine.setup import build_feed
+    from bot.exchanges.base import ExchangeError
+    from bot.exchanges.shipped_history import SOURCE, is_shipped
+
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        raise BadInput(str(exc)) from None
+    if settings.prices_csv is not None:
+        return read_candles(str(settings.prices_csv), "DCABOT_PRICES_CSV", now), "DCABOT_PRICES_CSV"
+
+    async def fetch() -> tuple[list[Candle], bool]:
+        feed = build_feed(settings, lambda: now)
+        try:
+            return await feed.closed_candles(settings.symbol, SIGNAL_DAYS), feed.offline
+        finally:
+            await feed.close()
+
+    try:
+        candles, offline = asyncio.run(fetch())
+    except (ExchangeError, LookupError) as exc:
+        where = f"{settings.symbol} candles from {settings.exchange}"
+        raise BadInput(f"could not read {where}: {exc}") from None
+    if offline and is_shipped(settings.symbol, candles):  # say whose history this is
+        print(f"{settings.exchange} unreachable: {SOURCE}, up to {candles[-1].time:%Y-%m-%d}",
+              file=sys.stderr)
+    return closed_candles(candles, now, timedelta(days=1)), settings.exchange
+
+
 def _signal(args: argparse.Namespace) -> tuple[CdcSeries, timedelta]:
     source = _source(args.source)
     chart = _chart_path(args.chart)
     now = datetime.now(UTC)
     if args.csv is not None:
         candles, flag = read_candles(args.csv, "--csv", now), "--csv"
-    elif fetch_daily_candles is None:
-        raise BadInput("--csv FILE is needed until an exchange is configured")
     else:
-        candles, flag = closed_candles(fetch_daily_candles(), now, timedelta(days=1)), "exchange"
+        candles, flag = _configured_candles(now)
     if len(candles) < EMA_SLOW_PERIOD:
         raise BadInput(
             f"{flag}: too few candles for the EMAs: {len(candles)}, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -12,7 +13,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from bot import __version__
+from bot import __version__, logs
 from bot.config import Settings, SettingsError, load_settings
 from bot.engine.errors import UserError
 
@@ -41,7 +42,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings.symbol,
         settings.effective_database_url.split("@")[-1],
     )
-    if not settings.chat_tokens_configured:
+    if not settings.chat_tokens_configured and sys.stdin.isatty() and not args.headless:
         print(
             f"dcabot {__version__} · {settings.mode.value} mode · no chat tokens set, so "
             "this terminal is the chat. Try /status, /buy 50, /help; quit to leave.\n",
@@ -51,6 +52,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         asyncio.run(serve_terminal(settings, schedule=True, greet=True))
         return 0
+    if not settings.chat_tokens_configured:  # a service (no terminal): the web part and schedule
+        log.warning("no chat tokens set and no terminal: serving the scheduler, /health and "
+                    "/metrics; talk to the bot with `dcabot chat`")
     return _serve(settings, args, schedule=True)
 
 
@@ -63,8 +67,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings, args: argparse.Namespace, *, schedule: bool) -> int:
+    from bot.engine.setup import open_database
     from bot.runtime import serve_web
 
+    open_database(settings).dispose()  # an unreachable database: one line, before the server
     polling = bool(getattr(args, "polling", False))
     log.info(
         "serving on %s:%s (%s)%s",
@@ -127,6 +133,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from bot.backtest_cli import add_backtest_parser, add_signal_parser
+    from bot.backup import add_backup_parser
+    from bot.doctor import add_doctor_parser
     from bot.keys_cli import add_keys_parser
     from bot.telegram_cli import add_telegram_parser
 
@@ -145,6 +153,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fetch Telegram updates by long polling (no public HTTPS address needed)",
     )
+    run.add_argument(
+        "--headless",
+        action="store_true",
+        help="never use this terminal as the chat (a service; implied when stdin is no terminal)",
+    )
     run.set_defaults(func=cmd_run)
     serve = sub.add_parser("serve", help="serve the webhooks only (no scheduler)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
@@ -160,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_signal_parser(sub)
     add_keys_parser(sub)
     add_telegram_parser(sub)
+    add_doctor_parser(sub)
+    add_backup_parser(sub)
     replay = sub.add_parser("replay", help="run the real engine over historical candles")
     replay.add_argument("--csv", required=True, help="daily candles CSV")
     replay.add_argument("--gold-csv", help="gold (PAXG/USDT) daily candles, for S4")
@@ -176,17 +191,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     os.umask(0o077)  # every file and folder the bot creates (database, charts, keys) is private
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG
-        if args.verbose or args.debug
-        else logging.WARNING
-        if args.command == "chat"
-        else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    for noisy in ("alembic", "httpx", "apscheduler", "linebot", "telegram", "aiohttp"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    verbose = bool(args.verbose or args.debug)
+    logs.console_only(verbose=verbose, command=args.command)
+    # the log file needs the data dir: invalid settings leave stderr alone (and stop below)
+    with contextlib.suppress(SettingsError):
+        settings = load_settings()
+        terminal_chat = args.command == "chat" or (
+            not settings.chat_tokens_configured  # `dcabot run` as cmd_run decides it
+            and sys.stdin.isatty()
+            and not getattr(args, "headless", False)
+        )
+        logs.setup_logging(
+            settings, verbose=verbose, command=args.command, terminal_chat=terminal_chat
+        )
     try:
         code: int = args.func(args)
     except SettingsError as exc:
@@ -207,6 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        logs.close_logging()
     return code
 
 

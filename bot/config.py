@@ -23,12 +23,13 @@ from pydantic import (
     field_validator,
 )
 from pydantic_core import ErrorDetails
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from bot import config_checks as checks
 from bot.config_errors import EXAMPLES as EXAMPLES  # re-exported: the start-up line's parts
 from bot.config_errors import LINE_API, TELEGRAM_API, describe
 from bot.config_errors import SECRET_VARIABLES as SECRET_VARIABLES
+from bot.config_service import ServiceSettings
 from bot.exchanges.catalog import unsupported_reason
 
 
@@ -64,7 +65,7 @@ def _env(name: str, default: Any, **extra: Any) -> Any:
     return Field(default=default, validation_alias=AliasChoices(name), **extra)
 
 
-class Settings(BaseSettings):
+class Settings(ServiceSettings):
     """All of dcabot's settings. Build with `load_settings()` to get the one-line errors."""
 
     model_config = SettingsConfigDict(

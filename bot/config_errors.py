@@ -43,6 +43,7 @@ EXAMPLES: dict[str, str] = {
     "DCABOT_MISSED_RUN_GRACE": "6",
     "DCABOT_TREND_HISTORY_DAYS": "1000",
     "DCABOT_MASTER_KEY": "$(openssl rand -base64 32)",
+    "DCABOT_MASTER_KEY_FILE": "/etc/dcabot/master.key",
     "TELEGRAM_BOT_TOKEN": "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11",
     "LINE_CHANNEL_ACCESS_TOKEN": "W1Jx5vQ0bZ3y+Hk2sN8dRt4Lp6mFa9Ec/Ug7iOq=",
     "LINE_CHANNEL_SECRET": "8c3f9b0e5a7d4c2e1f6a9b8d7c5e4f3a",
@@ -60,6 +61,11 @@ EXAMPLES: dict[str, str] = {
     "DCABOT_STRANGER_REPLIES": "20",
     "DCABOT_PARTIAL_REST": "reserve",
     "DCABOT_HEALTH_TOKEN": "$(openssl rand -hex 24)",
+    "DCABOT_METRICS_TOKEN": "$(openssl rand -hex 24)",
+    "DCABOT_LOG_FILE": "logs/dcabot.log",
+    "DCABOT_LOG_MAX_MB": "5",
+    "DCABOT_LOG_BACKUPS": "5",
+    "DCABOT_LOG_FORMAT": "json",
 }
 
 
@@ -68,6 +74,7 @@ SECRET_VARIABLES = frozenset(
         "DATABASE_URL",  # may hold the database password
         "DCABOT_MASTER_KEY",
         "DCABOT_HEALTH_TOKEN",
+        "DCABOT_METRICS_TOKEN",
         "TELEGRAM_BOT_TOKEN",
         "TELEGRAM_WEBHOOK_SECRET",
         "LINE_CHANNEL_ACCESS_TOKEN",

@@ -381,3 +381,13 @@ class AlertChannelState(Base):
     until: Mapped[datetime | None] = mapped_column(UtcDateTime)
     reason: Mapped[str] = mapped_column(String(200), default="")
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class TradingPause(Base):
+    """While this row (`id` 1) exists, the scheduler, the trend watch and S4 start no trades."""
+
+    __tablename__ = "trading_pause"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    paused_by: Mapped[str] = mapped_column(String(80))
+    paused_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -81,6 +81,12 @@ PAYLOADS: dict[str, dict[str, Any]] = {
         "exchange": "binance", "mode": "live", "until": CANDLE,
         "reason": "banned this IP (HTTP 418), Retry-After 120 s",
     },
+    "run_paused": {
+        "schedule_id": 3, "due_at": CANDLE, "amount": "50", "exchange": "binance",
+        "mode": "paper", "run": "schedule:3:2024-01-01T00:00:00+00:00",
+    },
+    "trading_paused": {"by": "telegram:42", "at": CANDLE},
+    "trading_resumed": {"by": "telegram:42", "paused_at": CANDLE},
 }
 TITLES = {
     "dca_bought": "DCA bought: BTC/USDT",
@@ -92,6 +98,9 @@ TITLES = {
     "run_delayed": "Scheduled DCA #3 delayed",
     "task_failed": "Background work failed: scheduler",
     "exchange_paused": "Binance asked the bot to wait",
+    "run_paused": "Scheduled DCA #3 skipped: paused",
+    "trading_paused": "Trading paused",
+    "trading_resumed": "Trading resumed",
 }
 
 

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-import bot.backtest_cli as backtest_cli
 from bot.backtest_cli import add_backtest_parser, add_signal_parser
 from strategies.backtest import run_backtest
-from tests.shared_data import BTC_DAILY, PAXG_DAILY, load_candles, needs_shared_data
+from tests.shared_data import BTC_DAILY, PAXG_DAILY, load_candles
 
 REPO = Path(__file__).resolve().parents[1]
 Run = Callable[..., tuple[int, str, str]]
@@ -138,7 +137,6 @@ def test_chart_must_be_a_png_in_an_existing_folder(cli: Run, tmp_path: Path) -> 
                         str(tmp_path / "no" / "out.png")), tmp_path, "does not exist")
 
 
-@needs_shared_data
 def test_json_is_exact_and_reproducible(cli: Run) -> None:
     argv = ("backtest", "--csv", str(BTC_DAILY), "--strategy", "cdc", "--json")
     code, out, err = cli(*argv)
@@ -155,7 +153,6 @@ def test_json_is_exact_and_reproducible(cli: Run) -> None:
     assert data["max_drawdown_pct"] == str(result.max_drawdown_pct)
 
 
-@needs_shared_data
 def test_s4_json_has_gold_and_rotations(cli: Run) -> None:
     code, out, _ = cli("backtest", "--csv", str(BTC_DAILY), "--strategy", "s4", "--gold-csv",
                        str(PAXG_DAILY), "--json")
@@ -165,7 +162,6 @@ def test_s4_json_has_gold_and_rotations(cli: Run) -> None:
     assert (data["rotations"], data["btc"], data["reserve"]) == (41, "0", "0")
 
 
-@needs_shared_data
 def test_text_output_and_chart(cli: Run, tmp_path: Path) -> None:
     chart = tmp_path / "bt.png"
     code, out, err = cli("backtest", "--csv", str(BTC_DAILY), "--strategy", "cdc", "--start",
@@ -176,7 +172,6 @@ def test_text_output_and_chart(cli: Run, tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["bt.png"]  # no temporary file left
 
 
-@needs_shared_data
 def test_signal_text_and_chart(cli: Run, tmp_path: Path) -> None:
     chart = tmp_path / "signal.png"
     code, out, err = cli("signal", "--csv", str(BTC_DAILY), "--chart", str(chart))
@@ -187,7 +182,6 @@ def test_signal_text_and_chart(cli: Run, tmp_path: Path) -> None:
     assert chart.read_bytes()[:4] == b"\x89PNG"
 
 
-@needs_shared_data
 def test_signal_json_is_one_object_per_candle(cli: Run) -> None:
     code, out, _ = cli("signal", "--csv", str(BTC_DAILY), "--json")
     rows = [json.loads(line) for line in out.splitlines()]
@@ -199,28 +193,57 @@ def test_signal_json_is_one_object_per_candle(cli: Run) -> None:
     assert rows[-1]["ema_fast"] == pytest.approx(89859.1538, abs=1e-3)
 
 
-def test_signal_needs_csv_until_an_exchange_is_configured(
+def test_signal_without_csv_reads_dcabot_prices_csv_and_drops_the_forming_candle(
     cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(backtest_cli, "fetch_daily_candles", None)
-    code, out, err = cli("signal")
-    assert (code, out) == (2, "")
-    assert err.strip() == (
-        "dcabot signal: error: --csv FILE is needed until an exchange is configured"
-    )
-
-
-@needs_shared_data
-def test_signal_from_the_exchange_hook_ignores_the_forming_candle(
-    cli: Run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     closed = list(load_candles(BTC_DAILY))
     forming = replace(closed[-1], time=today)
-    monkeypatch.setattr(backtest_cli, "fetch_daily_candles", lambda: [*closed, forming])
+    rows = [f"{c.time:%Y-%m-%dT%H:%M:%SZ},{c.open},{c.high},{c.low},{c.close},{c.volume}"
+            for c in (*closed, forming)]
+    prices = tmp_path / "prices.csv"
+    prices.write_text("timestamp,open,high,low,close,volume\n" + "\n".join(rows) + "\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DCABOT_PRICES_CSV", str(prices))
     code, out, _ = cli("signal", "--json")
     assert code == 0
     assert json.loads(out.splitlines()[-1])["time"] == "2026-01-05T00:00:00Z"
+
+
+def test_signal_without_csv_offline_reads_the_real_history_shipped_with_dcabot(
+    cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DCABOT_PRICE_SOURCE", "simulated")  # no exchange: what a newcomer has
+    code, out, err = cli("signal", "--json")
+    assert code == 0
+    shipped = [json.loads(line) for line in out.splitlines()]
+    from_file = [json.loads(line) for line in cli("signal", "--csv", str(BTC_DAILY), "--json")[1]
+                 .splitlines()]
+    def candles(rows: list[dict[str, object]]) -> list[tuple[object, object]]:
+        return [(row["time"], row["close"]) for row in rows]
+
+    assert len(shipped) == 500  # as chat's /signal
+    assert candles(shipped) == candles(from_file[-500:])  # the same real candles
+    assert (shipped[-1]["zone"], shipped[-1]["trend"]) == (from_file[-1]["zone"],
+                                                            from_file[-1]["trend"])
+    assert shipped[-1]["time"] == "2026-01-05T00:00:00Z"
+    assert "shipped with dcabot, up to 2026-01-05" in err
+    assert list(tmp_path.iterdir()) == []  # a read: no database, no data folder
+
+
+def test_signal_without_csv_reads_the_configured_exchange(
+    cli: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.exchange_harness import running
+
+    monkeypatch.chdir(tmp_path)
+    with running("binance") as fake:
+        monkeypatch.setenv("DCABOT_BINANCE_API_URL", fake.url)
+        monkeypatch.setenv("DCABOT_PRICE_SOURCE", "exchange")
+        code, out, err = cli("signal")
+        assert fake.requests_to("/api/v3/klines")
+    assert code == 0 and "last closed candle" in out and "shipped" not in err
 
 
 def test_signal_with_too_few_candles(cli: Run, tmp_path: Path) -> None:
@@ -240,7 +263,6 @@ def test_wired_into_the_dcabot_command(tmp_path: Path) -> None:
     assert not (tmp_path / "out.png").exists()
 
 
-@needs_shared_data
 def test_ohlc4_source_is_accepted(cli: Run) -> None:
     code, out, _ = cli("signal", "--csv", str(BTC_DAILY), "--source", "ohlc4", "--json")
     last = json.loads(out.splitlines()[-1])

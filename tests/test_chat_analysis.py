@@ -30,7 +30,7 @@ from strategies.candles import Candle
 from strategies.cdc import cdc_series, current_trend_since, trend_flips
 from tests.chat_harness import Bot, make_bot
 from tests.conftest import Clock, make_settings
-from tests.shared_data import BTC_DAILY, load_candles, needs_shared_data
+from tests.shared_data import BTC_DAILY, load_candles
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FEE = Decimal("0.001")  # DCABOT_TAKER_FEE's default, which the chat backtest uses
@@ -81,7 +81,6 @@ def btc(value: Decimal) -> str:
     return f"{value:.8f}".rstrip("0").rstrip(".") + " BTC"
 
 
-@needs_shared_data
 @pytest.mark.parametrize(
     "now",
     [
@@ -120,7 +119,6 @@ async def test_signal_is_the_cdc_state_of_the_last_closed_candle(
     assert csv_bot.counts() == (0, 0, 0, 0)
 
 
-@needs_shared_data
 async def test_backtest_numbers_are_the_backtesters_on_the_same_candles(
     csv_bot: Bot, clock: Clock
 ) -> None:
@@ -151,7 +149,6 @@ async def test_backtest_numbers_are_the_backtesters_on_the_same_candles(
     assert csv_bot.counts() == (0, 0, 0, 0)
 
 
-@needs_shared_data
 async def test_backtest_without_dates_covers_the_last_two_years(csv_bot: Bot, clock: Clock) -> None:
     candles = closed_daily(clock.now)[-history_days(None, clock.now.date()) :]
     expected = run_backtest(candles, strategy="cdc", start=date(2023, 6, 2), fee=FEE)
@@ -162,7 +159,6 @@ async def test_backtest_without_dates_covers_the_last_two_years(csv_bot: Bot, cl
     assert_png(reply.image)
 
 
-@needs_shared_data
 async def test_backtest_of_dca_is_set_beside_cdc(csv_bot: Bot, clock: Clock) -> None:
     start = date(2024, 1, 1)
     candles = closed_daily(clock.now)[-history_days(start, clock.now.date()) :]
@@ -181,7 +177,13 @@ async def test_simulated_market_is_labelled_and_s4_reads_gold_from_it(
     signal = await simulated_bot.say("/signal", Role.VIEWER)
     fields = fields_of(signal)
     assert fields["Price"].endswith("USDT SIMULATED")
-    assert signal.footer.startswith("SIMULATED market")
+    day = clock.now.date() - timedelta(days=1)  # the last candle closed by now
+    assert signal.footer == (  # offline, the candles are the real ones dcabot ships
+        "No exchange reachable: candles are real Binance daily candles shipped with dcabot, "
+        f"up to {day}. Price now: SIMULATED."
+    )
+    binance = next(c for c in load_candles(BTC_DAILY) if c.time.date() == day)
+    assert fields["Last close"] == f"{binance.close:,.2f} USDT on {day}"  # Binance's close
     market = SimulatedMarket(42, clock)  # DCABOT_SIMULATED_SEED's default
     series = cdc_series(market.closed_candles("BTC/USDT", SIGNAL_HISTORY_DAYS))
     assert series.zones[-1] is not None
@@ -202,7 +204,6 @@ async def test_simulated_market_is_labelled_and_s4_reads_gold_from_it(
     assert simulated_bot.counts() == (0, 0, 0, 0)
 
 
-@needs_shared_data
 @pytest.mark.parametrize(
     ("command", "says"),
     [
@@ -228,7 +229,6 @@ async def test_bad_backtest_input_gets_one_line_and_writes_nothing(
     assert csv_bot.counts() == (0, 0, 0, 0)
 
 
-@needs_shared_data
 async def test_too_few_candles_for_the_emas(csv_bot: Bot, clock: Clock) -> None:
     clock.now = datetime(2017, 8, 29, 12, tzinfo=UTC)  # 12 days after Binance's first candle
     assert len(closed_daily(clock.now)) == 12
@@ -244,7 +244,6 @@ async def test_too_few_candles_for_the_emas(csv_bot: Bot, clock: Clock) -> None:
     assert csv_bot.counts() == (0, 0, 0, 0)
 
 
-@needs_shared_data
 async def test_a_start_near_the_first_candle_says_the_emas_had_little_history(
     csv_bot: Bot,
 ) -> None:
@@ -255,7 +254,6 @@ async def test_a_start_near_the_first_candle_says_the_emas_had_little_history(
     assert not any("history before the start" in line for line in calm.lines)
 
 
-@needs_shared_data
 async def test_only_the_newest_charts_are_kept(csv_bot: Bot) -> None:
     folder = csv_bot.services.engine.settings.data_dir / "charts"
     folder.mkdir(parents=True)
@@ -271,7 +269,6 @@ async def test_only_the_newest_charts_are_kept(csv_bot: Bot) -> None:
     assert folder / "old00.png" not in kept and folder / f"old{CHARTS_KEPT + 9}.png" in kept
 
 
-@needs_shared_data
 async def test_the_event_loop_keeps_running_while_a_chart_renders(csv_bot: Bot) -> None:
     ticks = 0
     done = asyncio.Event()

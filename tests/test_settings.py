@@ -104,6 +104,7 @@ BAD: dict[str, list[str | tuple[str, dict[str, str]]]] = {
     "DCABOT_CIRCUIT_FAILURES": numbers("1.5", "1001"),
     "DCABOT_CIRCUIT_COOLDOWN": numbers("0.5", "86401"),
     "DCABOT_MASTER_KEY": ["abc", "c2VjcmV0", "not base64 at all!", encode_master_key(b"k" * 31)],
+    "DCABOT_MASTER_KEY_FILE": [DIRECTORY, "a-file/master.key", "x" * 5000],
     "DCABOT_CONFIRM_TTL": numbers("1", "9", "3601", "10.5"),
     "DCABOT_MISSED_RUN_GRACE": numbers("0.0001", "169"),
     "DCABOT_TREND_HISTORY_DAYS": numbers("26", "59", "4001", "100.5"),
@@ -132,6 +133,11 @@ BAD: dict[str, list[str | tuple[str, dict[str, str]]]] = {
     "DCABOT_ALERT_RETRY_MAX": numbers("0.5", "86401"),
     "DCABOT_STRANGER_REPLIES": numbers("1001", "2.5", zero=False),
     "DCABOT_HEALTH_TOKEN": ["short", "has spaces in it, sixteen+", "x" * 257, "tökentökentöken1"],
+    "DCABOT_METRICS_TOKEN": ["short", "has spaces in it, sixteen+", "x" * 257, "tökentökentöken1"],
+    "DCABOT_LOG_FILE": ["/", "/dev/null/dcabot.log", "../outside.log"],
+    "DCABOT_LOG_MAX_MB": numbers("0.0009", "1025"),
+    "DCABOT_LOG_BACKUPS": numbers("101", "2.5", zero=False),
+    "DCABOT_LOG_FORMAT": ["xml", "", "JSON!"],
 }
 
 
@@ -254,10 +260,11 @@ def example_environment(home: Path) -> dict[str, str]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("timestamp,open,high,low,close,volume\n")
     values = dict(EXAMPLES)
-    for variable in ("DCABOT_MASTER_KEY", "DCABOT_HEALTH_TOKEN"):
+    for variable in ("DCABOT_MASTER_KEY", "DCABOT_HEALTH_TOKEN", "DCABOT_METRICS_TOKEN"):
         assert values[variable].startswith("$(openssl rand ")  # a command, not a key to copy
     values["DCABOT_MASTER_KEY"] = encode_master_key(new_master_key())
     values["DCABOT_HEALTH_TOKEN"] = secrets.token_hex(24)
+    values["DCABOT_METRICS_TOKEN"] = secrets.token_hex(24)
     return values
 
 

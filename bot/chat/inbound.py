@@ -11,7 +11,7 @@ that changes nothing.
 from __future__ import annotations
 
 from bot.chat.commands.general import MAIN_BUTTONS
-from bot.chat.registry import ChatServices, Registry
+from bot.chat.registry import ChatServices, Registry, with_pause_banner
 from bot.chat.replies import Field, Reply, Tone, error_reply, notice, text_reply
 from bot.chat.roles import Role, User, identify
 from bot.chat.strangers import StrangerGate
@@ -90,7 +90,8 @@ class Inbound:
         if tap is None:
             return None
         if tap.kind is TapKind.CONFIRM:
-            return await self.services.confirmations.answer(user, tap.value, accept=tap.accept)
+            answer = await self.services.confirmations.answer(user, tap.value, accept=tap.accept)
+            return with_pause_banner(self.services.engine, answer)
         return await self.registry.dispatch(user, tap.value, self.services)
 
     def not_text(self, user: User) -> Reply | None:

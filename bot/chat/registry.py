@@ -10,13 +10,14 @@ from __future__ import annotations
 import difflib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.exc import DataError
 
 from bot.chat.confirmations import ConfirmationBook
 from bot.chat.replies import Reply, error_reply
 from bot.chat.roles import Role, User
+from bot.engine import pause
 from bot.engine.context import Engine
 from bot.engine.errors import UserError, shown
 from bot.exchanges.base import ExchangeError
@@ -66,9 +67,21 @@ class Command:
     group: str = "general"
 
 
+PAUSED_BANNER = "PAUSED: the bot starts no trades until /resume"
+
+
+def with_pause_banner(engine: Engine, reply: Reply) -> Reply:
+    """Every card says PAUSED while the bot's trading is paused (`bot.engine.pause`)."""
+    if pause.paused_lately(engine) is None:
+        return reply
+    footer = f"{PAUSED_BANNER} · {reply.footer}" if reply.footer else PAUSED_BANNER
+    return replace(reply, footer=footer)
+
+
 @dataclass
 class Registry:
     commands: dict[str, Command] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)  # other words for a command
 
     def add(
         self, name: str, summary: str, usage: str, role: Role = Role.VIEWER, group: str = "general"
@@ -83,6 +96,12 @@ class Registry:
 
         return register
 
+    def alias(self, word: str, name: str) -> None:
+        """`/word` runs `/name` (not listed in /help)."""
+        if word in self.commands or name not in self.commands:
+            raise ValueError(f"/{word} cannot be an alias of /{name}")
+        self.aliases[word] = name
+
     def visible_to(self, role: Role) -> list[Command]:
         return [c for c in self.commands.values() if c.role <= role]
 
@@ -94,10 +113,19 @@ class Registry:
 
     async def dispatch(self, user: User, text: str, services: ChatServices) -> Reply:
         """Run the command in `text` for `user`; always returns a card."""
+        reply = await self._dispatch(user, text, services)
+        try:
+            return with_pause_banner(services.engine, reply)
+        except Exception:  # the card matters more than its banner
+            log.exception("could not read the pause switch")
+            return reply
+
+    async def _dispatch(self, user: User, text: str, services: ChatServices) -> Reply:
         parsed = parse_command(text)
         if parsed is None:
             return error_reply("Send a command, for example /status.", hint="/help lists them all.")
         name, args = parsed
+        name = self.aliases.get(name, name)
         command = self.commands.get(name)
         if command is None:
             guess = self.suggest(name)

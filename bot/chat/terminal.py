@@ -8,50 +8,100 @@ cancels.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import queue
 import sys
+import textwrap
+import threading
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
-from bot.chat.registry import ChatServices, Registry
+from bot.chat.registry import ChatServices, Registry, with_pause_banner
 from bot.chat.replies import Reply
 from bot.chat.roles import TERMINAL_USER, identify
 
 ReadLine = Callable[[str], Awaitable[str | None]]
+log = logging.getLogger(__name__)
 LABEL_WIDTH = 16
+YES, NO = frozenset({"yes", "y"}), frozenset({"no", "n", ""})
+
+
+WIDTH = 80  # a terminal's columns: every line of a card fits
+
+
+def _wrapped(text: str, indent: int) -> list[str]:
+    pad = " " * indent
+    return textwrap.wrap(text, WIDTH, initial_indent=pad, subsequent_indent=pad,
+                         break_on_hyphens=False) or [pad]
+
+
+def _field(label: str, value: str, width: int) -> list[str]:
+    line = f"  {label.ljust(width)}{value}"
+    if len(line) <= WIDTH:
+        return [line]
+    if len(label) + 2 <= width:  # a long value under a short label: wrap it beside the label
+        first, *rest = _wrapped(value, 2 + width)
+        return [f"  {label.ljust(width)}{first.lstrip()}", *rest]
+    return [*_wrapped(label, 2), *_wrapped(value, 6)]  # e.g. /help's long usages
 
 
 def render(reply: Reply) -> str:
-    """A reply as plain text for a terminal."""
-    out = [f"== {reply.title} =="]
-    width = max([LABEL_WIDTH, *(len(f.label) + 2 for f in reply.fields)])
-    out += [f"  {f.label.ljust(width)}{f.value}" for f in reply.fields]
-    out += [f"  {line}" for line in reply.lines]
+    """A reply as plain text for a terminal, no line wider than `WIDTH`."""
+    out = _wrapped(f"== {reply.title} ==", 0)
+    width = min(max([LABEL_WIDTH, *(len(f.label) + 2 for f in reply.fields)]), 24)
+    for f in reply.fields:
+        out += _field(f.label, f.value, width)
+    for line in reply.lines:
+        out += _wrapped(line, 2)
     if reply.footer:
-        out.append(f"  {reply.footer}")
+        out += _wrapped(reply.footer, 2)
     if reply.image is not None:
         out.append(f"  Chart: {reply.image}")
     if reply.confirm_token:
-        out.append("  Type yes to confirm; anything else cancels.")
+        out.append("  Type yes to confirm; no, or any command, cancels.")
     return "\n".join(out)
 
 
 def stdin_reader(stream: TextIO) -> ReadLine:
-    """Read lines without blocking the event loop; a prompt is shown only on a terminal."""
+    """Read lines on a daemon thread of its own, so Ctrl-C stops the bot at once (a line being
+    typed never holds up the exit, as a thread of the loop's executor would). A prompt is shown
+    only on a terminal."""
     interactive = stream.isatty()
+    asks: queue.SimpleQueue[tuple[str, asyncio.AbstractEventLoop, asyncio.Future[str | None]]]
+    asks = queue.SimpleQueue()
+
+    def reader() -> None:
+        while True:
+            prompt, loop, answer = asks.get()
+            try:
+                if interactive:
+                    line: str | None = input(prompt)
+                else:
+                    raw = stream.readline()
+                    line = raw.rstrip("\n") if raw else None
+            except EOFError:
+                line = None
+            except Exception as exc:  # a closed or broken stream: no more input
+                log.warning("terminal input stopped: %s", exc)
+                line = None
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(_settle, answer, line)
+
+    threading.Thread(target=reader, name="terminal-input", daemon=True).start()
 
     async def read(prompt: str) -> str | None:
-        def blocking() -> str | None:
-            if interactive:
-                try:
-                    return input(prompt)
-                except EOFError:
-                    return None
-            line = stream.readline()
-            return line.rstrip("\n") if line else None
-
-        return await asyncio.to_thread(blocking)
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[str | None] = loop.create_future()
+        asks.put((prompt, loop, answer))
+        return await answer
 
     return read
+
+
+def _settle(answer: asyncio.Future[str | None], line: str | None) -> None:
+    if not answer.done():
+        answer.set_result(line)
 
 
 class TerminalChannel:
@@ -66,28 +116,40 @@ class TerminalChannel:
         print(file=self.out, flush=True)
 
     async def run(self, read: ReadLine, first_command: str | None = None) -> None:
-        """Serve commands until end of input (or `quit`); `first_command` runs before the first."""
-        if first_command is not None:
-            self.show(await self.registry.dispatch(self.user, first_command, self.services))
-        while (line := await read("dcabot> ")) is not None:
+        """Serve commands until end of input (or `quit`); `first_command` runs before the first.
+
+        A confirmation is answered by the next line: `yes` goes ahead; anything else cancels,
+        and a line that is not `no` is then run as the next command (it is never lost)."""
+        line = first_command
+        if line is None:
+            line = await read("dcabot> ")
+        while line is not None:
             if line.strip().lower() in {"quit", "exit"}:
                 break
-            if not line.strip():
-                continue
-            reply = await self.registry.dispatch(self.user, line, self.services)
-            self.show(reply)
-            if reply.followup is not None:  # the exchange was slow: the fresh figures follow
-                fresh = await reply.followup
-                if fresh is not None:
-                    self.show(fresh)
-            if reply.confirm_token:
-                answer = await read("confirm? ")
-                accepted = answer is not None and answer.strip().lower() == "yes"
-                self.show(
-                    await self.services.confirmations.answer(
-                        self.user, reply.confirm_token, accept=accepted
-                    )
-                )
+            following = None
+            if line.strip():
+                following = await self._serve(line, read)
+            line = following if following is not None else await read("dcabot> ")
+
+    async def _serve(self, line: str, read: ReadLine) -> str | None:
+        """Run one command; returns a line typed at its confirmation that is to run next."""
+        reply = await self.registry.dispatch(self.user, line, self.services)
+        self.show(reply)
+        if reply.followup is not None:  # the exchange was slow: the fresh figures follow
+            fresh = await reply.followup
+            if fresh is not None:
+                self.show(fresh)
+        if not reply.confirm_token:
+            return None
+        answer = await read("confirm? ")
+        word = (answer or "").strip().lower()
+        answered = await self.services.confirmations.answer(
+            self.user, reply.confirm_token, accept=word in YES
+        )
+        self.show(with_pause_banner(self.services.engine, answered))
+        if answer is None:
+            return "quit"  # end of input: nothing more to run
+        return None if word in YES | NO else answer
 
 
 def run_terminal(

@@ -27,6 +27,8 @@ from bot.engine.context import Engine
 from bot.engine.errors import UserError, shown
 from bot.exchanges.base import ExchangeError, PriceQuote
 from bot.exchanges.markets import gold_symbol
+from bot.exchanges.shipped_history import SOURCE as SHIPPED_SOURCE
+from bot.exchanges.shipped_history import is_shipped
 from strategies.backtest import (
     DEFAULT_AMOUNT,
     DEFAULT_EVERY,
@@ -66,6 +68,7 @@ class SignalView:
     since: Flip | None
     flips: tuple[Flip, ...]  # the last few, newest first
     chart: Path
+    offline_history: str = ""  # where the candles came from when no exchange was reachable
 
     @property
     def last_time(self) -> datetime:
@@ -109,6 +112,14 @@ class ComparisonView:
     history_start: date  # the first candle fetched: a requested start before it moves here
     price: PriceQuote  # says whether the candles came from the simulated market
     chart: Path
+    offline_history: str = ""  # where the candles came from when no exchange was reachable
+
+
+def offline_history(symbol: str, candles: list[Candle], price: PriceQuote) -> str:
+    """Said on the card when the candles are the real ones shipped with dcabot (offline)."""
+    if not price.simulated or not is_shipped(symbol, candles):
+        return ""
+    return f"real {SHIPPED_SOURCE}, up to {candles[-1].time:%Y-%m-%d}"
 
 
 async def _fetch_candles(engine: Engine, symbol: str, limit: int) -> list[Candle]:
@@ -184,6 +195,7 @@ async def trend_signal(engine: Engine, limit: int = SIGNAL_HISTORY_DAYS) -> Sign
         since=current_trend_since(series),
         flips=tuple(reversed(flips)),
         chart=chart,
+        offline_history=offline_history(engine.symbol, candles, price),
     )
 
 
@@ -268,4 +280,5 @@ async def compare_backtests(
         history_start=max(c[0].time for c in (candles, gold) if c).date(),
         price=price,
         chart=chart,
+        offline_history=offline_history(engine.symbol, candles, price),
     )

@@ -22,6 +22,7 @@ from bot.engine.context import Engine
 from bot.engine.errors import UserError
 from bot.engine.funds import BalanceReading, under_account_lock
 from bot.engine.orders import OrderRequest, place_order
+from bot.engine.pause import TradingPaused, paused, skip_paused_run
 from bot.engine.reserve import set_aside
 from bot.engine.run_outcomes import finish_unrun, grace, missed_late, retry_later
 from bot.engine.s4_watch import s4_market
@@ -134,6 +135,8 @@ async def _attempt(engine: Engine, key: str, run: _Claimed) -> RunResult:
         return await _set_aside(engine, key, run.rest, "the rest of a partial fill")
     if run.rest is not None:
         return await _buy_rest(engine, key, run.rest, run.symbol)
+    if paused(engine) is not None:
+        return _skip_paused(engine, key, run)
     settings = strategy_settings.current(engine)
     amount, note = run.amount, ""
     if settings.order_cap is not None and amount > settings.order_cap:
@@ -165,6 +168,8 @@ async def _attempt(engine: Engine, key: str, run: _Claimed) -> RunResult:
     )
     try:
         outcome = await place_order(engine, request)
+    except TradingPaused:  # paused while the run was on its way: nothing was sent
+        return _skip_paused(engine, key, run)
     except UserError as exc:  # not free, no such market: nothing was written for the order
         finish_unrun(engine, key, f"skipped: {exc}")
         return RunResult(key, "done", f"skipped: {exc}")
@@ -175,6 +180,11 @@ async def _attempt(engine: Engine, key: str, run: _Claimed) -> RunResult:
         return RunResult(key, "waiting", f"buy outcome unknown: {outcome.error}")
     bought = "" if symbol is None else f" {symbol}"
     return RunResult(key, "done", f"buy{bought} {outcome.status}{note}")
+
+
+def _skip_paused(engine: Engine, key: str, run: _Claimed) -> RunResult:
+    skip_paused_run(engine, key, run.schedule_id, run.due_at, run.amount)
+    return RunResult(key, "done", "skipped: paused")
 
 
 async def _buy_rest(engine: Engine, key: str, rest: Decimal, symbol: str | None) -> RunResult:

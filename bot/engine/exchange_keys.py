@@ -1,29 +1,88 @@
 """Stored exchange keys for the engine and the `dcabot keys` command, from the settings.
 
-The master key comes from `DCABOT_MASTER_KEY` or `<data dir>/master.key`; every failure to get
-or use it becomes a `UserError` that names the exchange and says what to do, never a key.
+The master key comes from `DCABOT_MASTER_KEY` or its key file (`DCABOT_MASTER_KEY_FILE`, by
+default in the config directory; an older install's `<data dir>/master.key` is still used, with
+a warning at start: see `key_location_warning`); every failure to get or use it becomes a
+`UserError` that names the exchange and says what to do, never a key.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 
 from sqlalchemy.orm import Session
 
 from bot.config import Settings
 from bot.engine.errors import UserError
+from bot.log_redaction import remember_secret
 from storage import credentials
 from storage.credentials import ApiCredentials, CredentialError
 from storage.db import Database
-from storage.master_key import FILE_NAME, MasterKeyError, MasterKeySource
+from storage.master_key import (
+    CONFIG_DIR_NAME,
+    FILE_ENV_NAME,
+    KeyFilePlace,
+    MasterKeyError,
+    MasterKeySource,
+    config_directory,
+    encode_master_key,
+    is_inside,
+    key_file_place,
+)
 
 log = logging.getLogger(__name__)
+_warned_about_location = False
+
+
+def master_key_place(settings: Settings) -> KeyFilePlace:
+    return key_file_place(settings.data_dir, settings.master_key_file)
 
 
 def master_key_source(settings: Settings) -> MasterKeySource:
     return MasterKeySource(
-        key_file=settings.data_dir / FILE_NAME, env_value=settings.master_key.get_secret_value()
+        key_file=master_key_place(settings).path,
+        env_value=settings.master_key.get_secret_value(),
     )
+
+
+def key_location_warning(settings: Settings) -> str | None:
+    """What is wrong with where the master key file is, in one line; None when it is fine.
+
+    A key file inside the data directory is copied by every backup of that folder, together
+    with the encrypted exchange keys it opens: whoever has the copy has the keys."""
+    if settings.master_key.get_secret_value().strip():
+        return None
+    place = master_key_place(settings)
+    if not is_inside(place.path, settings.data_dir):
+        return None
+    where = f"the master key file {place.path} is inside the data directory {settings.data_dir}"
+    if place.why == "legacy":
+        config = config_directory(os.environ)
+        target = config / CONFIG_DIR_NAME if config is not None else None
+        move = (
+            f"`mkdir -p {target} && mv {place.path} {target}/` (its new default place), or "
+            if target is not None and not is_inside(target, settings.data_dir)
+            else ""
+        )
+        return (
+            f"{where} (where older versions put it): a backup of the data folder stores the key "
+            f"beside the exchange keys it decrypts. Move it out: {move}move it anywhere outside "
+            f"and set {FILE_ENV_NAME} to its path"
+        )
+    return (
+        f"{where}: a backup of the data folder would store the key beside the exchange keys it "
+        f"decrypts; set {FILE_ENV_NAME} to a path outside it (e.g. /etc/dcabot/master.key)"
+    )
+
+
+def warn_about_key_location(settings: Settings) -> None:
+    """Log `key_location_warning` once a process, when the key file exists."""
+    global _warned_about_location
+    message = key_location_warning(settings)
+    if message and not _warned_about_location and master_key_place(settings).path.exists():
+        _warned_about_location = True
+        log.warning("%s", message)
 
 
 def master_key(settings: Settings, *, create: bool) -> bytes | None:
@@ -57,6 +116,9 @@ def stored_credentials(
             keys = credentials.load(session, exchange, mode, key)
         except CredentialError as exc:
             raise UserError(str(exc)) from None
+    remember_secret(encode_master_key(key))
+    if keys is not None:  # no log line may show them from now on (bot.log_redaction)
+        remember_secret(keys.api_key, keys.secret, keys.passphrase)
     if keys is not None and keys.legacy:
         log.warning(
             "%s mode is using the %s keys stored before keys were kept per mode, which serve "

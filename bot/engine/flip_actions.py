@@ -18,6 +18,7 @@ from bot.engine import strategy_settings
 from bot.engine.context import Engine
 from bot.engine.errors import UserError
 from bot.engine.funds import funds_now, read_balances
+from bot.engine.pause import SKIPPED, paused_in
 from bot.engine.reserve import deploy_reserve, sell_into_reserve
 from bot.engine.run_outcomes import backoff, grace
 from bot.engine.strategy_settings import StrategyView
@@ -93,8 +94,11 @@ async def act_on_flip(engine: Engine, flip: Flip, key: str) -> str:
     with engine.db.transaction() as session:
         placed = [o for cause in FLIP_CAUSES for o in orders.for_cause(session, cause, key)]
         event = session.scalar(select(FlipEvent).where(FlipEvent.flip_key == key))
+        on_pause = paused_in(session)
     if any(o.status == orders.SENDING for o in placed):
         return "waiting: an order for this flip awaits its answer"
+    if on_pause is not None:
+        return _not_acted(engine, key, flip.trend, f"{SKIPPED}: /resume to trade again")
     if event is not None and engine.clock() >= event.created_at + grace(engine):
         reason = "missed: found unfinished after the grace (the bot was not running)"
         return _not_acted(engine, key, flip.trend, reason, MISSED)

@@ -40,6 +40,7 @@ from bot.engine.order_records import (
     save_deadline,
     send_deadline,
 )
+from bot.engine.pause import refuse_if_paused
 from bot.exchanges.base import (
     BelowMinimum,
     ExchangeError,
@@ -83,6 +84,7 @@ def _write_intent(
     found = orders.by_client_id(session, client_id, lock=True)
     if found is not None:
         return found, False
+    refuse_if_paused(session, request.cause, request.side)
     base, quote = symbol.split("/")
     asset, amount = (
         (quote, request.quote_amount) if request.side == "buy" else (base, request.base_amount)

@@ -25,6 +25,7 @@ from bot.engine.context import Engine
 from bot.engine.errors import UserError
 from bot.engine.funds import funds_now, read_balances
 from bot.engine.orders import OrderRequest, place_order
+from bot.engine.pause import SKIPPED, TradingPaused, paused
 from bot.engine.run_outcomes import backoff, grace
 from bot.exchanges.base import ExchangeError, ExchangeUnavailable, UnknownMarket
 from bot.exchanges.markets import gold_symbol
@@ -78,6 +79,8 @@ async def _step(engine: Engine, key: str) -> str:
         return "waiting: a leg's order awaits its answer"
     if engine.clock() >= row.created_at + grace(engine):  # found after the grace: too late
         return await _finish(engine, key, s4.MISSED, "missed: not finished within the grace")
+    if not sells and paused(engine) is not None:
+        return await _finish(engine, key, s4.MISSED, f"{SKIPPED}: /resume to trade again")
     to_asset = Asset(row.to_asset)
     try:
         sold = _filled(sells)
@@ -105,6 +108,8 @@ async def _step(engine: Engine, key: str) -> str:
                 spends_hold_of=sold.client_order_id,
             ),
         )
+    except TradingPaused:  # paused while the sale was on its way: nothing was sent
+        return await _finish(engine, key, s4.MISSED, f"{SKIPPED}: /resume to trade again")
     except UserError as exc:
         return await _finish(engine, key, s4.REFUSED, str(exc))
     except ExchangeUnavailable as exc:

@@ -45,6 +45,11 @@ class OfflineFeed:
         self.main = prices
         self.more = more or {}
 
+    @property
+    def offline(self) -> bool:
+        """Whether its prices are the simulated market's (no exchange asked)."""
+        return isinstance(self.main, SimulatedMarket)
+
     def source(self, symbol: str) -> SimulatedMarket | CandleReplay:
         return self.more.get(symbol, self.main)
 
@@ -77,6 +82,11 @@ class FallbackFeed:
         self.clock = clock
         self.allow_simulated = allow_simulated
         self._offline_since: datetime | None = None
+
+    @property
+    def offline(self) -> bool:
+        """Whether the last answer came from the simulated market (the exchange unreachable)."""
+        return self._offline_since is not None
 
     def _exchange_worth_trying(self) -> bool:
         if self._offline_since is None:

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from bot.exchanges.base import PriceQuote
+from bot.exchanges.shipped_history import shipped_candles
 from strategies.candles import Candle, candle_interval
 
 Clock = Callable[[], datetime]
@@ -49,8 +50,13 @@ class SimulatedMarket:
         return Decimal(f"{base * (1 + wave + noise):.2f}")
 
     def closed_candles(self, symbol: str, limit: int) -> list[Candle]:
-        """Daily candles of the simulated market: open, high, low and close sampled hourly."""
+        """Real daily candles shipped with dcabot (`shipped_history`) where there are some,
+        closed by now; else daily candles of the simulated market, sampled hourly."""
         today = self.clock().replace(hour=0, minute=0, second=0, microsecond=0)
+        shipped = shipped_candles(symbol)
+        if shipped is not None:
+            closed = [c for c in shipped if c.time < today]
+            return closed[-limit:] if limit > 0 else []
         candles = []
         for back in range(limit, 0, -1):
             start = today - timedelta(days=back)

@@ -56,6 +56,9 @@ KINDS: dict[str, Kind] = {
         Kind("run_delayed", "a scheduled DCA waits for the exchange", True),
         Kind("task_failed", "background work of the bot failed", True),
         Kind("exchange_paused", "an exchange asked the bot to wait (rate limit, ban)", True),
+        Kind("run_paused", "a scheduled DCA was skipped because trading is paused", True),
+        Kind("trading_paused", "an admin paused the bot's trading", True),
+        Kind("trading_resumed", "an admin resumed the bot's trading", True),
     )
 }
 

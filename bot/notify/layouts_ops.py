@@ -73,7 +73,52 @@ def exchange_paused(payload: Payload, zone: ZoneInfo) -> Reply:
     )
 
 
+def run_paused(payload: Payload, zone: ZoneInfo) -> Reply:
+    return Reply(
+        kind=ERROR,
+        title=f"Scheduled DCA #{payload.get('schedule_id', '?')} skipped: paused",
+        tone=Tone.WARNING,
+        fields=_fields(
+            ("Was due", _local(payload, "due_at", zone)),
+            ("Amount", f"{payload['amount']} USDT" if payload.get("amount") else None),
+            ("Where", " · ".join(str(payload[k]) for k in ("mode", "exchange") if payload.get(k))),
+        ),
+        lines=("The bot's trading is paused: nothing was bought or set aside for this run.",),
+        buttons=(Button("Resume", "/resume"), Button("Status", "/status")),
+    )
+
+
+def trading_paused(payload: Payload, zone: ZoneInfo) -> Reply:
+    return Reply(
+        kind=ERROR,
+        title="Trading paused",
+        tone=Tone.WARNING,
+        fields=_fields(("By", payload.get("by")), ("Since", _local(payload, "at", zone))),
+        lines=(
+            "Scheduled buys, trend flips and S4 rotations start no order until /resume; "
+            "each run due meanwhile is skipped and told. /buy and /sell still work.",
+        ),
+        buttons=(Button("Resume", "/resume"),),
+    )
+
+
+def trading_resumed(payload: Payload, zone: ZoneInfo) -> Reply:
+    return Reply(
+        kind=ERROR,
+        title="Trading resumed",
+        tone=Tone.SUCCESS,
+        fields=_fields(
+            ("By", payload.get("by")), ("Paused since", _local(payload, "paused_at", zone))
+        ),
+        lines=("The next due run buys as scheduled.",),
+        buttons=(Button("Schedules", "/schedule"),),
+    )
+
+
 OPS_KINDS = {
+    "run_paused": run_paused,
+    "trading_paused": trading_paused,
+    "trading_resumed": trading_resumed,
     "run_delayed": run_delayed,
     "task_failed": task_failed,
     "exchange_paused": exchange_paused,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.chat.commands import (
     alerts,
     analysis,
+    control,
     general,
     portfolio,
     reserve,
@@ -20,7 +21,7 @@ from bot.chat.registry import Registry
 def build_registry() -> Registry:
     registry = Registry()
     for module in (
-        general, portfolio, trading, schedules, strategy, s4, reserve, analysis, alerts
+        general, portfolio, trading, schedules, strategy, s4, reserve, analysis, alerts, control
     ):
         module.register(registry)
     return registry

@@ -31,8 +31,10 @@ SATOSHI = Decimal("0.00000001")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def _source_footer(quote: PriceQuote, what: str) -> str:
+def _source_footer(quote: PriceQuote, what: str, offline_history: str = "") -> str:
     """Where the numbers came from; simulated ones are said to be so, loudly."""
+    if offline_history:
+        return f"No exchange reachable: candles are {offline_history}. Price now: SIMULATED."
     if quote.simulated:
         return f"SIMULATED market: these {what} are made up, not the exchange's. {quote.source}"
     return f"Price source: {quote.source}"
@@ -65,7 +67,7 @@ def signal_card(view: SignalView, quote_asset: str) -> Reply:
             *(["Last flips:", *flips] if flips else ["No trend flips in this history."]),
         ),
         image=view.chart,
-        footer=_source_footer(view.price, "prices and candles"),
+        footer=_source_footer(view.price, "prices and candles", view.offline_history),
         buttons=(Button("Refresh", "/signal"), Button("Backtest", "/backtest")),
     )
 
@@ -127,7 +129,7 @@ def backtest_card(view: ComparisonView) -> Reply:
         fields=tuple(fields),
         lines=tuple(lines),
         image=view.chart,
-        footer=_source_footer(view.price, "candles"),
+        footer=_source_footer(view.price, "candles", view.offline_history),
         buttons=(Button("Signal", "/signal"),),
     )
 

@@ -1,0 +1,111 @@
+"""/pause, /resume (the bot's own trading, confirmed by an admin) and /version."""
+
+from __future__ import annotations
+
+import platform
+
+from bot import __version__
+from bot.chat import format as fmt
+from bot.chat.registry import Invocation, Registry
+from bot.chat.replies import Button, Field, Reply, Tone, text_reply
+from bot.chat.roles import Role
+from bot.engine import pause
+from storage.migrate import current_revision
+
+# words people try first (freqtrade says /stopbuy, /stopentry; some say /stop)
+ALIASES = {"stopbuy": "pause", "stopentry": "pause", "stop": "pause", "startbuy": "resume"}
+
+
+def register(registry: Registry) -> None:
+    @registry.add(
+        "pause",
+        "Stop scheduled buys, trend sells and S4 rotations, without stopping the bot (confirm)",
+        "/pause",
+        role=Role.ADMIN,
+        group="control",
+    )
+    async def pause_(call: Invocation) -> Reply:
+        engine = call.services.engine
+        current = pause.paused(engine)
+        if current is not None:
+            return text_reply(
+                "Already paused",
+                f"Paused by {current.paused_by} since "
+                f"{fmt.local_time(current.paused_at, engine.settings.zone)}. /resume starts again.",
+                tone=Tone.WARNING,
+            )
+
+        async def confirmed(token: str) -> Reply:
+            if not pause.pause(engine, call.user.key):
+                return text_reply("Already paused", "Someone paused it meanwhile.")
+            return text_reply(
+                "Trading paused",
+                "No scheduled buy, trend sell or S4 rotation starts until /resume. Runs due "
+                "meanwhile are skipped and you hear of each. /buy and /sell still work.",
+                tone=Tone.SUCCESS,
+            )
+
+        token = call.services.confirmations.ask(
+            call.user, "Pause trading", confirmed, retry_hint="/pause"
+        )
+        return Reply(
+            kind="buy_confirm",
+            title="Pause the bot's trading?",
+            tone=Tone.WARNING,
+            confirm_token=token,
+            lines=(
+                "Scheduled buys, the sells and buys of trend flips and S4 rotations stop; "
+                "the bot keeps answering and alerting. Orders already sent are settled.",
+            ),
+        )
+
+    @registry.add(
+        "resume", "Start the bot's trading again after /pause (confirm)", "/resume",
+        role=Role.ADMIN, group="control",
+    )
+    async def resume_(call: Invocation) -> Reply:
+        engine = call.services.engine
+        current = pause.paused(engine)
+        if current is None:
+            return text_reply("Not paused", "The bot's trading is running; nothing to resume.")
+
+        async def confirmed(token: str) -> Reply:
+            if not pause.resume(engine, call.user.key):
+                return text_reply("Not paused", "Someone resumed it meanwhile.")
+            return text_reply(
+                "Trading resumed", "The next due run buys as scheduled.", tone=Tone.SUCCESS
+            )
+
+        token = call.services.confirmations.ask(
+            call.user, "Resume trading", confirmed, retry_hint="/resume"
+        )
+        return Reply(
+            kind="buy_confirm",
+            title="Resume the bot's trading?",
+            tone=Tone.WARNING,
+            confirm_token=token,
+            fields=(
+                Field("Paused by", current.paused_by),
+                Field("Since", fmt.local_time(current.paused_at, engine.settings.zone)),
+            ),
+            lines=("Runs skipped while paused are not bought now; the next due run is.",),
+        )
+
+    @registry.add("version", "Show the bot's version, mode and database", "/version")
+    async def version(call: Invocation) -> Reply:
+        engine = call.services.engine
+        settings = engine.settings
+        return Reply(
+            kind="text",
+            title=f"dcabot {__version__}",
+            fields=(
+                Field("Mode", f"{settings.mode.value} · {settings.exchange} {settings.symbol}"),
+                Field("Database", f"{engine.db.engine.dialect.name}, migration "
+                      f"{current_revision(engine.db) or 'none'}"),
+                Field("Python", platform.python_version()),
+            ),
+            buttons=(Button("Status", "/status"),),
+        )
+
+    for alias, name in ALIASES.items():
+        registry.alias(alias, name)

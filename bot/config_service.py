@@ -1,0 +1,99 @@
+"""Settings for running dcabot as a service: log files, metrics, where the master key lives.
+
+`Settings` (bot/config.py) inherits these; they are read from the same environment and `.env`.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings
+
+from bot import config_checks as checks
+
+LOG_FILE = "logs/dcabot.log"  # inside the data dir
+LOG_FILE_OFF = "off"
+
+
+class LogFormat(StrEnum):
+    """How a log line looks: `text` for people, `json` (one object a line) for log shippers."""
+
+    TEXT = "text"
+    JSON = "json"
+
+
+def _env(name: str, default: Any, **extra: Any) -> Any:
+    return Field(default=default, validation_alias=AliasChoices(name), **extra)
+
+
+class ServiceSettings(BaseSettings):
+    """Log, metrics and key-file settings (one concern: how the bot runs as a service)."""
+
+    # the fields are added by the features that read them (logs, metrics, master key file)
+    master_key_file: Path | None = _env("DCABOT_MASTER_KEY_FILE", default=None)
+
+    @field_validator("master_key_file", mode="before")
+    @classmethod
+    def _blank_key_file(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("master_key_file")
+    @classmethod
+    def _master_key_file(cls, value: Path | None) -> Path | None:
+        return None if value is None else check_key_file_path(value)
+
+    # logs (bot/logs.py): the console, and a rotating file in the data dir
+    log_file: str = _env("DCABOT_LOG_FILE", default=LOG_FILE)
+    log_max_mb: float = _env("DCABOT_LOG_MAX_MB", default=5.0)  # ranges: config_checks
+    log_backups: int = _env("DCABOT_LOG_BACKUPS", default=5)
+    log_format: LogFormat = _env("DCABOT_LOG_FORMAT", default=LogFormat.TEXT)
+    # metrics (bot/metrics.py): the bearer token `/metrics` asks for, if any
+    metrics_token: SecretStr = _env("DCABOT_METRICS_TOKEN", default=SecretStr(""))
+
+    @field_validator("log_file")
+    @classmethod
+    def _log_file(cls, value: str) -> str:
+        return check_log_file(value)
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, value: SecretStr) -> SecretStr:
+        checks.check_bearer_token(value.get_secret_value())
+        return value
+
+
+def check_key_file_path(path: Path) -> Path:
+    """A path a key file can be at: not a directory, and its nearest existing folder a folder."""
+    if "\x00" in str(path):
+        raise ValueError("cannot contain a NUL byte")
+    try:
+        if path.is_dir():
+            raise ValueError("is a directory; give the path of the key file in it")
+        for parent in path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    raise ValueError(f"cannot be made: {parent} is a file, not a folder")
+                break
+    except OSError as exc:  # a name too long, no permission to look
+        raise ValueError(f"cannot be used: {exc.strerror}") from None
+    return path
+
+
+def check_log_file(value: str) -> str:
+    """Blank or `off` (no log file, said as ""), a path inside the data dir, or an absolute path
+    whose nearest existing folder is a folder; never a directory."""
+    value = value.strip()
+    if not value or value.lower() == LOG_FILE_OFF:
+        return ""
+    path = Path(value)
+    if path.is_absolute():
+        try:
+            check_key_file_path(path)
+        except ValueError as exc:
+            raise ValueError(str(exc).replace("key file", "log file")) from None
+    elif ".." in path.parts:
+        raise ValueError("must stay inside the data dir (no ..), or be an absolute path")
+    return value
