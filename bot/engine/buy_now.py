@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from bot.engine.caps import refuse_above_cap
 from bot.engine.context import Engine
 from bot.engine.errors import UserError
 from bot.engine.funds import require
@@ -36,6 +37,7 @@ async def preview_buy(engine: Engine, quote_amount: Decimal) -> BuyPreview:
             f"{fmt_plain(quote_amount)} {quote} is above the per-order limit of "
             f"{fmt_plain(settings.max_order)} {quote} (DCABOT_MAX_ORDER)"
         )
+    refuse_above_cap(engine, quote_amount)
     status = await portfolio_status(engine)
     require(status.quote_funds, quote_amount, "to spend")
     rules = await engine.exchange.market_rules(engine.symbol)

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from bot.engine.caps import capped_sale, capped_spend
 from bot.engine.context import Engine
 from bot.engine.errors import UserError, shown
 from bot.engine.funds import (
@@ -128,6 +129,7 @@ async def deploy_reserve(
         amount = ledger.balance(session, exchange.name, exchange.mode)
     if amount <= 0:
         raise UserError("The reserve is empty; nothing to deploy")
+    amount = capped_spend(engine, amount)  # above the cap, the rest stays in the reserve
     try:
         check_cost(await exchange.market_rules(engine.symbol), amount)
     except BelowMinimum as exc:
@@ -150,6 +152,7 @@ async def sell_into_reserve(
     quantity = held * percent / 100
     if quantity <= 0:
         raise UserError(f"No {base} to sell" if held <= 0 else "A sell of 0% sells nothing")
+    quantity = await capped_sale(engine, quantity, engine.symbol)
     request = OrderRequest(
         cause=cause,
         cause_key=cause_key,

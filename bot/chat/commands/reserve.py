@@ -8,6 +8,7 @@ from bot.chat.commands.trading import order_on_confirm
 from bot.chat.registry import Invocation, Registry, require_admin
 from bot.chat.replies import Field, Reply, Tone
 from bot.chat.roles import Role
+from bot.engine.caps import capped_spend
 from bot.engine.errors import UserError, shown
 from bot.engine.reserve import (
     ReserveView,
@@ -72,18 +73,28 @@ def register(registry: Registry) -> None:
                 quote,
             )
 
+            spend = capped_spend(engine, view.balance)
             token = call.services.confirmations.ask(
                 call.user,
                 f"Deploy the reserve of {fmt.money(view.balance, quote)}",
                 confirmed,
                 retry_hint="/reserve deploy",
             )
+            title = f"Buy BTC with the whole reserve ({fmt.money(view.balance, quote)})?"
+            lines: tuple[str, ...] = ()
+            if spend < view.balance:
+                title = f"Buy BTC with {fmt.money(spend, quote)} of the reserve?"
+                lines = (
+                    f"The per-order cap on {view.exchange} is {fmt.money(spend, quote)}: "
+                    f"{fmt.money(view.balance - spend, quote)} stays in the reserve.",
+                )
             return Reply(
                 kind="buy_confirm",
-                title=f"Buy BTC with the whole reserve ({fmt.money(view.balance, quote)})?",
+                title=title,
                 tone=Tone.WARNING,
                 confirm_token=token,
                 fields=(Field("Exchange", view.exchange),),
+                lines=lines,
             )
         raise UserError(f"{shown(action)!r} is not a /reserve action; use add or deploy")
 

@@ -13,7 +13,7 @@ from bot.engine.reserve import check_exchange
 
 USAGE = (
     "/strategy, /strategy cdc on/off, /strategy sell <percent>, "
-    "/strategy cap <exchange> <amount>, /strategy s4 execute on/off"
+    "/strategy cap <exchange> <amount|off>, /strategy s4 execute on/off"
 )
 
 
@@ -62,10 +62,18 @@ def register(registry: Registry) -> None:
             )
         elif what == "cap":
             if len(rest) != 2:
-                raise UserError("Give an exchange and an amount, e.g. /strategy cap binance 500")
+                raise UserError(
+                    "Give an exchange and an amount or off, e.g. /strategy cap binance 500"
+                )
             name = check_exchange(engine, rest[0].lower())
-            cap = parse_amount(rest[1], example="/strategy cap binance 500")
-            view = strategy_settings.update(engine, name, order_cap=cap)
+            if rest[1].lower() in {"off", "none"}:
+                view = strategy_settings.update(engine, name, order_cap=None)
+            else:
+                if rest[1].strip() in {"0", "0.0"}:
+                    raise UserError(f"A cap of 0 would refuse every order; /strategy cap {name} "
+                                    "off clears the cap")
+                cap = parse_amount(rest[1], example="/strategy cap binance 500")
+                view = strategy_settings.update(engine, name, order_cap=cap)
         elif what == "s4":
             if not rest or rest[0].lower() != "execute" or len(rest) > 2:
                 raise UserError("Use /strategy s4 execute on|off")

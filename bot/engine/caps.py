@@ -1,0 +1,47 @@
+"""The per-order cap of an exchange (`/strategy cap <exchange> <amount|off>`): no order on that
+exchange spends, or brings in, more than the cap.
+
+* /buy above the cap is refused before it asks for a confirmation, saying what is allowed;
+* a scheduled run buys the cap (`dca_run`), a deploy spends the cap and leaves the rest in the
+  reserve, a sale sells at most the cap's worth of BTC at the price now.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from bot.engine import strategy_settings
+from bot.engine.context import Engine
+from bot.engine.errors import UserError
+from bot.exchanges.quantize import fmt_plain
+
+
+def order_cap(engine: Engine) -> Decimal | None:
+    return strategy_settings.current(engine).order_cap
+
+
+def refuse_above_cap(engine: Engine, quote_amount: Decimal) -> None:
+    """For an amount the owner typed: above the cap is a refusal that says what would do."""
+    cap = order_cap(engine)
+    if cap is not None and quote_amount > cap:
+        name, quote = engine.exchange.name, engine.settings.quote_asset
+        raise UserError(
+            f"{fmt_plain(quote_amount)} {quote} is above the per-order cap on {name} of "
+            f"{fmt_plain(cap)} {quote}: buy {fmt_plain(cap)} or less, or clear the cap with "
+            f"/strategy cap {name} off"
+        )
+
+
+def capped_spend(engine: Engine, quote_amount: Decimal) -> Decimal:
+    """What an order the bot sizes itself (a deploy) may spend."""
+    cap = order_cap(engine)
+    return quote_amount if cap is None else min(quote_amount, cap)
+
+
+async def capped_sale(engine: Engine, base_amount: Decimal, symbol: str) -> Decimal:
+    """What a sale may sell: at most the cap's worth at the price now."""
+    cap = order_cap(engine)
+    if cap is None:
+        return base_amount
+    price = (await engine.exchange.price(symbol)).price
+    return min(base_amount, cap / price) if price > 0 else base_amount
