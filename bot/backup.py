@@ -26,6 +26,7 @@ from sqlalchemy.engine import URL, make_url
 from bot.config import Settings, load_settings
 from bot.engine.errors import UserError
 from bot.engine.exchange_keys import key_location_warning, master_key, master_key_source
+from bot.engine.pause import pause_database
 from storage import credentials
 from storage.db import Database, normalise_url
 from storage.leader import LeaderLock
@@ -197,7 +198,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from bot.engine.setup import open_database
 
     migrated = open_database(settings)
-    migrated.dispose()
+    try:  # orders placed after the backup are unknown to it: nothing trades until /resume
+        paused = pause_database(migrated, "dcabot restore", datetime.now(UTC))
+    finally:
+        migrated.dispose()
     restored = inspect(db.file, read_only=False)
     print(f"restored {backup} (schema revision {snapshot.revision}) as {db.file}")
     if aside is not None:
@@ -205,6 +209,12 @@ def cmd_restore(args: argparse.Namespace) -> int:
     print(f"  now at revision {restored.revision}: {restored.describe()}")
     for line in _readable_keys(settings, restored):
         print(line)
+    if paused:
+        print(
+            "  trading is PAUSED: orders and flips after the backup was made are not in it, so "
+            "a due run could buy again what was bought since. Check the exchange's order "
+            "history against /history, then /resume"
+        )
     return 0
 
 

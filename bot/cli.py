@@ -217,7 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug or an outage nobody caught: one line, unless --debug
         if args.debug:
             raise
-        reason = str(exc).splitlines()[0][:300] if str(exc) else ""
+        from bot.log_redaction import redact
+
+        reason = redact(str(exc).splitlines()[0][:300]) if str(exc) else ""
         print(
             f"dcabot: {args.command} stopped: {type(exc).__name__}: {reason} "
             "(run with --debug for the details)",

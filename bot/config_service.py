@@ -69,6 +69,12 @@ def check_key_file_path(path: Path) -> Path:
     """A path a key file can be at: not a directory, and its nearest existing folder a folder."""
     if "\x00" in str(path):
         raise ValueError("cannot contain a NUL byte")
+    path = path.expanduser()
+    if not path.is_absolute():
+        raise ValueError(
+            f"must be an absolute path (not {str(path)!r}, which would depend on the folder the "
+            "bot starts in), e.g. DCABOT_MASTER_KEY_FILE=/etc/dcabot/master.key"
+        )
     try:
         if path.is_dir():
             raise ValueError("is a directory; give the path of the key file in it")

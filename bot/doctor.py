@@ -118,18 +118,14 @@ async def run_doctor(emit: Callable[[str], None]) -> list[Finding]:
 
 
 def _secrets(settings: Settings) -> list[str]:
-    """What no line may show. A database password shorter than 8 characters is left out: it is
-    likely a word the lines need (compose's default is `dcabot`); URLs are shown without it."""
+    """What no line may show: every configured secret, as the log filter knows them (the
+    metrics token, the derived webhook secret, a database password of 8 characters or more;
+    a shorter one is likely a word the lines need, and URLs are shown without it)."""
+    from bot.logs import configured_secrets
+
     password = str(make_url(normalise_url(settings.effective_database_url)).password or "")
-    return [
-        settings.master_key.get_secret_value(),
-        settings.health_token.get_secret_value(),
-        settings.telegram_bot_token,
-        settings.telegram_webhook_secret,
-        settings.line_channel_access_token,
-        settings.line_channel_secret,
-        password if len(password) >= 8 else "",
-    ]
+    found = [s for s in configured_secrets(settings) if s != password or len(password) >= 8]
+    return [*found, password if len(password) >= 8 else ""]
 
 
 def _settings_finding(settings: Settings) -> Finding:

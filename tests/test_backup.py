@@ -19,6 +19,7 @@ import pytest
 
 from bot import cli
 from bot.config import load_settings
+from bot.engine import pause
 from bot.engine.exchange_keys import master_key, stored_credentials
 from bot.engine.schedules import add_schedule, change_schedule
 from bot.engine.setup import open_database, open_engine
@@ -185,9 +186,12 @@ def test_restore_into_a_fresh_data_dir_brings_everything_back(
     assert "the current master key opens all 1 stored exchange key set(s)" in out
     assert rows(restored) == original
     assert restored.stat().st_mode & 0o777 == 0o600
+    assert "trading is PAUSED" in out  # what happened after the backup is unknown to it
     db = open_database(load_settings())
     try:
         assert stored_credentials(db, load_settings(), "binance", "live") == KEYS
+        with db.transaction() as session:
+            assert pause.paused_in(session) is not None
     finally:
         db.dispose()
 

@@ -71,7 +71,9 @@ async def test_a_sale_sells_at_most_the_caps_worth(bot: Bot) -> None:
     engine = bot.services.engine
     await confirm(bot, await bot.say("/buy 2000"))
     strategy_settings.update(engine, order_cap=CAP)
-    done = await confirm(bot, await bot.say("/sell 100"))
+    ask = await bot.say("/sell 100")
+    assert "limits one sale to about" in ask.lines[0]  # the card says what the cap does
+    done = await confirm(bot, ask)
     assert done.kind == "order_result", done
     sale = orders(bot.db)[-1]
     assert sale.side == "sell" and sale.filled_quote is not None

@@ -104,7 +104,7 @@ BAD: dict[str, list[str | tuple[str, dict[str, str]]]] = {
     "DCABOT_CIRCUIT_FAILURES": numbers("1.5", "1001"),
     "DCABOT_CIRCUIT_COOLDOWN": numbers("0.5", "86401"),
     "DCABOT_MASTER_KEY": ["abc", "c2VjcmV0", "not base64 at all!", encode_master_key(b"k" * 31)],
-    "DCABOT_MASTER_KEY_FILE": [DIRECTORY, "a-file/master.key", "x" * 5000],
+    "DCABOT_MASTER_KEY_FILE": [DIRECTORY, "a-file/master.key", "x" * 5000, "keys/master.key"],
     "DCABOT_CONFIRM_TTL": numbers("1", "9", "3601", "10.5"),
     "DCABOT_MISSED_RUN_GRACE": numbers("0.0001", "169"),
     "DCABOT_TREND_HISTORY_DAYS": numbers("26", "59", "4001", "100.5"),

@@ -71,8 +71,13 @@ PAUSED_BANNER = "PAUSED: the bot starts no trades until /resume"
 
 
 def with_pause_banner(engine: Engine, reply: Reply) -> Reply:
-    """Every card says PAUSED while the bot's trading is paused (`bot.engine.pause`)."""
-    if pause.paused_lately(engine) is None:
+    """Every card says PAUSED while the bot's trading is paused (`bot.engine.pause`); a card
+    whose banner cannot be read goes without it (the card matters more)."""
+    try:
+        if pause.paused_lately(engine) is None:
+            return reply
+    except Exception:
+        log.exception("could not read the pause switch")
         return reply
     footer = f"{PAUSED_BANNER} · {reply.footer}" if reply.footer else PAUSED_BANNER
     return replace(reply, footer=footer)
@@ -114,11 +119,7 @@ class Registry:
     async def dispatch(self, user: User, text: str, services: ChatServices) -> Reply:
         """Run the command in `text` for `user`; always returns a card."""
         reply = await self._dispatch(user, text, services)
-        try:
-            return with_pause_banner(services.engine, reply)
-        except Exception:  # the card matters more than its banner
-            log.exception("could not read the pause switch")
-            return reply
+        return with_pause_banner(services.engine, reply)
 
     async def _dispatch(self, user: User, text: str, services: ChatServices) -> Reply:
         parsed = parse_command(text)

@@ -4,6 +4,9 @@ exchange spends, or brings in, more than the cap.
 * /buy above the cap is refused before it asks for a confirmation, saying what is allowed;
 * a scheduled run buys the cap (`dca_run`), a deploy spends the cap and leaves the rest in the
   reserve, a sale sells at most the cap's worth of BTC at the price now.
+
+An S4 rotation is exempt: it moves the whole holding from one asset to the other, and a capped
+rotation would leave the owner holding both.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from bot.engine.context import Engine
 from bot.engine.errors import UserError
 from storage import outbox, schedules
+from storage.db import Database
 from storage.models import TradingPause
 
 ROW_ID = 1
@@ -72,9 +73,13 @@ def refuse_if_paused(session: Session, cause: str, side: str) -> None:
 
 def pause(engine: Engine, by: str) -> bool:
     """Pause; False when it already was. Every admin hears it (`trading_paused`)."""
-    now = engine.clock()
+    return pause_database(engine.db, by, engine.clock())
+
+
+def pause_database(db: Database, by: str, now: datetime) -> bool:
+    """`pause` on a database without an engine (`dcabot restore` pauses what it restores)."""
     try:
-        with engine.db.transaction() as session:
+        with db.transaction() as session:
             if session.get(TradingPause, ROW_ID) is not None:
                 return False
             session.add(TradingPause(id=ROW_ID, paused_by=by[:80], paused_at=now))
@@ -84,7 +89,7 @@ def pause(engine: Engine, by: str) -> bool:
     except IntegrityError:  # another admin paused at the same moment
         return False
     finally:
-        _seen.pop(id(engine.db), None)
+        _seen.pop(id(db), None)
     return True
 
 

@@ -8,7 +8,7 @@ from bot.chat.commands.trading import order_on_confirm
 from bot.chat.registry import Invocation, Registry, require_admin
 from bot.chat.replies import Field, Reply, Tone
 from bot.chat.roles import Role
-from bot.engine.caps import capped_spend
+from bot.engine.caps import capped_sale, capped_spend
 from bot.engine.errors import UserError, shown
 from bot.engine.reserve import (
     ReserveView,
@@ -129,13 +129,22 @@ def register(registry: Registry) -> None:
             confirmed,
             retry_hint=f"/sell {fmt.number(percent)}",
         )
+        wanted = held * percent / 100
+        selling = await capped_sale(engine, wanted, engine.symbol)
+        lines: tuple[str, ...] = ()
+        if selling < wanted:
+            lines = (
+                f"The per-order cap on {engine.exchange.name} limits one sale to about "
+                f"{fmt.crypto(selling, base)}; the rest of your {base} is kept.",
+            )
         return Reply(
             kind="buy_confirm",
             title=f"Sell {fmt.number(percent)}% of your {base}?",
             tone=Tone.WARNING,
             confirm_token=token,
             fields=(
-                Field("About", fmt.crypto(held * percent / 100, base)),
+                Field("About", fmt.crypto(selling, base)),
                 Field("Proceeds go to", "the reserve"),
             ),
+            lines=lines,
         )

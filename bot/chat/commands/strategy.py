@@ -13,7 +13,7 @@ from bot.engine.reserve import check_exchange
 
 USAGE = (
     "/strategy, /strategy cdc on/off, /strategy sell <percent>, "
-    "/strategy cap <exchange> <amount|off>, /strategy s4 execute on/off"
+    "/strategy cap <exchange> <amount or off>, /strategy s4 execute on/off"
 )
 
 
