@@ -208,7 +208,7 @@ async def test_history_lists_fills_newest_first(bot: Bot) -> None:
         await bot.services.confirmations.answer(owner, ask.confirm_token, accept=True)
     lines = (await bot.say("/history")).lines
     assert len(lines) == 2
-    assert "buy BTC/USDT" in lines[0] and "[paper]" in lines[0]
+    assert "buy BTC/USDT" in lines[0] and "[binance paper]" in lines[0]  # the exchange named
     assert lines[0] != lines[1]
     assert len((await bot.say("/history 1")).lines) == 1
     for bad in ("/history 0", "/history x", "/history 51", "/history ²", "/history 9" + "9" * 99):

@@ -74,7 +74,8 @@ def test_a_restart_keeps_balances_and_history(tmp_path: Path) -> None:
     second = dcabot(tmp_path, "/status\n/history\n", "chat")
     assert second.returncode == 0, second.stderr
     assert field(second.stdout, "BTC held") == "0.00052947 BTC"
-    assert second.stdout.count("buy BTC/USDT  0.00053 BTC for 49.7581013 USDT  [paper]") == 1
+    bought = "buy BTC/USDT  0.00053 BTC for 49.7581013 USDT  [binance paper]"
+    assert " ".join(second.stdout.split()).count(" ".join(bought.split())) == 1  # 80 columns
 
 
 def test_an_invalid_setting_stops_start_up_with_one_line(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -29,8 +30,15 @@ class StrategyView:
     version: int
 
 
+def _defaults(exchange: str) -> StrategyView:
+    return StrategyView(exchange, True, DEFAULT_SELL_PERCENT, None, False, 0)
+
+
 def _row(session: Session, engine: Engine, exchange: str) -> StrategySettings:
-    row = session.scalar(select(StrategySettings).where(StrategySettings.exchange == exchange))
+    """The row, made with the defaults on the first change (in a savepoint: a concurrent first
+    change by another process makes it too, and then this one uses theirs)."""
+    query = select(StrategySettings).where(StrategySettings.exchange == exchange)
+    row = session.scalar(query)
     if row is None:
         row = StrategySettings(
             exchange=exchange,
@@ -40,8 +48,11 @@ def _row(session: Session, engine: Engine, exchange: str) -> StrategySettings:
             s4_execute=False,
             updated_at=engine.clock(),
         )
-        session.add(row)
-        session.flush()
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            row = session.scalars(query).one()
     return row
 
 
@@ -52,8 +63,12 @@ def _view(row: StrategySettings) -> StrategyView:
 
 
 def current(engine: Engine, exchange: str | None = None) -> StrategyView:
+    """The settings as they are; the defaults while nobody changed them (reading writes
+    nothing, so concurrent readers never race to make the row)."""
+    name = exchange or engine.exchange.name
     with engine.db.transaction() as session:
-        return _view(_row(session, engine, exchange or engine.exchange.name))
+        row = session.scalar(select(StrategySettings).where(StrategySettings.exchange == name))
+        return _defaults(name) if row is None else _view(row)
 
 
 def update(engine: Engine, exchange: str | None = None, **changes: object) -> StrategyView:

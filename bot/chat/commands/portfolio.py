@@ -89,7 +89,7 @@ def history_line(order: Order, zone: ZoneInfo) -> str:
             what += " (partly filled)"
     else:
         what = f"{order.status}: {order.error or 'no fill'}"
-    return f"{when}  {order.side} {order.symbol}  {what}  [{order.mode}]"
+    return f"{when}  {order.side} {order.symbol}  {what}  [{order.exchange} {order.mode}]"
 
 
 def register(registry: Registry) -> None:
