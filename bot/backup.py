@@ -143,7 +143,7 @@ def _postgres_instructions(url: str, folder: Path | None, *, restore: Path | Non
         host=parsed.host,
         port=parsed.port,
         database=parsed.database,
-        query=parsed.query,
+        query={k: v for k, v in parsed.query.items() if k.lower() != "password"},
     ).render_as_string(hide_password=False)  # no password in it to hide
     dump = restore or (folder or Path(".")) / f"dcabot-{_stamp()}.dump"
     print(

@@ -111,6 +111,23 @@ def log_file_path(settings: Settings) -> Path | None:
     return path if path.is_absolute() else settings.data_dir / path
 
 
+def _precious(settings: Settings, path: Path) -> bool:
+    """Whether `path` is a file log lines would ruin: the SQLite database (and its journals)
+    or the master key file."""
+    from sqlalchemy.engine import make_url
+
+    from bot.engine.exchange_keys import master_key_source
+    from storage.db import normalise_url
+
+    kept: list[Path] = [master_key_source(settings).key_file]
+    parsed = make_url(normalise_url(settings.effective_database_url))
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        database = Path(str(parsed.database))
+        kept += [database, *(Path(f"{database}{end}") for end in ("-wal", "-shm", "-journal"))]
+    target = path.resolve()
+    return any(target == p.expanduser().resolve() for p in kept)
+
+
 def configured_secrets(settings: Settings) -> list[str]:
     """The values of the secret settings that are set (and the webhook secret derived from the
     bot token, the password in DATABASE_URL)."""
@@ -174,6 +191,12 @@ def setup_logging(
     console = logging.DEBUG if verbose else logging.WARNING if command == "chat" else logging.INFO
     _handler(logging.StreamHandler(stream), console, formatter)
     path = log_file_path(settings)
+    if path is not None and _precious(settings, path):
+        logging.getLogger(__name__).error(
+            "DCABOT_LOG_FILE=%s is the database or the master key file: logging to the console "
+            "only (choose another path, e.g. DCABOT_LOG_FILE=logs/dcabot.log)", settings.log_file
+        )
+        path = None
     if path is not None:
         rotating = PrivateRotatingFile(
             path,

@@ -292,6 +292,7 @@ def test_postgresql_gets_the_commands_without_the_password(
 ) -> None:
     open_database(load_settings(database_url=postgres_url)).dispose()  # a migrated database
     with_password = postgres_url.replace("postgres@", "postgres:pw-SeCrEt-42@", 1)
+    with_password += "&password=pw-SeCrEt-42"  # libpq also takes it from the query string
     monkeypatch.setenv("DATABASE_URL", with_password)
     monkeypatch.setenv("PGPASSWORD", "anything")  # trust auth here: the server ignores it
     code, out, err = run(capsys, "backup", "--to", str(home / "dumps"))

@@ -196,6 +196,23 @@ def test_off_disables_the_file(tmp_path: Path) -> None:
     assert not (settings.data_dir / "logs").exists()
 
 
+@pytest.mark.parametrize("target", ["dcabot.db", "dcabot.db-wal", "master.key"])
+def test_a_log_file_set_to_the_database_or_the_key_is_refused(
+    tmp_path: Path, target: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = make_settings(tmp_path, log_file=target, master_key_file=tmp_path / "data" /
+                             "master.key")
+    precious = settings.data_dir / target
+    precious.parent.mkdir(parents=True, exist_ok=True)
+    precious.write_bytes(b"SQLite format 3\x00")
+    assert setup_logging(settings, verbose=False, command="run") is None
+    logging.getLogger("dcabot").warning("this line must not land in the file")
+    close_logging()
+    assert precious.read_bytes() == b"SQLite format 3\x00"  # untouched
+    out, err = capsys.readouterr()
+    assert "is the database or the master key file" in out + err
+
+
 @pytest.mark.parametrize(
     ("variable", "value", "problem"),
     [
