@@ -18,16 +18,14 @@ a configured secret or a credential-shaped string.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-import os
 import sys
 from datetime import UTC, datetime
-from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
+from concurrent_log_handler import ConcurrentRotatingFileHandler
 from pydantic import SecretStr
 
 from bot.config import SECRET_VARIABLES, VARIABLES, Settings
@@ -62,34 +60,25 @@ class JsonLines(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-class PrivateRotatingFile(RotatingFileHandler):
-    """A rotating log file made 0600 in a 0700 folder, both created at the first line.
+class PrivateRotatingFile(ConcurrentRotatingFileHandler):
+    """A rotating log file made 0600 in a 0700 folder, shared safely by every process that logs
+    to it (the leader, web workers, `dcabot chat`): concurrent-log-handler rotates under a lock
+    file beside it, where the standard handler lets processes overwrite each other's backups.
 
-    With no backups (`backup_count` 0) the file is emptied when full, where the standard
-    handler would let it grow for ever. A file that cannot be written is said once on stderr
-    and then left alone: the console still has the log."""
+    With no backups (`backup_count` 0) the file is emptied when full. A file that cannot be
+    written is said once on stderr and then left alone: the console still has the log."""
 
     def __init__(self, path: Path, *, max_bytes: int, backup_count: int) -> None:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         super().__init__(
-            path, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8", delay=True
+            str(path), maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8",
+            chmod=0o600,
         )
         self.failed = False
-
-    def _open(self) -> io.TextIOWrapper:
-        folder = Path(self.baseFilename).parent
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        descriptor = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        return open(descriptor, "a", encoding=self.encoding, errors=self.errors)
 
     def emit(self, record: logging.LogRecord) -> None:
         if not self.failed:
             super().emit(record)
-
-    def doRollover(self) -> None:
-        super().doRollover()
-        if self.backupCount == 0:
-            with open(self.baseFilename, "w", encoding="utf-8"):
-                pass  # emptied; the next line starts it again
 
     def handleError(self, record: logging.LogRecord) -> None:
         if self.failed:

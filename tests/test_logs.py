@@ -163,8 +163,10 @@ def test_the_file_rotates_and_keeps_only_its_backups(tmp_path: Path, backups: in
         logging.getLogger("dcabot.rotate").info("line %03d %s", number, "x" * 40)
     close_logging()
     names = sorted(p.name for p in path.parent.iterdir())
-    assert names == ["dcabot.log"] + [f"dcabot.log.{n}" for n in range(1, backups + 1)]
-    for file in path.parent.iterdir():
+    lock = ".__dcabot.lock"  # concurrent-log-handler's, shared by the processes that log here
+    assert names == [lock, "dcabot.log"] + [f"dcabot.log.{n}" for n in range(1, backups + 1)]
+    assert (path.parent / lock).stat().st_size == 0  # it holds no log line
+    for file in path.parent.glob("dcabot.log*"):
         assert file.stat().st_size <= 1048 + 100 and file.stat().st_mode & 0o777 == 0o600
     assert path.parent.stat().st_mode & 0o777 == 0o700
     assert "line 199" in path.read_text()
@@ -289,8 +291,9 @@ def test_a_session_with_every_secret_set_shows_none_of_them(tmp_path: Path) -> N
     # `dcabot chat` keeps INFO lines out of the chat and off the console; the file has them
     assert quiet_chat.stderr == "" and " INFO " not in quiet_chat.stdout
     folder = tmp_path / "data" / "logs"
-    files = sorted(folder.iterdir())
+    files = sorted(folder.glob("dcabot.log*"))
     assert [f.name for f in files] == ["dcabot.log", "dcabot.log.1", "dcabot.log.2"]
+    assert sorted(f.name for f in folder.iterdir() if f not in files) == [".__dcabot.lock"]
     json_files = sorted(tmp_path.glob("okx.json*"))
     assert json_files[0].name == "okx.json"
     written = "".join(f.read_text() for f in [*files, *json_files])
@@ -300,3 +303,38 @@ def test_a_session_with_every_secret_set_shows_none_of_them(tmp_path: Path) -> N
     entries = [json.loads(line) for f in json_files for line in f.read_text().splitlines()]
     assert entries and all({"time", "level", "logger", "message"} <= set(e) for e in entries)
     assert any("[live okx]" in e["message"] for e in entries)  # the retry, said and redacted
+
+
+WRITER = """
+import logging, sys
+from bot.config import load_settings
+from bot.logs import close_logging, setup_logging
+setup_logging(load_settings(), verbose=False, command="serve")
+log = logging.getLogger("dcabot")
+for i in range(int(sys.argv[2])):
+    log.info("line %s-%05d %s", sys.argv[1], i, "x" * 60)
+close_logging()
+"""
+
+
+def test_processes_sharing_the_log_file_lose_no_line_when_it_rotates(tmp_path: Path) -> None:
+    """The leader, web workers and `dcabot chat` all write <data dir>/logs/dcabot.log."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DCABOT_")}
+    env.update(DCABOT_DATA_DIR=str(tmp_path / "data"), DCABOT_LOG_MAX_MB="0.01",
+               DCABOT_LOG_BACKUPS="100", PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    lines = 1000
+    writers = [
+        subprocess.Popen([sys.executable, "-c", WRITER, name, str(lines)], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for name in ("a", "b", "c", "d", "e", "f")
+    ]
+    for writer in writers:
+        assert writer.wait(timeout=120) == 0, writer.stderr.read() if writer.stderr else ""
+    folder = tmp_path / "data" / "logs"
+    written = [
+        line for path in folder.glob("dcabot.log*") for line in
+        path.read_text(encoding="utf-8").splitlines() if " line " in line
+    ]
+    assert len(list(folder.glob("dcabot.log.*"))) > 3  # it rotated, many times
+    ids = [line.split(" line ", 1)[1].split()[0] for line in written]
+    assert len(ids) == len(set(ids)) == 6 * lines  # every line once: none lost, none doubled
