@@ -60,25 +60,43 @@ class JsonLines(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-class PrivateRotatingFile(ConcurrentRotatingFileHandler):
-    """A rotating log file made 0600 in a 0700 folder, shared safely by every process that logs
-    to it (the leader, web workers, `dcabot chat`): concurrent-log-handler rotates under a lock
+class PrivateRotatingFile(logging.Handler):
+    """A rotating log file made 0600 in a 0700 folder, both created at the first line (a
+    command that logs nothing leaves no folder), shared safely by every process that logs to
+    it (the leader, web workers, `dcabot chat`): concurrent-log-handler rotates under a lock
     file beside it, where the standard handler lets processes overwrite each other's backups.
 
     With no backups (`backup_count` 0) the file is emptied when full. A file that cannot be
     written is said once on stderr and then left alone: the console still has the log."""
 
     def __init__(self, path: Path, *, max_bytes: int, backup_count: int) -> None:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        super().__init__(
-            str(path), maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8",
-            chmod=0o600,
-        )
+        super().__init__()
+        self.path, self.max_bytes, self.backup_count = path, max_bytes, backup_count
+        self.baseFilename = str(path)
         self.failed = False
+        self._file: ConcurrentRotatingFileHandler | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not self.failed:
-            super().emit(record)
+        if self.failed:
+            return
+        try:
+            if self._file is None:
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                self._file = ConcurrentRotatingFileHandler(
+                    self.baseFilename, maxBytes=self.max_bytes, backupCount=self.backup_count,
+                    encoding="utf-8", chmod=0o600,
+                )
+                self._file.handleError = self.handleError  # type: ignore[method-assign]
+            self._file.setFormatter(self.formatter)
+            self._file.emit(record)
+        except Exception:
+            self.handleError(record)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        super().close()
 
     def handleError(self, record: logging.LogRecord) -> None:
         if self.failed:
