@@ -25,6 +25,7 @@ from bot.backtest_report import (
     signal_json_lines,
     signal_text,
 )
+from bot.candle_input import BadInput, configured_candles, read_candles
 from strategies.backtest import (
     DEFAULT_AMOUNT,
     DEFAULT_EVERY,
@@ -35,8 +36,7 @@ from strategies.backtest import (
     Strategy,
     run_backtest,
 )
-from strategies.candles import Candle, CandleDataError, candle_interval, closed_candles
-from strategies.candles import parse_candles_csv as parse_csv_text
+from strategies.candles import candle_interval
 from strategies.cdc import CdcSeries, PriceSource, cdc_series
 from strategies.indicators import EMA_SLOW_PERIOD
 
@@ -54,10 +54,6 @@ _OPTION_FLAGS = {
     "gold": "--gold-csv",
     "candles": "--csv",
 }
-
-
-class BadInput(Exception):
-    """A one-line problem with what the user gave; becomes stderr and exit code 2."""
 
 
 def add_backtest_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -86,9 +82,6 @@ def add_backtest_parser(subparsers: argparse._SubParsersAction[argparse.Argument
     )
     parser.add_argument("--chart", metavar="OUT.png", help="write a PNG chart")
     parser.set_defaults(func=run_backtest_command)
-
-
-SIGNAL_DAYS = 500  # as chat's /signal: enough for the EMAs to settle before the last flips
 
 
 def add_signal_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -146,22 +139,6 @@ def _chart_path(text: str | None) -> Path | None:
     if not path.parent.is_dir():
         raise BadInput(f"--chart {text!r}: folder {str(path.parent)!r} does not exist")
     return path
-
-
-def read_candles(path_text: str, flag: str, now: datetime) -> list[Candle]:
-    """Read and validate a candle CSV, dropping a last candle that had not closed at `now`."""
-    path = Path(path_text)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{flag} {path_text!r}: cannot read it ({exc.__class__.__name__})") from None
-    try:
-        candles = parse_csv_text(text, source=f"{flag} {path.name}")
-    except CandleDataError as exc:
-        raise BadInput(str(exc)) from None
-    if len(candles) >= 2:
-        candles = closed_candles(candles, now, candle_interval(candles))
-    return candles
 
 
 def _fail(command: str, problem: str) -> int:
@@ -244,41 +221,6 @@ def run_signal_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _configured_candles(now: datetime) -> tuple[list[Candle], str]:
-    """Without --csv, what chat's /signal reads: DCABOT_PRICES_CSV, else the configured
-    exchange's public daily candles (offline: the real ones shipped with dcabot)."""
-    import asyncio
-
-    from bot.config import SettingsError, load_settings
-    from bot.engine.setup import build_feed
-    from bot.exchanges.base import ExchangeError
-    from bot.exchanges.shipped_history import SOURCE, is_shipped
-
-    try:
-        settings = load_settings()
-    except SettingsError as exc:
-        raise BadInput(str(exc)) from None
-    if settings.prices_csv is not None:
-        return read_candles(str(settings.prices_csv), "DCABOT_PRICES_CSV", now), "DCABOT_PRICES_CSV"
-
-    async def fetch() -> tuple[list[Candle], bool]:
-        feed = build_feed(settings, lambda: now)
-        try:
-            return await feed.closed_candles(settings.symbol, SIGNAL_DAYS), feed.offline
-        finally:
-            await feed.close()
-
-    try:
-        candles, offline = asyncio.run(fetch())
-    except (ExchangeError, LookupError) as exc:
-        where = f"{settings.symbol} candles from {settings.exchange}"
-        raise BadInput(f"could not read {where}: {exc}") from None
-    if offline and is_shipped(settings.symbol, candles):  # say whose history this is
-        print(f"{settings.exchange} unreachable: {SOURCE}, up to {candles[-1].time:%Y-%m-%d}",
-              file=sys.stderr)
-    return closed_candles(candles, now, timedelta(days=1)), settings.exchange
-
-
 def _signal(args: argparse.Namespace) -> tuple[CdcSeries, timedelta]:
     source = _source(args.source)
     chart = _chart_path(args.chart)
@@ -286,7 +228,7 @@ def _signal(args: argparse.Namespace) -> tuple[CdcSeries, timedelta]:
     if args.csv is not None:
         candles, flag = read_candles(args.csv, "--csv", now), "--csv"
     else:
-        candles, flag = _configured_candles(now)
+        candles, flag = configured_candles(now)
     if len(candles) < EMA_SLOW_PERIOD:
         raise BadInput(
             f"{flag}: too few candles for the EMAs: {len(candles)}, "

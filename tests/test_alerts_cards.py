@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.notify.layouts import KINDS
+from bot.notify.alert_kinds import KINDS
 from storage import alert_prefs, outbox
 from storage.db import Database
 from tests.fakes.line_api import FakeLineAPI
