@@ -149,7 +149,7 @@ def _plain(value: Any) -> Any:
 
 def _exchange_health(engine: Engine) -> dict[str, Any]:
     """The exchange in use and, when it has a circuit breaker, the breaker's state."""
-    report: dict[str, Any] = {"name": engine.settings.exchange, "mode": engine.mode}
+    report: dict[str, Any] = {"name": engine.exchange.name, "mode": engine.mode}
     gate = getattr(engine.exchange, "gate", None)
     if gate is not None:
         report["paused_until"] = _plain(gate.paused_until)
@@ -222,6 +222,7 @@ async def health(request: Request) -> Response:
         "jobs": schedule.get("jobs", {}),
         "tasks": tasks,
         "exchange": _exchange_health(engine),
+        "exchanges": [_exchange_health(e) for e in chat.runtime.services.accounts],
         "channels": chat.status(),
         "replies_in_flight": chat.work.in_flight,
         "alerts": alerts,

@@ -21,6 +21,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import ErrorDetails
 from pydantic_settings import NoDecode, SettingsConfigDict
@@ -61,6 +62,15 @@ _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_\-]{1,256}$")
 _EXCHANGE_ID = re.compile(r"^[a-z0-9]{1,40}$")
 
 
+def _exchange_id(value: str) -> str:
+    if not _EXCHANGE_ID.match(value):
+        raise ValueError(f"{value!r} is not a ccxt exchange id (lower-case letters, digits)")
+    reason = unsupported_reason(value)
+    if reason is not None:
+        raise ValueError(f"{value!r} {reason}")
+    return value
+
+
 def _env(name: str, default: Any, **extra: Any) -> Any:
     return Field(default=default, validation_alias=AliasChoices(name), **extra)
 
@@ -78,7 +88,13 @@ class Settings(ServiceSettings):
     timezone: str = _env("DCABOT_TIMEZONE", default="UTC")
     admins: Annotated[tuple[str, ...], NoDecode] = _env("DCABOT_ADMINS", default=())
     viewers: Annotated[tuple[str, ...], NoDecode] = _env("DCABOT_VIEWERS", default=())
-    exchange: str = _env("DCABOT_EXCHANGE", default="binance")
+    exchange: str = _env("DCABOT_EXCHANGE", default="binance")  # the default: DCABOT_EXCHANGES[0]
+    exchanges: Annotated[tuple[str, ...], NoDecode] = _env(
+        "DCABOT_EXCHANGES", default=(), validate_default=True
+    )
+    mode_binance: Mode | None = _env("DCABOT_MODE_BINANCE", default=None)
+    mode_okx: Mode | None = _env("DCABOT_MODE_OKX", default=None)
+    signal_exchange: str = _env("DCABOT_SIGNAL_EXCHANGE", default="", validate_default=True)
     symbol: str = _env("DCABOT_SYMBOL", default="BTC/USDT")
     quote: str = _env("DCABOT_QUOTE", default="", validate_default=True)  # "" = the symbol's
     paper_start_balance: Decimal = _env("DCABOT_PAPER_BALANCE", default=Decimal("10000"))
@@ -147,12 +163,29 @@ class Settings(ServiceSettings):
     @field_validator("exchange")
     @classmethod
     def _exchange(cls, value: str) -> str:
-        if not _EXCHANGE_ID.match(value):
-            raise ValueError(f"{value!r} is not a ccxt exchange id (lower-case letters, digits)")
-        reason = unsupported_reason(value)
-        if reason is not None:
-            raise ValueError(f"{value!r} {reason}")
-        return value
+        return _exchange_id(value)
+
+    @field_validator("exchanges", mode="before")
+    @classmethod
+    def _exchanges(cls, value: Any, info: ValidationInfo) -> Any:
+        names = checks.split_exchanges(value) or (info.data.get("exchange") or "binance",)
+        return tuple(_exchange_id(name) for name in names)
+
+    @field_validator("mode_binance", "mode_okx", mode="before")
+    @classmethod
+    def _blank_mode(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("signal_exchange")
+    @classmethod
+    def _signal_exchange(cls, value: str, info: ValidationInfo) -> str:
+        return checks.check_signal_exchange(value, info.data.get("exchanges") or ())
+
+    @model_validator(mode="after")
+    def _default_exchange(self) -> Settings:
+        """The first listed exchange is the default for commands that name none."""
+        self.exchange = self.exchanges[0]
+        return self
 
     @field_validator("symbol")
     @classmethod
@@ -182,9 +215,11 @@ class Settings(ServiceSettings):
     @field_validator("prices_csv")
     @classmethod
     def _prices_csv(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        mode = info.data.get("mode")
-        if value is not None and mode not in (None, Mode.PAPER):
-            raise ValueError(f"replays candles in paper mode only, not {mode}: unset it")
+        modes = [info.data.get(f"mode_{name}") or info.data.get("mode")
+                 for name in info.data.get("exchanges") or ()] or [info.data.get("mode")]
+        live = [m for m in modes if m not in (None, Mode.PAPER)]
+        if value is not None and live:
+            raise ValueError(f"replays candles in paper mode only, not {live[0]}: unset it")
         return checks.check_csv_path(value)
 
     @field_validator("gold_prices_csv")
@@ -253,6 +288,20 @@ class Settings(ServiceSettings):
         if value.strip():
             checks.check_routes(value, tokens)
         return value
+
+    def mode_for(self, exchange: str) -> Mode:
+        """The exchange's own mode (`DCABOT_MODE_OKX`), or `DCABOT_MODE`."""
+        own: Mode | None = getattr(self, f"mode_{exchange}", None)
+        return own or self.mode
+
+    def for_exchange(self, exchange: str) -> Settings:
+        """These settings as one exchange's engine sees them: its name and its mode."""
+        return self.model_copy(update={"exchange": exchange, "mode": self.mode_for(exchange)})
+
+    @property
+    def trend_exchange(self) -> str:
+        """Where the CDC trend is read for every exchange (`DCABOT_SIGNAL_EXCHANGE`)."""
+        return self.signal_exchange or self.exchanges[0]
 
     @property
     def zone(self) -> ZoneInfo:

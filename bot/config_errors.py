@@ -25,6 +25,10 @@ EXAMPLES: dict[str, str] = {
     "DCABOT_ADMINS": "telegram:123456,line:U4af4980629a1b2c3d4e5f60718293a4b",
     "DCABOT_VIEWERS": "telegram:654321",
     "DCABOT_EXCHANGE": "binance",
+    "DCABOT_EXCHANGES": "binance,okx",
+    "DCABOT_MODE_BINANCE": "paper",
+    "DCABOT_MODE_OKX": "paper",
+    "DCABOT_SIGNAL_EXCHANGE": "binance",
     "DCABOT_SYMBOL": "BTC/USDT",
     "DCABOT_QUOTE": "USDT",  # or unset: the quote of DCABOT_SYMBOL
     "DCABOT_PAPER_BALANCE": "10000",

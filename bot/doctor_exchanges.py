@@ -32,14 +32,17 @@ ONE_TRY = RetryPolicy(read_attempts=1)
 
 
 def accounts(settings: Settings, db: Database | None) -> list[tuple[str, str]]:
-    """(exchange, mode) pairs to check: the configured one, every schedule's exchange (in the
+    """(exchange, mode) pairs to check: the configured ones, every schedule's exchange (in its
     configured mode) and every exchange with stored keys (in their mode; keys stored before
     modes in the configured mode, or live when that is paper)."""
     mode = settings.mode.value
-    found = [(settings.exchange, mode)]
+    found = [(name, settings.mode_for(name).value) for name in settings.exchanges]
     if db is not None:
         with db.transaction() as session:
-            found += [(row.exchange, mode) for row in schedules.active(session)]
+            found += [
+                (row.exchange, settings.mode_for(row.exchange).value)
+                for row in schedules.active(session)
+            ]
             legacy_mode = "live" if mode == "paper" else mode
             found += [
                 (row.exchange, row.mode or legacy_mode)

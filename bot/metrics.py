@@ -115,24 +115,27 @@ class BotCollector:
                 for job, moment in sorted(done.items()):
                     jobs.add_metric([job], _seconds(moment))
                 yield jobs
-        exchange = runtime.services.engine.exchange
-        circuit_state = getattr(exchange, "circuit_state", None)
-        if callable(circuit_state):
-            state = circuit_state()
-            labels = [state.exchange, state.mode]
+        states = [
+            circuit_state()
+            for engine in runtime.services.accounts
+            if callable(circuit_state := getattr(engine.exchange, "circuit_state", None))
+        ]
+        if states:
             is_open = _gauge(
                 "dcabot_exchange_circuit_open",
                 "1 while this process's circuit breaker keeps trading paused on the exchange",
                 ["exchange", "mode"],
             )
-            is_open.add_metric(labels, 1 if state.is_open else 0)
-            yield is_open
             failures = _gauge(
                 "dcabot_exchange_circuit_consecutive_failures",
                 "Failed exchange requests in a row, as this process's circuit breaker counts",
                 ["exchange", "mode"],
             )
-            failures.add_metric(labels, state.consecutive_failures)
+            for state in states:
+                labels = [state.exchange, state.mode]
+                is_open.add_metric(labels, 1 if state.is_open else 0)
+                failures.add_metric(labels, state.consecutive_failures)
+            yield is_open
             yield failures
 
     def _database(self, runtime: Runtime) -> Iterator[Metric]:

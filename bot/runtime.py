@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.engine.context import Clock, system_clock
 from bot.engine.exchange_keys import warn_about_key_location
 from bot.engine.incidents import report_incident
-from bot.engine.setup import open_engine
+from bot.engine.setup import open_accounts
 from bot.notify.service import run_dispatcher
 from bot.scheduler import DcaScheduler
 from bot.supervisor import Supervisor
@@ -51,13 +51,16 @@ async def running_bot(
     are claimed under a lease); tests of other parts turn it off to keep their chats quiet.
     """
     warn_about_key_location(settings)
-    engine = open_engine(settings, clock=clock)
+    accounts = open_accounts(settings, clock=clock)
+    engine = accounts.default
     supervisor = Supervisor(
         engine.clock, lambda task, reason: report_incident(engine, task, reason), debug=debug
     )
-    scheduler = DcaScheduler(engine) if schedule else None
+    scheduler = DcaScheduler(accounts) if schedule else None
     services = ChatServices(
-        engine, ConfirmationBook(timedelta(seconds=settings.confirm_ttl_s), engine.clock)
+        engine,
+        ConfirmationBook(timedelta(seconds=settings.confirm_ttl_s), engine.clock),
+        accounts=accounts,
     )
     if scheduler is not None:
         services.schedules_changed = scheduler.schedules_changed
@@ -75,7 +78,7 @@ async def running_bot(
         await supervisor.stop()
         if scheduler is not None:
             await scheduler.stop()
-        await engine.exchange.close()
+        await accounts.close()
         engine.db.dispose()
 
 

@@ -27,6 +27,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.engine.accounts import Accounts
 from bot.engine.context import Engine
 from bot.engine.dca_run import catch_up, run_schedule
 from bot.engine.incidents import report_incident
@@ -54,13 +55,17 @@ class JobHealth:
 
 
 class DcaScheduler:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    """Schedules every exchange's runs; `accounts` is every engine (or the one engine)."""
+
+    def __init__(self, accounts: Accounts | Engine) -> None:
+        self.accounts = accounts if isinstance(accounts, Accounts) else Accounts.of(accounts)
+        self.engine = engine = self.accounts.default  # the database, clock and settings
         self.lock = LeaderLock(engine.db)
         self.scheduler = AsyncIOScheduler(timezone=engine.settings.zone)
         self.jobs: dict[str, JobHealth] = {}
         self._fingerprint: tuple[object, ...] = ()
         self._reported: dict[str, str] = {}  # watch -> the UTC day its failure was reported
+        self._strays: set[int] = set()  # schedules on an exchange not traded: told once each
 
     @property
     def role(self) -> str:
@@ -80,10 +85,11 @@ class DcaScheduler:
             await asyncio.sleep(STANDBY_POLL_S)
         try:
             log.info("scheduler leader: reconciling, then catching up")
-            log.info("reconciled: %s", await reconcile(self.engine))
             grace = timedelta(hours=self.engine.settings.missed_run_grace_h)
-            for result in await catch_up(self.engine, grace):
-                log.info("catch-up %s: %s %s", result.run_key, result.status, result.outcome)
+            for engine in self.accounts:
+                log.info("reconciled %s: %s", engine.exchange.name, await reconcile(engine))
+                for result in await catch_up(engine, grace):
+                    log.info("catch-up %s: %s %s", result.run_key, result.status, result.outcome)
             self._start_jobs()
             await self._hold_lead()
             log.error("lost the leader lock: stopping the jobs, standing by")
@@ -141,9 +147,12 @@ class DcaScheduler:
 
         return run
 
-    def _snapshot(self) -> list[tuple[int, str, str, bool]]:
+    def _snapshot(self) -> list[tuple[int, str, str, bool, str]]:
         with self.engine.db.transaction() as session:
-            return [(s.id, s.days, s.local_time, s.paused) for s in schedules.active(session)]
+            return [
+                (s.id, s.days, s.local_time, s.paused, s.exchange)
+                for s in schedules.active(session)
+            ]
 
     def rebuild(self) -> None:
         """Make the jobs match the schedules table."""
@@ -153,8 +162,11 @@ class DcaScheduler:
             if job.id.startswith("schedule-"):
                 job.remove()
         grace = int(self.engine.settings.missed_run_grace_h * 3600)
-        for schedule_id, days, local_time, paused in rows:
+        for schedule_id, days, local_time, paused, exchange in rows:
             if paused:
+                continue
+            if exchange not in self.accounts.names:
+                self._tell_stray(schedule_id, exchange)
                 continue
             trigger = ScheduleSpec(days, local_time).trigger(self.engine.settings.zone)
             self._add(
@@ -164,8 +176,23 @@ class DcaScheduler:
                 schedule_id,
                 days,
                 local_time,
+                exchange,
                 misfire_grace_time=grace,
             )
+
+    def _tell_stray(self, schedule_id: int, exchange: str) -> None:
+        """A schedule on an exchange this bot does not trade on does not run: said once."""
+        if schedule_id in self._strays:
+            return
+        self._strays.add(schedule_id)
+        names = ",".join(self.accounts.names)
+        reason = (
+            f"schedule #{schedule_id} buys on {exchange}, which this bot does not trade on "
+            f"(DCABOT_EXCHANGES={names}): it will not run until {exchange} is listed there, "
+            f"or /schedule remove {schedule_id}"
+        )
+        log.warning("%s", reason)
+        report_incident(self.engine, "schedules", reason)
 
     def schedules_changed(self) -> None:
         if self.lock.held and self.scheduler.running:
@@ -174,24 +201,60 @@ class DcaScheduler:
     async def _settle(self) -> None:
         if tuple(self._snapshot()) != self._fingerprint:
             self.rebuild()
-        await keep_settling(self.engine)
+        await self._each("settle", keep_settling)
 
-    async def _fire(self, schedule_id: int, days: str, local_time: str) -> None:
+    async def _each(self, label: str, work: Callable[[Engine], Awaitable[object]],
+                    engines: list[Engine] | None = None) -> list[object]:
+        """`work` on every exchange's engine: one failing never keeps the others from theirs;
+        the first failure is raised once all had their turn."""
+        done: list[object] = []
+        failure: Exception | None = None
+        for engine in self.accounts if engines is None else engines:
+            try:
+                done.append(await work(engine))
+            except Exception as exc:
+                log.error("%s on %s failed: %s", label, engine.exchange.name, exc)
+                failure = failure or exc
+        if failure is not None:
+            raise failure
+        return done
+
+    async def _fire(self, schedule_id: int, days: str, local_time: str,
+                    exchange: str | None = None) -> None:
+        engine = self.accounts.engines.get(exchange or self.engine.exchange.name)
+        if engine is None:
+            return
         spec = ScheduleSpec(days, local_time)
-        due = spec.last_due(self.engine.settings.zone, self.engine.clock(), timedelta(days=8))
+        due = spec.last_due(engine.settings.zone, engine.clock(), timedelta(days=8))
         if due is None:
             return
-        result = await run_schedule(self.engine, schedule_id, due)
+        result = await run_schedule(engine, schedule_id, due)
         log.info("run %s: %s %s", result.run_key, result.status, result.outcome)
 
+    def _trend_first(self) -> list[Engine]:
+        """Every engine, the trend's own exchange first (it tells the owner about a flip)."""
+        return sorted(self.accounts, key=lambda e: e.trend_source is not None)
+
     async def _trend_watch(self) -> None:
-        """After the daily close: act on a CDC flip (kept by its candle, so a retry is safe)."""
-        await self._daily("trend-watch", "trend watch", act_on_flips, self._trend_watch)
+        """After the daily close: act on a CDC flip (kept by its candle, so a retry is safe),
+        on every exchange, from the one trend source."""
+
+        async def flips(_: Engine) -> object:
+            return await self._each("trend watch", act_on_flips, self._trend_first())
+
+        await self._daily("trend-watch", "trend watch", flips, self._trend_watch)
 
     async def _s4_watch(self) -> None:
-        """After the daily close, when a schedule uses S4 or S4 executes: decide a rotation."""
-        if s4_in_use(self.engine):
-            await self._daily("s4-watch", "S4 watch", s4_watch, self._s4_watch)
+        """After the daily close, on each exchange where a schedule uses S4 or S4 executes:
+        decide a rotation."""
+        using = [engine for engine in self.accounts if s4_in_use(engine)]
+        if not using:
+            return
+
+        async def decide(_: Engine) -> object:
+            return await self._each("S4 watch", s4_watch, using)
+
+        await self._daily("s4-watch", "S4 watch", decide, self._s4_watch)
 
     async def _daily(self, job_id: str, label: str,
                      work: Callable[[Engine], Awaitable[object]],

@@ -150,6 +150,8 @@ class Schedule(Base):
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     removed: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # a schedule split across exchanges is one row per leg; every leg names the first's id
+    leg_of: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class OutboxAlert(Base):
@@ -391,3 +393,14 @@ class TradingPause(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     paused_by: Mapped[str] = mapped_column(String(80))
     paused_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class FlipPolicy(Base):
+    """Which exchange acts on a trend flip (`id` 1; no row means `auto`: each on its own)."""
+
+    __tablename__ = "flip_policy"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    policy: Mapped[str] = mapped_column(String(32))
+    changed_by: Mapped[str] = mapped_column(String(80))
+    changed_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -15,9 +15,33 @@ STARTED, RETRYING, DONE, MISSED = "started", "retrying", "done", "missed"
 FINAL = (DONE, MISSED)
 
 
-def active(session: Session) -> Sequence[Schedule]:
+def active(session: Session, exchange: str | None = None) -> Sequence[Schedule]:
+    """Schedules not removed (each leg of a split one is a row), of `exchange` when given."""
     query = select(Schedule).where(Schedule.removed.is_(False)).order_by(Schedule.id)
+    if exchange is not None:
+        query = query.where(Schedule.exchange == exchange)
     return session.scalars(query).all()
+
+
+def legs(session: Session, schedule_id: int) -> Sequence[Schedule]:
+    """Every active leg of the schedule `schedule_id` belongs to (itself when it is not split)."""
+    row = find(session, schedule_id)
+    if row is None:
+        return []
+    first = row.leg_of or row.id
+    query = select(Schedule).where(
+        Schedule.removed.is_(False), (Schedule.id == first) | (Schedule.leg_of == first)
+    )
+    return session.scalars(query.order_by(Schedule.id)).all()
+
+
+def _of_exchange(query: Select[ScheduleRun], exchange: str | None
+                 ) -> Select[ScheduleRun]:
+    if exchange is None:
+        return query
+    return query.join(Schedule, Schedule.id == ScheduleRun.schedule_id).where(
+        Schedule.exchange == exchange
+    )
 
 
 def find(session: Session, schedule_id: int) -> Schedule | None:
@@ -60,11 +84,13 @@ def retry_at(session: Session, run_key: str, when: datetime, error: str) -> Sche
     return run
 
 
-def due_retries(session: Session, now: datetime) -> Sequence[ScheduleRun]:
+def due_retries(session: Session, now: datetime, exchange: str | None = None
+                ) -> Sequence[ScheduleRun]:
+    query = select(ScheduleRun).where(
+        ScheduleRun.status == RETRYING, ScheduleRun.next_attempt_at <= now
+    )
     return session.scalars(
-        select(ScheduleRun)
-        .where(ScheduleRun.status == RETRYING, ScheduleRun.next_attempt_at <= now)
-        .order_by(ScheduleRun.next_attempt_at)
+        _of_exchange(query, exchange).order_by(ScheduleRun.next_attempt_at)
     ).all()
 
 
@@ -75,8 +101,7 @@ def last_due(session: Session, schedule_id: int) -> datetime | None:
     )
 
 
-def unfinished(session: Session) -> Sequence[ScheduleRun]:
+def unfinished(session: Session, exchange: str | None = None) -> Sequence[ScheduleRun]:
     """Runs claimed and not finished: started (a process may have died) or waiting to retry."""
-    return session.scalars(
-        select(ScheduleRun).where(ScheduleRun.status.in_((STARTED, RETRYING)))
-    ).all()
+    query = select(ScheduleRun).where(ScheduleRun.status.in_((STARTED, RETRYING)))
+    return session.scalars(_of_exchange(query, exchange)).all()

@@ -65,6 +65,7 @@ def test_health_reports_every_part(world: World) -> None:
         "scheduler": "off",
         "jobs": {},
         "exchange": {"name": "binance", "mode": "paper"},
+        "exchanges": [{"name": "binance", "mode": "paper"}],
         "channels": {"telegram": "webhook", "line": "webhook"},
         "replies_in_flight": 0,
     }

@@ -18,6 +18,7 @@ from bot.chat.confirmations import ConfirmationBook
 from bot.chat.replies import Reply, error_reply
 from bot.chat.roles import Role, User
 from bot.engine import pause
+from bot.engine.accounts import Accounts
 from bot.engine.context import Engine
 from bot.engine.errors import UserError, shown
 from bot.exchanges.base import ExchangeError
@@ -32,12 +33,18 @@ def _nothing() -> None:
 
 @dataclass
 class ChatServices:
-    """What handlers may use: the engine, the confirmation book, and a hook that tells the
-    scheduler (when this process runs one) that the schedules changed."""
+    """What handlers may use: the default exchange's engine and every exchange's
+    (`accounts`), the confirmation book, and a hook that tells the scheduler (when this process
+    runs one) that the schedules changed."""
 
     engine: Engine
     confirmations: ConfirmationBook
     schedules_changed: Callable[[], None] = _nothing
+    accounts: Accounts = field(default=None)  # type: ignore[assignment]  # set after init
+
+    def __post_init__(self) -> None:
+        if self.accounts is None:
+            self.accounts = Accounts.of(self.engine)
 
 
 def require_admin(call: Invocation, what: str) -> None:

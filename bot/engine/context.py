@@ -26,6 +26,9 @@ class MarketMemory:
     # the fresh read of the portfolio in flight, shared by every /status asked meanwhile
     refreshing: asyncio.Future[Any] | None = None
     refresh_started: float = 0.0  # time.monotonic() when it started
+    # the last CDC trend read on this market (a `trend_watch.TrendReading`), for the other
+    # exchanges' runs while this one cannot be reached
+    trend: Any = None
 
 
 def system_clock() -> datetime:
@@ -44,6 +47,8 @@ class Engine:
     in_flight: set[str] = field(default_factory=set)
     # the last price and balances read, for answers while the exchange is slow to answer
     memory: MarketMemory = field(default_factory=lambda: MarketMemory())
+    # the engine whose market gives the CDC trend to every exchange (None: this one)
+    trend_source: Engine | None = None
 
     @property
     def symbol(self) -> str:

@@ -77,6 +77,8 @@ def _claim(
         schedule = schedules.find(session, schedule_id)
         if schedule is None or schedule.paused:
             return RunResult(key, "gone", "no such active schedule")
+        if schedule.exchange != engine.exchange.name:  # another exchange's engine runs it
+            return RunResult(key, "gone", f"a schedule on {schedule.exchange}")
         existing = schedules.by_key(session, key)
         if existing is not None and not (resume and existing.status not in schedules.FINAL):
             return RunResult(key, "already", existing.outcome)
@@ -258,7 +260,7 @@ async def catch_up(engine: Engine, grace: timedelta) -> list[RunResult]:
     it, if older) are recorded as missed and the owner is told. Never silent."""
     now, zone = engine.clock(), engine.settings.zone
     with engine.db.transaction() as session:
-        active = [s for s in schedules.active(session) if not s.paused]
+        active = [s for s in schedules.active(session, engine.exchange.name) if not s.paused]
         since = {s.id: schedules.last_due(session, s.id) or s.created_at for s in active}
     results: list[RunResult] = []
     for schedule in active:
@@ -280,7 +282,10 @@ async def resume_unfinished_runs(engine: Engine) -> list[RunResult]:
     """At start-up: runs claimed by a process that died before finishing (or waiting to be
     retried) are finished now; a run whose order awaits its answer waits for reconciliation."""
     with engine.db.transaction() as session:
-        unfinished = [(r.schedule_id, r.due_at) for r in schedules.unfinished(session)]
+        unfinished = [
+            (r.schedule_id, r.due_at)
+            for r in schedules.unfinished(session, engine.exchange.name)
+        ]
     return [
         await run_schedule(engine, schedule_id, due_at, resume=True)
         for schedule_id, due_at in unfinished
@@ -290,7 +295,10 @@ async def resume_unfinished_runs(engine: Engine) -> list[RunResult]:
 async def retry_due_runs(engine: Engine) -> list[RunResult]:
     """Runs waiting to be tried again whose time has come (the scheduler calls this often)."""
     with engine.db.transaction() as session:
-        due = [(r.schedule_id, r.due_at) for r in schedules.due_retries(session, engine.clock())]
+        due = [
+            (r.schedule_id, r.due_at)
+            for r in schedules.due_retries(session, engine.clock(), engine.exchange.name)
+        ]
     return [
         await run_schedule(engine, schedule_id, due_at, resume=True) for schedule_id, due_at in due
     ]

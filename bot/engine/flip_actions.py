@@ -14,7 +14,7 @@ import logging
 
 from sqlalchemy import select
 
-from bot.engine import strategy_settings
+from bot.engine import flip_policy, strategy_settings
 from bot.engine.context import Engine
 from bot.engine.errors import UserError
 from bot.engine.funds import funds_now, read_balances
@@ -91,6 +91,9 @@ async def act_on_flip(engine: Engine, flip: Flip, key: str) -> str:
     if not settings.cdc_enabled:
         finish_flip(engine, key, DONE, "CDC is off: no action")
         return "CDC is off: no action"
+    policy = flip_policy.current(engine)
+    if not flip_policy.acts_on_flips(engine, policy):
+        return _not_acted(engine, key, flip.trend, flip_policy.not_acting_reason(engine, policy))
     with engine.db.transaction() as session:
         placed = [o for cause in FLIP_CAUSES for o in orders.for_cause(session, cause, key)]
         event = session.scalar(select(FlipEvent).where(FlipEvent.flip_key == key))

@@ -275,7 +275,10 @@ def s4_in_use(engine: Engine) -> bool:
     if strategy_settings.current(engine).s4_execute:
         return True
     with engine.db.transaction() as session:
-        return any(s.mode == "s4" and not s.paused for s in schedules.active(session))
+        return any(
+            s.mode == "s4" and not s.paused
+            for s in schedules.active(session, engine.exchange.name)
+        )
 
 
 async def s4_market(engine: Engine, execute: bool) -> tuple[str, str]:

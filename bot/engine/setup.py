@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from bot.config import Mode, PriceSource, Settings
+from bot.engine.accounts import Accounts
 from bot.engine.context import Clock, Engine, system_clock
 from bot.engine.errors import UserError
 from bot.engine.exchange_keys import stored_credentials
@@ -143,6 +144,28 @@ def build_ccxt_exchange(settings: Settings, db: Database, clock: Clock) -> CcxtE
         )
     except ExchangeError as exc:
         raise UserError(f"DCABOT_EXCHANGE={exchange_id}: {exc}") from None
+
+
+def open_accounts(
+    settings: Settings, *, clock: Clock = system_clock, db: Database | None = None
+) -> Accounts:
+    """An engine for every exchange in `DCABOT_EXCHANGES`, on one database; each reads the
+    trend from `DCABOT_SIGNAL_EXCHANGE`'s engine. One exchange failing to open stops start-up
+    with its one-line reason (nothing half-open is left behind)."""
+    database = db or open_database(settings)
+    engines: dict[str, Engine] = {}
+    try:
+        for name in settings.exchanges:
+            engines[name] = open_engine(settings.for_exchange(name), clock=clock, db=database)
+    except BaseException:  # the exchanges opened so far hold no connection yet (made at first use)
+        if db is None:
+            database.dispose()
+        raise
+    source = engines[settings.trend_exchange]
+    for engine in engines.values():
+        if engine is not source:
+            engine.trend_source = source
+    return Accounts(engines)
 
 
 def open_engine(

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.engine.context import Engine
 from bot.engine.flip_actions import act_on_flip
+from bot.exchanges.base import ExchangeError
 from storage import outbox
 from storage.models import FlipEvent
 from strategies.cdc import CdcSeries, Flip, Trend, cdc_series, trend_flips
@@ -33,13 +34,31 @@ class TrendReading:
 
 
 async def read_trend(engine: Engine) -> TrendReading:
-    candles = await engine.exchange.closed_candles(
-        engine.symbol, engine.settings.trend_history_days
-    )
+    """The CDC trend on the trend source's closed daily candles (this engine's own market when
+    it is the only exchange). While another exchange's market cannot be read, its last reading
+    serves as long as no daily candle closed since: it is the same data."""
+    source = engine.trend_source or engine
+    try:
+        candles = await source.exchange.closed_candles(
+            source.symbol, engine.settings.trend_history_days
+        )
+    except ExchangeError:
+        kept = source.memory.trend
+        if source is engine or not isinstance(kept, TrendReading) or not _current(kept, engine):
+            raise
+        return kept
     series = cdc_series(candles)
     trend = series.trends[-1] if len(series) else None
     last = candles[-1].time if candles else None
-    return TrendReading(series, trend, tuple(trend_flips(series)), last)
+    reading = TrendReading(series, trend, tuple(trend_flips(series)), last)
+    source.memory.trend = reading
+    return reading
+
+
+def _current(reading: TrendReading, engine: Engine) -> bool:
+    """No daily candle closed after the reading's last one (it closed at `last + DAY`)."""
+    last = reading.last_closed
+    return last is not None and engine.clock() < last + 2 * DAY
 
 
 def flip_key(engine: Engine, flip: Flip) -> str:
@@ -93,6 +112,8 @@ def _record_flips(engine: Engine, reading: TrendReading) -> Flip | None:
                     created_at=now,
                 )
             )
+            if engine.trend_source is not None:  # the trend's own exchange tells the owner
+                continue
             outbox.enqueue(
                 session,
                 kind="trend_flip",
