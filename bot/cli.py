@@ -35,16 +35,15 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings()
     log.info(
-        "dcabot %s starting: %s mode, %s %s, database %s",
+        "dcabot %s starting: %s, %s, database %s",
         __version__,
-        settings.mode.value,
-        settings.exchange,
+        settings.exchanges_text,
         settings.symbol,
         settings.effective_database_url.split("@")[-1],
     )
     if not settings.chat_tokens_configured and sys.stdin.isatty() and not args.headless:
         print(
-            f"dcabot {__version__} · {settings.mode.value} mode · no chat tokens set, so "
+            f"dcabot {__version__} · {settings.exchanges_text} · no chat tokens set, so "
             "this terminal is the chat. Try /status, /buy 50, /help; quit to leave.\n",
             flush=True,
         )

@@ -299,6 +299,11 @@ class Settings(ServiceSettings):
         return self.model_copy(update={"exchange": exchange, "mode": self.mode_for(exchange)})
 
     @property
+    def exchanges_text(self) -> str:
+        """`paper mode on binance + testnet mode on okx`, for people to read."""
+        return " + ".join(f"{self.mode_for(name).value} mode on {name}" for name in self.exchanges)
+
+    @property
     def trend_exchange(self) -> str:
         """Where the CDC trend is read for every exchange (`DCABOT_SIGNAL_EXCHANGE`)."""
         return self.signal_exchange or self.exchanges[0]

@@ -133,7 +133,7 @@ def _settings_finding(settings: Settings) -> Finding:
     return Finding(
         Status.OK,
         "settings",
-        f"loaded{env_file}: {settings.mode.value} mode, {settings.exchange} {settings.symbol}, "
+        f"loaded{env_file}: {settings.exchanges_text}, {settings.symbol}, "
         f"data in {settings.data_dir}",
     )
 

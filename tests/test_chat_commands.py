@@ -128,7 +128,7 @@ async def test_bad_buy_amounts_get_one_clear_answer_and_change_nothing(
     assert says in reply.lines[0]
     assert "\n" not in reply.lines[0]
     assert len(reply.lines[0]) < 160  # never more than a few dozen characters of the input
-    assert reply.lines[1] == "Usage: /buy <amount USDT>"
+    assert reply.lines[1] == "Usage: /buy <amount USDT> [exchange]"
     assert reply.confirm_token is None
     assert bot.counts() == (0, 0, 0, 0)
     assert (await bot.balances()) == {"USDT": Decimal("10000")}

@@ -66,7 +66,7 @@ def test_an_all_good_paper_setup_is_all_ok(
     code, lines, _ = doctor(capsys)
     assert code == 0
     assert all(line.startswith("OK    ") for line in lines), lines
-    assert finding(lines, "settings").endswith("paper mode, binance BTC/USDT, data in " + str(
+    assert finding(lines, "settings").endswith("paper mode on binance, BTC/USDT, data in " + str(
         home / "data"
     ))
     assert "schema at head" in finding(lines, "database")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from bot.engine import strategy_settings
+from bot.engine.accounts import Accounts
 from bot.engine.context import Engine
 from bot.engine.errors import UserError, shown
 from bot.engine.reserve import check_exchange
@@ -19,6 +20,7 @@ from storage.models import Schedule
 
 MODES = ("cdc", "plain", "s4")
 PAST = {"pause": "paused", "resume": "resumed", "remove": "removed"}
+CENT = Decimal("0.01")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +33,31 @@ class ScheduleView:
     mode: str
     paused: bool
     next_run: datetime | None
+    leg_of: int | None = None  # the first leg's id when the schedule is split across exchanges
+
+    @property
+    def group(self) -> int:
+        """The id the owner knows the schedule by: its first leg's."""
+        return self.leg_of or self.id
 
 
 def _view(engine: Engine, row: Schedule) -> ScheduleView:
     spec = ScheduleSpec(row.days, row.local_time)
     upcoming = None if row.paused else spec.next_due(engine.settings.zone, engine.clock())
     return ScheduleView(
-        row.id, row.days, row.local_time, row.amount, row.exchange, row.mode, row.paused, upcoming
+        row.id, row.days, row.local_time, row.amount, row.exchange, row.mode, row.paused,
+        upcoming, row.leg_of,
     )
+
+
+def split_evenly(amount: Decimal, exchanges: tuple[str, ...], quote_step: Decimal = CENT
+                 ) -> dict[str, Decimal]:
+    """`amount` shared among `exchanges` in equal parts of `quote_step`; what does not divide
+    goes to the first, so the legs add up to `amount` exactly."""
+    share = (amount / len(exchanges)).quantize(quote_step, rounding=ROUND_DOWN)
+    legs = dict.fromkeys(exchanges, share)
+    legs[exchanges[0]] += amount - share * len(exchanges)
+    return legs
 
 
 def list_schedules(engine: Engine) -> list[ScheduleView]:
@@ -56,63 +75,98 @@ async def add_schedule(
     *,
     requested_by: str,
 ) -> ScheduleView:
-    spec = parse_spec(days, local_time)
-    name = check_exchange(engine, exchange)
-    mode = (mode or "cdc").lower()
-    if mode not in MODES:
-        raise UserError(f"{shown(mode)!r} is not a mode; use cdc (trend-gated), plain or s4")
+    """A schedule on one exchange of a one-exchange engine (the replay's, the tests')."""
+    legs = {check_exchange(engine, exchange): amount}
+    views = await add_schedule_legs(
+        Accounts.of(engine), days, local_time, legs, mode, requested_by=requested_by
+    )
+    return views[0]
+
+
+async def _check_leg(engine: Engine, amount: Decimal) -> None:
+    """A leg's amount within its exchange's cap and above its market's minimum order."""
+    name = engine.exchange.name
     limit = strategy_settings.current(engine).order_cap or engine.settings.max_order
     if amount > limit:
         raise UserError(
             f"{fmt_plain(amount)} is above the per-order cap of {fmt_plain(limit)} "
-            f"{engine.settings.quote_asset}"
+            f"{engine.settings.quote_asset} on {name}"
         )
     try:
         check_cost(await engine.exchange.market_rules(engine.symbol), amount)
     except BelowMinimum as exc:
-        raise UserError(str(exc)) from None
-    now = engine.clock()
+        raise UserError(f"{name}: {exc}") from None
+
+
+async def add_schedule_legs(
+    accounts: Accounts,
+    days: str,
+    local_time: str,
+    legs: dict[str, Decimal],
+    mode: str | None,
+    *,
+    requested_by: str,
+) -> list[ScheduleView]:
+    """One schedule buying on one or several exchanges: a row per leg (each its own run, run
+    key and outcome), all written in one transaction, or none when one leg is refused."""
+    spec = parse_spec(days, local_time)
+    mode = (mode or "cdc").lower()
+    if mode not in MODES:
+        raise UserError(f"{shown(mode)!r} is not a mode; use cdc (trend-gated), plain or s4")
+    if not legs:
+        raise UserError("Name at least one exchange, e.g. /schedule add mon 07:00 100 binance")
+    for name, amount in legs.items():
+        await _check_leg(accounts.on(name), amount)
+    engine, now = accounts.default, accounts.clock()
     with engine.db.transaction() as session:
-        row = Schedule(
-            days=spec.days,
-            local_time=spec.local_time,
-            amount=amount,
-            exchange=name,
-            mode=mode,
-            paused=False,
-            removed=False,
-            created_at=now,
-        )
-        session.add(row)
-        session.flush()
+        made: list[Schedule] = []
+        for name, amount in legs.items():
+            row = Schedule(
+                days=spec.days,
+                local_time=spec.local_time,
+                amount=amount,
+                exchange=name,
+                mode=mode,
+                paused=False,
+                removed=False,
+                created_at=now,
+                leg_of=made[0].id if made else None,
+            )
+            session.add(row)
+            session.flush()
+            made.append(row)
+            if len(legs) > 1 and row.leg_of is None:
+                row.leg_of = row.id
         outbox.enqueue(
             session,
             kind="schedule_changed",
             now=now,
-            payload={"schedule_id": row.id, "change": "added", "requested_by": requested_by},
+            payload={"schedule_id": made[0].id, "change": "added", "requested_by": requested_by},
         )
-        return _view(engine, row)
+        return [_view(engine, row) for row in made]
 
 
 def change_schedule(
     engine: Engine, schedule_id: int, change: str, *, requested_by: str
-) -> ScheduleView:
-    """`pause`, `resume` or `remove` a schedule."""
+) -> list[ScheduleView]:
+    """`pause`, `resume` or `remove` a schedule: every leg of it, on every exchange."""
     now = engine.clock()
     with engine.db.transaction() as session:
-        row = rows.find(session, schedule_id)
-        if row is None:
+        legs = rows.legs(session, schedule_id)
+        if not legs:
             raise UserError(f"There is no schedule #{schedule_id}; /schedule lists them")
-        if change == "pause":
-            row.paused = True
-        elif change == "resume":
-            row.paused = False
-        else:
-            row.removed = True
+        for row in legs:
+            if change == "pause":
+                row.paused = True
+            elif change == "resume":
+                row.paused = False
+            else:
+                row.removed = True
         outbox.enqueue(
             session,
             kind="schedule_changed",
             now=now,
-            payload={"schedule_id": row.id, "change": PAST[change], "requested_by": requested_by},
+            payload={"schedule_id": schedule_id, "change": PAST[change],
+                     "requested_by": requested_by},
         )
-        return _view(engine, row)
+        return [_view(engine, row) for row in legs]

@@ -99,7 +99,7 @@ def register(registry: Registry) -> None:
             kind="text",
             title=f"dcabot {__version__}",
             fields=(
-                Field("Mode", f"{settings.mode.value} · {settings.exchange} {settings.symbol}"),
+                Field("Trading on", f"{settings.exchanges_text} · {settings.symbol}"),
                 Field("Database", f"{engine.db.engine.dialect.name}, migration "
                       f"{current_revision(engine.db) or 'none'}"),
                 Field("Python", platform.python_version()),

@@ -17,7 +17,7 @@ def register(registry: Registry) -> None:
             title="dcabot",
             lines=(
                 f"Hello! I buy {settings.base_asset} for you on a schedule "
-                f"({settings.mode.value} mode, {settings.exchange}).",
+                f"({settings.exchanges_text}).",
                 "Try /status to see your holdings, or /help for every command.",
             ),
             buttons=MAIN_BUTTONS,

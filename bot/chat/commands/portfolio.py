@@ -12,8 +12,10 @@ from bot.chat import format as fmt
 from bot.chat.arguments import parse_count
 from bot.chat.registry import Invocation, Registry
 from bot.chat.replies import Button, Field, Reply
+from bot.chat.several_status import several_status_card
 from bot.engine.history import MAX_HISTORY, recent_orders
 from bot.engine.portfolio import PortfolioStatus, refreshing_status, remembered_status
+from bot.engine.portfolio_total import portfolio_total
 from bot.exchanges.base import ExchangeError
 from bot.notify.health import alerts_field
 from storage.models import Order
@@ -97,6 +99,11 @@ def register(registry: Registry) -> None:
     async def status(call: Invocation) -> Reply:
         """Fresh figures when the exchange answers within `QUICK_S`; else at once the last
         known ones, labelled with their age, and the fresh card follows (`Reply.followup`)."""
+        if call.services.accounts.several:
+            settings = call.services.engine.settings
+            total = await portfolio_total(call.services.accounts, QUICK_S)
+            card = several_status_card(total, settings.base_asset, settings.quote_asset)
+            return _with_alerts(call, card)
         engine = call.services.engine
         fresh, waited = refreshing_status(engine)
         try:
@@ -127,7 +134,7 @@ def register(registry: Registry) -> None:
         )
         engine = call.services.engine
         zone = engine.settings.zone
-        rows = recent_orders(engine, count)
+        rows = recent_orders(engine, count, every_exchange=call.services.accounts.several)
         lines = tuple(history_line(order, zone) for order in rows)
         return Reply(
             kind="history",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from bot.chat import format as fmt
 from bot.chat.arguments import parse_amount, parse_percent
-from bot.chat.commands.trading import order_on_confirm
+from bot.chat.commands.trading import order_on_confirm, pick_exchange
 from bot.chat.registry import Invocation, Registry, require_admin
 from bot.chat.replies import Field, Reply, Tone
 from bot.chat.roles import Role
@@ -13,13 +15,12 @@ from bot.engine.errors import UserError, shown
 from bot.engine.reserve import (
     ReserveView,
     add_to_reserve,
-    check_exchange,
     deploy_reserve,
     reserve_view,
     sell_into_reserve,
 )
 
-USAGE = "/reserve, /reserve add <amount> [exchange], /reserve deploy [exchange]"
+USAGE = "/reserve [exchange], /reserve add <amount> [exchange], /reserve deploy [exchange]"
 
 
 def reserve_card(view: ReserveView, quote: str, zone: object, title: str = "Reserve") -> Reply:
@@ -40,27 +41,53 @@ def reserve_card(view: ReserveView, quote: str, zone: object, title: str = "Rese
     )
 
 
+async def reserves_card(call: Invocation) -> Reply:
+    """Every exchange's reserve and free USDT, and the total (several exchanges)."""
+    accounts = call.services.accounts
+    quote = accounts.settings.quote_asset
+    views = [await reserve_view(engine) for engine in accounts]
+    fields = tuple(
+        Field(f"{v.exchange} {v.mode}", f"reserve {fmt.money(v.balance, quote)} · "
+              f"free {fmt.money(v.quote_free, quote)}")
+        for v in views
+    )
+    total = sum((v.balance for v in views), Decimal(0))
+    return Reply(
+        kind="reserve",
+        title="Reserve",
+        fields=(*fields, Field("Total reserve", fmt.money(total, quote))),
+        lines=("/reserve <exchange> shows one exchange's movements.",),
+    )
+
+
 def register(registry: Registry) -> None:
     @registry.add(
         "reserve", "The USDT reserve; admins add to it or deploy it", USAGE, group="reserve"
     )
     async def reserve(call: Invocation) -> Reply:
-        engine = call.services.engine
+        accounts = call.services.accounts
+        engine = accounts.default
         quote, zone = engine.settings.quote_asset, engine.settings.zone
         if not call.args:
+            if accounts.several:
+                return await reserves_card(call)
             return reserve_card(await reserve_view(engine), quote, zone)
         action, rest = call.args[0].lower(), call.args[1:]
+        if len(call.args) == 1 and accounts.is_exchange(action):
+            return reserve_card(await reserve_view(accounts.on(action)), quote, zone)
         if action == "add":
             require_admin(call, "/reserve add")
             if not 1 <= len(rest) <= 2:
                 raise UserError("Give an amount, e.g. /reserve add 100")
             amount = parse_amount(rest[0], example="/reserve add 100")
-            check_exchange(engine, rest[1].lower() if len(rest) > 1 else None)
+            engine = accounts.on(rest[1] if len(rest) > 1 else None)
             await add_to_reserve(engine, amount, requested_by=call.user.key)
             return reserve_card(await reserve_view(engine), quote, zone, "Added to the reserve")
         if action == "deploy":
             require_admin(call, "/reserve deploy")
-            check_exchange(engine, rest[0].lower() if rest else None)
+            if len(rest) > 1:
+                raise UserError("Give at most an exchange, e.g. /reserve deploy okx")
+            engine = accounts.on(rest[0] if rest else None)
             view = await reserve_view(engine)
             if view.balance <= 0:
                 raise UserError("The reserve is empty; nothing to deploy")
@@ -96,19 +123,22 @@ def register(registry: Registry) -> None:
                 fields=(Field("Exchange", view.exchange),),
                 lines=lines,
             )
-        raise UserError(f"{shown(action)!r} is not a /reserve action; use add or deploy")
+        raise UserError(
+            f"{shown(action)!r} is not a /reserve action; use add or deploy"
+            + (f", or an exchange: {', '.join(accounts.names)}" if accounts.several else "")
+        )
 
     @registry.add(
         "sell",
         "Sell a percent of your BTC into the reserve (asks to confirm)",
-        "/sell <percent>",
+        "/sell <percent> [exchange]",
         role=Role.ADMIN,
         group="reserve",
     )
     async def sell(call: Invocation) -> Reply:
-        engine = call.services.engine
-        if len(call.args) != 1:
+        if not call.args:
             raise UserError("Give one percent from 0 to 100, e.g. /sell 25")
+        engine = pick_exchange(call, 1, "Give one percent from 0 to 100, e.g. /sell 25")
         percent = parse_percent(call.args[0], example="/sell 25", allow_zero=False)
         base, quote = engine.settings.base_asset, engine.settings.quote_asset
         held = (await engine.exchange.balances()).get(base)
@@ -127,7 +157,8 @@ def register(registry: Registry) -> None:
             call.user,
             f"Sell {fmt.number(percent)}% of your {base}",
             confirmed,
-            retry_hint=f"/sell {fmt.number(percent)}",
+            retry_hint=f"/sell {fmt.number(percent)}"
+            + (f" {engine.exchange.name}" if call.services.accounts.several else ""),
         )
         wanted = held * percent / 100
         selling = await capped_sale(engine, wanted, engine.symbol)
@@ -144,7 +175,8 @@ def register(registry: Registry) -> None:
             confirm_token=token,
             fields=(
                 Field("About", fmt.crypto(selling, base)),
-                Field("Proceeds go to", "the reserve"),
+                Field("Exchange", f"{engine.exchange.name} {engine.mode}"),
+                Field("Proceeds go to", f"the {engine.exchange.name} reserve"),
             ),
             lines=lines,
         )

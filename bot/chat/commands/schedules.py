@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
+
 from bot.chat import format as fmt
 from bot.chat.arguments import parse_amount
 from bot.chat.registry import Invocation, Registry, require_admin
@@ -12,29 +15,72 @@ from bot.engine.schedules import (
     MODES,
     PAST,
     ScheduleView,
-    add_schedule,
+    add_schedule_legs,
     change_schedule,
     list_schedules,
+    split_evenly,
 )
 
 MAX_SCHEDULE_ID = 10**9
 USAGE = (
     "/schedule, /schedule add <days> <HH:MM> <amount> [exchange] [mode], "
-    "/schedule pause/resume/remove <id>"
+    "/schedule pause/resume/remove <id> (exchange: a name, both, or binance=60,okx=40 as amount)"
 )
+EVERY_EXCHANGE = {"both", "all"}
+_LEG = re.compile(r"([A-Za-z0-9]{1,40})=([^=]*?)(?=,[A-Za-z0-9]{1,40}=|$)")
 
 
-def schedule_line(view: ScheduleView, call: Invocation) -> Field:
+def schedule_lines(views: list[ScheduleView], call: Invocation) -> tuple[Field, ...]:
+    """One line per schedule; a schedule split across exchanges shows every leg."""
     settings = call.services.engine.settings
-    state = (
-        "paused"
-        if view.paused
-        else (f"next {fmt.local_time(view.next_run, settings.zone)}" if view.next_run else "")
-    )
-    return Field(
-        f"#{view.id} {view.days} {view.local_time}",
-        f"{fmt.money(view.amount, settings.quote_asset)} · {view.mode} · {view.exchange} · {state}",
-    )
+    groups: dict[int, list[ScheduleView]] = {}
+    for view in views:
+        groups.setdefault(view.group, []).append(view)
+    lines = []
+    for group, legs in groups.items():
+        first = legs[0]
+        state = (
+            "paused"
+            if first.paused
+            else (f"next {fmt.local_time(first.next_run, settings.zone)}" if first.next_run else "")
+        )
+        title = f"#{group} {first.days} {first.local_time}"
+        if len(legs) == 1:
+            amount = fmt.money(first.amount, settings.quote_asset)
+            lines.append(Field(title, f"{amount} · {first.mode} · {first.exchange} · {state}"))
+            continue
+        amounts = " + ".join(
+            f"{leg.exchange} {fmt.money(leg.amount, settings.quote_asset)}" for leg in legs
+        )
+        lines.append(Field(title, f"{amounts} · {first.mode} · {state}"))
+    return tuple(lines)
+
+
+def _legs(call: Invocation, amount_text: str, exchange: str | None) -> dict[str, Decimal]:
+    """`100` on the default exchange, `100 okx`, `100 both` (split evenly), or amounts per
+    exchange (`binance=60,okx=40`)."""
+    accounts = call.services.accounts
+    example = "/schedule add mon 07:00 binance=60,okx=40"
+    if "=" in amount_text:
+        parts = list(_LEG.finditer(amount_text))
+        if not parts or "".join(p.group(0) for p in parts).lstrip(",") != amount_text.lstrip(","):
+            raise UserError(f"{shown(amount_text)!r} is not amounts per exchange; e.g. {example}")
+        legs: dict[str, Decimal] = {}
+        for part in parts:
+            name = accounts.on(part.group(1)).exchange.name
+            if name in legs:
+                raise UserError(f"{name} is named twice; name each exchange once, e.g. {example}")
+            legs[name] = parse_amount(part.group(2), example=example)
+        return legs
+    amount = parse_amount(amount_text, example="/schedule add mon 07:00 100")
+    if exchange is not None and exchange.lower() in EVERY_EXCHANGE:
+        if not accounts.several:
+            raise UserError(
+                f"This bot trades on {accounts.default.exchange.name} only; list more in "
+                "DCABOT_EXCHANGES (e.g. binance,okx) to split a schedule"
+            )
+        return split_evenly(amount, accounts.names)
+    return {accounts.on(exchange).exchange.name: amount}
 
 
 def _schedule_id(text: str) -> int:
@@ -60,7 +106,7 @@ def register(registry: Registry) -> None:
             return Reply(
                 kind="schedules",
                 title="Schedules",
-                fields=tuple(schedule_line(v, call) for v in views),
+                fields=schedule_lines(views, call),
                 lines=() if views else ("No schedules yet. e.g. /schedule add mon 07:00 100",),
                 footer=f"Times in {engine.settings.timezone}.",
             )
@@ -71,16 +117,19 @@ def register(registry: Registry) -> None:
                 raise UserError(
                     "Give days, a time and an amount, e.g. /schedule add mon,thu 07:00 100"
                 )
-            amount = parse_amount(rest[2], example="/schedule add mon 07:00 100")
-            extra = list(rest[3:])
-            if len(extra) == 1 and extra[0].lower() in MODES:  # a mode without an exchange
-                extra = [engine.exchange.name, extra[0]]
-            view = await add_schedule(
-                engine,
+            extra: list[str | None] = list(rest[3:])
+            # amounts per exchange then a mode, or a mode without an exchange
+            if len(extra) == 1 and ("=" in rest[2] or str(extra[0]).lower() in MODES):
+                extra = [None, extra[0]]
+            exchange = extra[0] if extra else None
+            if "=" in rest[2] and exchange is not None:
+                raise UserError("Amounts per exchange name their exchanges; give a mode after "
+                                "them only, e.g. /schedule add mon 07:00 binance=60,okx=40 cdc")
+            views = await add_schedule_legs(
+                call.services.accounts,
                 rest[0],
                 rest[1],
-                amount,
-                extra[0] if extra else None,
+                _legs(call, rest[2], exchange),
                 extra[1] if len(extra) > 1 else None,
                 requested_by=call.user.key,
             )
@@ -89,21 +138,25 @@ def register(registry: Registry) -> None:
                 kind="schedules",
                 title="Schedule added",
                 tone=Tone.SUCCESS,
-                fields=(schedule_line(view, call),),
+                fields=schedule_lines(views, call),
+                lines=(
+                    ("Each exchange's leg runs on its own: one failing never stops another.",)
+                    if len(views) > 1 else ()
+                ),
             )
         if action in {"pause", "resume", "remove"}:
             require_admin(call, f"/schedule {action}")
             if len(rest) != 1:
                 raise UserError(f"Give one schedule id, e.g. /schedule {action} 1")
-            view = change_schedule(
+            views = change_schedule(
                 engine, _schedule_id(rest[0]), action, requested_by=call.user.key
             )
             call.services.schedules_changed()
             return Reply(
                 kind="schedules",
-                title=f"Schedule #{view.id} {PAST[action]}",
+                title=f"Schedule #{views[0].group} {PAST[action]}",
                 tone=Tone.SUCCESS,
-                fields=(schedule_line(view, call),),
+                fields=schedule_lines(views, call),
             )
         raise UserError(
             f"{shown(action)!r} is not a /schedule action; use add, pause, resume or remove"

@@ -7,13 +7,13 @@ from bot.chat.arguments import parse_amount, parse_percent
 from bot.chat.commands.s4 import ask_to_execute
 from bot.chat.registry import Invocation, Registry, require_admin
 from bot.chat.replies import Field, Reply, Tone
-from bot.engine import strategy_settings
+from bot.engine import flip_policy, strategy_settings
 from bot.engine.errors import UserError, shown
-from bot.engine.reserve import check_exchange
 
 USAGE = (
-    "/strategy, /strategy cdc on/off, /strategy sell <percent>, "
-    "/strategy cap <exchange> <amount or off>, /strategy s4 execute on/off"
+    "/strategy [exchange], /strategy cdc on/off, /strategy sell <percent> [exchange], "
+    "/strategy cap <exchange> <amount or off>, /strategy policy auto/<exchange>, "
+    "/strategy s4 execute on/off"
 )
 
 
@@ -23,12 +23,16 @@ def _on_off(text: str | None, example: str) -> bool:
     return text.lower() == "on"
 
 
-def strategy_card(view: strategy_settings.StrategyView, quote: str, title: str) -> Reply:
+def strategy_card(view: strategy_settings.StrategyView, quote: str, title: str,
+                  policy: str | None = None) -> Reply:
+    """One exchange's settings; with several exchanges, the flip policy too."""
+    acting = () if policy is None else (Field("Flip policy", _policy_text(policy)),)
     return Reply(
         kind="strategy",
         title=title,
         fields=(
             Field("Exchange", view.exchange),
+            *acting,
             Field(
                 "CDC gate",
                 "on: buy while up, save while down" if view.cdc_enabled else "off: every DCA buys",
@@ -41,31 +45,52 @@ def strategy_card(view: strategy_settings.StrategyView, quote: str, title: str) 
     )
 
 
+def _policy_text(policy: str) -> str:
+    if policy == flip_policy.AUTO:
+        return "auto: each exchange sells its own BTC and deploys its own reserve"
+    return f"{policy} sells on red and deploys on green; the others do not act on flips"
+
+
 def register(registry: Registry) -> None:
     @registry.add("strategy", "Show the strategy; admins change it", USAGE, group="strategy")
     async def strategy(call: Invocation) -> Reply:
-        engine = call.services.engine
+        accounts = call.services.accounts
+        engine = accounts.default
         quote = engine.settings.quote_asset
-        if not call.args:
-            return strategy_card(strategy_settings.current(engine), quote, "Strategy")
+        policy = flip_policy.current(engine) if accounts.several else None
+        if not call.args or (len(call.args) == 1 and accounts.is_exchange(call.args[0])):
+            engine = accounts.on(call.args[0] if call.args else None)
+            return strategy_card(strategy_settings.current(engine), quote, "Strategy", policy)
         require_admin(call, "Changing the strategy")
         what, rest = call.args[0].lower(), call.args[1:]
         if what == "cdc":
+            if len(rest) > 2:
+                raise UserError("Say on or off, e.g. /strategy cdc on")
+            engine = accounts.on(rest[1] if len(rest) > 1 else None)
             view = strategy_settings.update(
                 engine, cdc_enabled=_on_off(rest[0] if rest else None, "/strategy cdc on")
             )
         elif what == "sell":
-            if len(rest) != 1:
+            if not 1 <= len(rest) <= 2:
                 raise UserError("Give one percent from 0 to 100, e.g. /strategy sell 50")
+            engine = accounts.on(rest[1] if len(rest) > 1 else None)
             view = strategy_settings.update(
                 engine, sell_percent=parse_percent(rest[0], example="/strategy sell 50")
             )
+        elif what == "policy":
+            if len(rest) != 1:
+                raise UserError(f"Give auto or an exchange ({', '.join(accounts.names)}), "
+                                "e.g. /strategy policy auto")
+            policy = flip_policy.set_policy(engine, rest[0], accounts.names,
+                                            changed_by=call.user.key)
+            view = strategy_settings.current(engine)
         elif what == "cap":
             if len(rest) != 2:
                 raise UserError(
                     "Give an exchange and an amount or off, e.g. /strategy cap binance 500"
                 )
-            name = check_exchange(engine, rest[0].lower())
+            engine = accounts.on(rest[0])
+            name = engine.exchange.name
             if rest[1].lower() in {"off", "none"}:
                 view = strategy_settings.update(engine, name, order_cap=None)
             else:
@@ -81,5 +106,7 @@ def register(registry: Registry) -> None:
                 return await ask_to_execute(call)
             view = strategy_settings.update(engine, s4_execute=False)
         else:
-            raise UserError(f"{shown(what)!r} is not a strategy setting; use cdc, sell, cap or s4")
-        return strategy_card(view, quote, "Strategy updated")
+            raise UserError(
+                f"{shown(what)!r} is not a strategy setting; use cdc, sell, cap, policy or s4"
+            )
+        return strategy_card(view, quote, "Strategy updated", policy)

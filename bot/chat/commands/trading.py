@@ -11,6 +11,7 @@ from bot.chat.registry import Invocation, Registry
 from bot.chat.replies import Field, Reply, Tone
 from bot.chat.roles import Role
 from bot.engine.buy_now import buy_now, preview_buy
+from bot.engine.context import Engine
 from bot.engine.errors import UserError
 from bot.engine.orders import OrderOutcome
 from bot.exchanges.base import ExchangeError
@@ -101,18 +102,29 @@ def order_on_confirm(
     return confirmed
 
 
+def pick_exchange(call: Invocation, before: int, wrong: str) -> Engine:
+    """The engine of the exchange named after `before` arguments (the default when none is);
+    `wrong` when more words follow, or the word is not an exchange of this bot."""
+    accounts = call.services.accounts
+    if len(call.args) > before + 1 or (
+        len(call.args) == before + 1 and not accounts.is_exchange(call.args[before])
+    ):
+        names = " or ".join(accounts.names)
+        raise UserError(f"{wrong}" + (f", and if you like an exchange: {names}"
+                                      if accounts.several else ""))
+    return accounts.on(call.args[before] if len(call.args) > before else None)
+
+
 def register(registry: Registry) -> None:
     @registry.add(
         "buy",
         "Buy BTC now for an amount of USDT (asks to confirm)",
-        "/buy <amount USDT>",
+        "/buy <amount USDT> [exchange]",
         role=Role.ADMIN,
         group="trading",
     )
     async def buy(call: Invocation) -> Reply:
-        if len(call.args) > 1:
-            raise UserError("Give one amount, e.g. /buy 50")
-        engine = call.services.engine
+        engine = pick_exchange(call, 1, "Give one amount, e.g. /buy 50")
         base, quote = engine.settings.base_asset, engine.settings.quote_asset
         amount = parse_amount(call.args[0] if call.args else None, example="/buy 50")
         preview = await preview_buy(engine, amount)
@@ -126,7 +138,8 @@ def register(registry: Registry) -> None:
             call.user,
             f"Buy {fmt.money(amount, quote)} of {base}",
             confirmed,
-            retry_hint=f"/buy {fmt.number(amount)}",
+            retry_hint=f"/buy {fmt.number(amount)}"
+            + (f" {engine.exchange.name}" if call.services.accounts.several else ""),
         )
         ttl = int(call.services.confirmations.ttl.total_seconds())
         return Reply(
