@@ -17,7 +17,7 @@ from bot.chat.replies import Reply
 from bot.chat.roles import Role, User
 from bot.chat.terminal import ReadLine, TerminalChannel
 from bot.config import Settings
-from bot.engine.setup import open_engine
+from bot.engine.setup import open_accounts
 from storage.db import Database
 from storage.models import Order, OutboxAlert, PaperFill, ReserveEntry
 from tests.conftest import Clock
@@ -63,6 +63,7 @@ class Bot:
 
 
 def make_bot(settings: Settings, db: Database, clock: Clock) -> Bot:
-    engine = open_engine(settings, clock=clock, db=db)
+    """Every exchange of `DCABOT_EXCHANGES` (one engine each), as `dcabot run` opens them."""
+    accounts = open_accounts(settings, clock=clock, db=db)
     book = ConfirmationBook(timedelta(seconds=settings.confirm_ttl_s), clock)
-    return Bot(build_registry(), ChatServices(engine, book))
+    return Bot(build_registry(), ChatServices(accounts.default, book, accounts=accounts))

@@ -63,7 +63,7 @@ def _legs(call: Invocation, amount_text: str, exchange: str | None) -> dict[str,
     example = "/schedule add mon 07:00 binance=60,okx=40"
     if "=" in amount_text:
         parts = list(_LEG.finditer(amount_text))
-        if not parts or "".join(p.group(0) for p in parts).lstrip(",") != amount_text.lstrip(","):
+        if not parts or ",".join(p.group(0) for p in parts) != amount_text:
             raise UserError(f"{shown(amount_text)!r} is not amounts per exchange; e.g. {example}")
         legs: dict[str, Decimal] = {}
         for part in parts:
