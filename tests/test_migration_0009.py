@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -157,7 +158,7 @@ async def test_two_exchange_bot_opens_on_the_old_database(
             Decimal("69.5"), [Decimal("-30.5"), Decimal(100)]
         )
         assert old.quote.balance == Decimal("9869.53047")  # binance's paper money, untouched
-        assert (new.balance, new.recent, new.quote.balance) == (0, (), Decimal(10000))
+        assert (new.balance, new.recent, new.quote.balance) == (Decimal(0), (), Decimal(10000))
         kept = strategy_settings.current(binance)
         assert (kept.sell_percent, kept.order_cap, kept.version) == (Decimal(30), Decimal(250), 3)
         fresh = strategy_settings.current(okx)

@@ -250,6 +250,8 @@ def _record_missed(engine: Engine, schedule: Schedule, due_at: datetime) -> None
                     "schedule_id": schedule.id,
                     "due_at": due_at,
                     "amount": schedule.amount,
+                    "exchange": schedule.exchange,
+                    "mode": engine.exchange.mode,
                     "reason": "the bot was not running at that time",
                 },
             )

@@ -117,6 +117,8 @@ def _missed(session: Session, engine: Engine, key: str, due_at: datetime, reason
             "due_at": due_at,
             "attempts": attempts,
             "reason": told,
+            "exchange": engine.exchange.name,
+            "mode": engine.exchange.mode,
         },
     )
     return schedules.MISSED, outcome

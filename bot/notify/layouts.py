@@ -220,6 +220,7 @@ def _schedule_missed(payload: Payload, zone: ZoneInfo) -> Reply:
         fields=_fields(
             ("Was due", _local(payload, "due_at", zone)),
             ("Amount", _money(payload, "amount", "USDT")),
+            ("Where", _where(payload)),
             ("Why", payload.get("reason")),
         ),
         buttons=(Button("Schedules", "/schedule"),),

@@ -169,7 +169,8 @@ def register(registry: Registry) -> None:
     async def signal(call: Invocation) -> Reply:
         if call.args:
             raise UserError("/signal takes nothing after it")
-        engine = call.services.engine
+        # the market every exchange takes the trend from (DCABOT_SIGNAL_EXCHANGE)
+        engine = call.services.accounts.on(call.services.engine.settings.trend_exchange)
         return signal_card(await trend_signal(engine), engine.settings.quote_asset)
 
     @registry.add(

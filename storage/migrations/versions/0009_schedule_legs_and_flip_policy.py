@@ -34,6 +34,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("flip_policy")
-    with op.batch_alter_table("schedules") as batch:
-        batch.drop_index(batch.f("ix_schedules_leg_of"))
-        batch.drop_column("leg_of")
+    # in place (SQLite 3.35+ drops a column without rebuilding the table): a batch rebuild
+    # would DROP `schedules`, which SQLite refuses while schedule_runs point at it
+    op.drop_index(op.f("ix_schedules_leg_of"), table_name="schedules")
+    op.drop_column("schedules", "leg_of")
