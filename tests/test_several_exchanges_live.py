@@ -22,7 +22,7 @@ from bot.engine.context import Engine
 from bot.engine.dca_run import RunResult, retry_due_runs, run_schedule
 from bot.engine.reconcile import keep_settling
 from bot.engine.schedules import add_schedule_legs
-from bot.engine.trend_watch import TrendReading, read_trend
+from bot.engine.trend_watch import TrendReading, act_on_flips, read_trend
 from storage import outbox, schedules
 from storage.db import Database
 from storage.models import Order, OutboxAlert, ScheduleRun
@@ -76,6 +76,8 @@ async def bot(tmp_path: Path, clock: Clock) -> AsyncIterator[Bot]:
         }
         engines["okx"].trend_source = engines[settings.trend_exchange]
         accounts = Accounts(engines)
+        modes = [(engine.exchange.name, engine.mode) for engine in accounts]
+        assert modes == [("binance", "live"), ("okx", "live")]
         try:
             yield Bot(accounts, fakes, db)
         finally:
@@ -126,6 +128,17 @@ def assert_no_order(bot: Bot, name: str) -> None:
     assert (fake.orders, fake.order_posts, db_orders(bot.db, name)) == ([], 0, []), name
 
 
+async def daily_trend_watch(bot: Bot) -> TrendReading:
+    """What the scheduler's watch does after the daily close: flips on every exchange, the
+    signal exchange first; the reading stays in its engine's memory."""
+    for name in ("binance", "okx"):
+        await act_on_flips(bot.engine(name))
+    reading = bot.engine("binance").memory.trend
+    assert isinstance(reading, TrendReading)
+    assert (reading.trend, reading.last_closed) == (Trend.UP, LAST_CLOSED)
+    return reading
+
+
 async def both_due(bot: Bot, legs: dict[str, int], due: datetime) -> dict[str, RunResult]:
     """Fire every leg as the scheduler does: each with its own exchange's engine."""
     return {name: await run_schedule(bot.engine(name), legs[name], due) for name in legs}
@@ -134,8 +147,9 @@ async def both_due(bot: Bot, legs: dict[str, int], due: datetime) -> dict[str, R
 async def test_a_plain_leg_buys_on_okx_while_binance_is_down_and_binance_catches_up_once(
     bot: Bot, clock: Clock
 ) -> None:
-    binance, okx = bot.fakes["binance"], bot.fakes["okx"]
+    binance = bot.fakes["binance"]
     legs = await split_schedule(bot, "plain")
+    await daily_trend_watch(bot)
     binance.down(mode="refuse")  # connection refused, as a venue down for maintenance
     clock.now = DUE
     first = await both_due(bot, legs, DUE)
@@ -162,6 +176,8 @@ async def test_a_plain_leg_buys_on_okx_while_binance_is_down_and_binance_catches
     assert {name: result.status for name, result in again.items()} == {
         "binance": "already", "okx": "already"
     }
+    crossed = await run_schedule(bot.engine("okx"), legs["binance"], DUE)  # not OKX's leg
+    assert crossed.status == "gone", crossed
     assert_one_buy(bot, "okx")
     assert_one_buy(bot, "binance")
     assert len(delayed_alerts(bot.db)) == 1
@@ -170,11 +186,12 @@ async def test_a_plain_leg_buys_on_okx_while_binance_is_down_and_binance_catches
 async def test_a_cdc_leg_on_okx_uses_the_kept_trend_until_a_newer_candle_closes(
     bot: Bot, clock: Clock
 ) -> None:
-    binance, okx = bot.fakes["binance"], bot.fakes["okx"]
+    binance = bot.fakes["binance"]
     legs = await split_schedule(bot, "cdc")
     reading = await read_trend(bot.engine("okx"))  # read on Binance, the signal exchange
     assert (reading.trend, reading.last_closed) == (Trend.UP, LAST_CLOSED)
     assert bot.engine("binance").memory.trend is reading
+    assert bot.engine("okx").memory.trend is None
 
     binance.down(mode="503")  # Service Unavailable on every request
     clock.now = DUE
@@ -192,7 +209,19 @@ async def test_a_cdc_leg_on_okx_uses_the_kept_trend_until_a_newer_candle_closes(
     late = await run_schedule(bot.engine("okx"), legs["okx"], next_due)
     assert late.status == schedules.RETRYING, late
     assert run_of(bot.db, late.run_key).status == schedules.RETRYING
-    assert isinstance(bot.engine("binance").memory.trend, TrendReading)
+    assert "Binance" in late.outcome, late  # why it waits: the signal exchange
+    assert bot.engine("binance").memory.trend is reading  # kept, not replaced by a guess
     assert_one_buy(bot, "okx")  # no second buy on a guessed trend
     assert_no_order(bot, "binance")
     assert sorted(str(a["exchange"]) for a in delayed_alerts(bot.db)) == ["binance", "okx"]
+
+
+async def test_a_plain_okx_leg_needs_no_reading_from_the_signal_exchange(
+    bot: Bot, clock: Clock
+) -> None:
+    legs = await split_schedule(bot, "plain")
+    bot.fakes["binance"].down(mode="refuse")  # down since the bot started: nothing kept
+    clock.now = DUE
+    result = await run_schedule(bot.engine("okx"), legs["okx"], DUE)
+    assert (result.status, result.outcome) == ("done", "buy filled"), result
+    assert_one_buy(bot, "okx")

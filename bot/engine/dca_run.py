@@ -24,15 +24,14 @@ from bot.engine.funds import BalanceReading, under_account_lock
 from bot.engine.orders import OrderRequest, place_order
 from bot.engine.pause import TradingPaused, paused, skip_paused_run
 from bot.engine.reserve import set_aside
+from bot.engine.run_decision import save_instead
 from bot.engine.run_outcomes import finish_unrun, grace, missed_late, retry_later
 from bot.engine.s4_watch import s4_market
 from bot.engine.schedule_spec import ScheduleSpec
 from bot.engine.settlement import REST_SUFFIX
-from bot.engine.trend_watch import act_on_flips, read_trend
 from bot.exchanges.base import ExchangeUnavailable, UnknownMarket
 from storage import orders, outbox, schedules
 from storage.models import Schedule
-from strategies.rules import BuyBtc, decide_scheduled_dca
 
 MAX_MISSED_LISTED = 52
 log = logging.getLogger(__name__)
@@ -152,15 +151,9 @@ async def _attempt(engine: Engine, key: str, run: _Claimed) -> RunResult:
             return RunResult(key, "done", f"skipped: {exc}")
         note += s4_note
     else:
-        reading = await read_trend(engine)
-        await act_on_flips(engine, reading)
-        action = (
-            BuyBtc(amount)
-            if run.mode != "cdc"
-            else decide_scheduled_dca(reading.trend, settings.cdc_enabled, amount)
-        )
-        if not isinstance(action, BuyBtc):
-            return await _set_aside(engine, key, action.quote_amount, reading.trend)
+        saved = await save_instead(engine, run.mode, settings.cdc_enabled, amount)
+        if saved is not None:
+            return await _set_aside(engine, key, saved.amount, saved.trend)
     request = OrderRequest(
         cause="schedule",
         cause_key=orders.attempt_key(key, run.attempt),
