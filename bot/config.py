@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal, InvalidOperation
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -27,48 +26,17 @@ from pydantic_core import ErrorDetails
 from pydantic_settings import NoDecode, SettingsConfigDict
 
 from bot import config_checks as checks
+from bot import config_exchanges as exchanges
+from bot.config_choices import Mode as Mode  # re-exported: every module names them from here
+from bot.config_choices import PartialRest as PartialRest
+from bot.config_choices import PriceSource as PriceSource
 from bot.config_errors import EXAMPLES as EXAMPLES  # re-exported: the start-up line's parts
 from bot.config_errors import LINE_API, TELEGRAM_API, describe
 from bot.config_errors import SECRET_VARIABLES as SECRET_VARIABLES
 from bot.config_service import ServiceSettings
-from bot.exchanges.catalog import unsupported_reason
-
-
-class Mode(StrEnum):
-    """Where orders go: a simulated account, the exchange's sandbox, or the real account."""
-
-    PAPER = "paper"
-    TESTNET = "testnet"
-    LIVE = "live"
-
-
-class PriceSource(StrEnum):
-    """Where the paper exchange takes prices from when no candles CSV is given."""
-
-    AUTO = "auto"  # the exchange's public ticker, or the simulated market when it is unreachable
-    EXCHANGE = "exchange"  # the exchange's public ticker only
-    SIMULATED = "simulated"  # the seeded simulated market only
-
-
-class PartialRest(StrEnum):
-    """What a scheduled run does with the part of its amount a partial fill did not buy."""
-
-    RESERVE = "reserve"  # set it aside in the reserve
-    RETRY = "retry"  # try once more to buy it; what that does not buy goes to the reserve
-
 
 CHANNELS = ("telegram", "line", "terminal")
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_\-]{1,256}$")
-_EXCHANGE_ID = re.compile(r"^[a-z0-9]{1,40}$")
-
-
-def _exchange_id(value: str) -> str:
-    if not _EXCHANGE_ID.match(value):
-        raise ValueError(f"{value!r} is not a ccxt exchange id (lower-case letters, digits)")
-    reason = unsupported_reason(value)
-    if reason is not None:
-        raise ValueError(f"{value!r} {reason}")
-    return value
 
 
 def _env(name: str, default: Any, **extra: Any) -> Any:
@@ -163,13 +131,12 @@ class Settings(ServiceSettings):
     @field_validator("exchange")
     @classmethod
     def _exchange(cls, value: str) -> str:
-        return _exchange_id(value)
+        return exchanges.exchange_id(value)
 
     @field_validator("exchanges", mode="before")
     @classmethod
     def _exchanges(cls, value: Any, info: ValidationInfo) -> Any:
-        names = checks.split_exchanges(value) or (info.data.get("exchange") or "binance",)
-        return tuple(_exchange_id(name) for name in names)
+        return exchanges.check_exchange_list(value, info.data.get("exchange"))
 
     @field_validator("mode_binance", "mode_okx", mode="before")
     @classmethod
@@ -179,7 +146,7 @@ class Settings(ServiceSettings):
     @field_validator("signal_exchange")
     @classmethod
     def _signal_exchange(cls, value: str, info: ValidationInfo) -> str:
-        return checks.check_signal_exchange(value, info.data.get("exchanges") or ())
+        return exchanges.check_signal_exchange(value, info.data.get("exchanges") or ())
 
     @model_validator(mode="after")
     def _default_exchange(self) -> Settings:

@@ -197,32 +197,6 @@ def split_principals(value: Any) -> Any:
     return tuple(items)
 
 
-def split_exchanges(value: Any) -> tuple[str, ...]:
-    """`binance,okx`: ccxt ids separated by commas, each once (checked one by one by config)."""
-    if isinstance(value, (tuple, list)):
-        items = [str(v).strip() for v in value]
-    elif isinstance(value, str):
-        items = [part.strip() for part in value.split(",")]
-        if value.strip() and not any(items):
-            raise ValueError("names no exchange: list ccxt ids separated by commas")
-    else:
-        return ()
-    items = [item for item in items if item]
-    twice = sorted({item for item in items if items.count(item) > 1})
-    if twice:
-        raise ValueError(f"lists {twice[0]} twice: name each exchange once, e.g. binance,okx")
-    return tuple(items)
-
-
-def check_signal_exchange(value: str, exchanges: Iterable[str]) -> str:
-    """The exchange whose candles give the trend must be one the bot trades on (or blank)."""
-    name, listed = value.strip(), tuple(exchanges)
-    if name and listed and name not in listed:
-        raise ValueError(f"{name!r} is not in DCABOT_EXCHANGES ({','.join(listed)}): use one "
-                         "of them, or leave it unset for the first")
-    return name
-
-
 def check_not_admins(viewers: tuple[str, ...], admins: Iterable[str]) -> tuple[str, ...]:
     both = sorted(set(viewers) & set(admins))
     if both:

@@ -102,7 +102,7 @@ async def run_doctor(emit: Callable[[str], None]) -> list[Finding]:
         try:
             pairs = await in_thread(lambda: accounts(settings, db))
         except Exception:  # the database answered the schema but not this: main account only
-            pairs = [(settings.exchange, settings.mode.value)]
+            pairs = [(name, settings.mode_for(name).value) for name in settings.exchanges]
         for exchange_id, mode in pairs:
             check = functools.partial(check_account, settings, db, exchange_id, mode, redact)
             report(await guarded(f"{exchange_id} {mode}", check, timeout * 4))

@@ -74,11 +74,14 @@ def _exchange_fields(name: str) -> tuple[str, bool]:
     return exchange_id, bool(required.get("password"))
 
 
-def _mode(args: argparse.Namespace, settings: Settings, *, legacy: bool = False) -> str | None:
-    """The mode named by --mode, else the configured one when it is testnet or live, else
-    live; None for `any` (the keys stored before modes) where `legacy` allows it."""
+def _mode(args: argparse.Namespace, settings: Settings, exchange_id: str, *,
+          legacy: bool = False) -> str | None:
+    """The mode named by --mode, else the exchange's configured one (`DCABOT_MODE_OKX`, else
+    `DCABOT_MODE`) when it is testnet or live, else live; None for `any` (the keys stored
+    before modes) where `legacy` allows it."""
     if args.mode is None:
-        return settings.mode.value if settings.mode is not Mode.PAPER else Mode.LIVE.value
+        configured = settings.mode_for(exchange_id)
+        return configured.value if configured is not Mode.PAPER else Mode.LIVE.value
     mode = str(args.mode).strip().lower()
     if legacy and mode == "any":
         return None
@@ -106,7 +109,7 @@ def _now() -> datetime:
 def cmd_keys_add(args: argparse.Namespace) -> int:
     exchange_id, needs_passphrase = _exchange_fields(args.exchange)
     settings = load_settings()
-    mode = _mode(args, settings)
+    mode = _mode(args, settings, exchange_id)
     assert mode is not None
     master_key(settings, create=False)  # a malformed DCABOT_MASTER_KEY fails before any typing
     api_key = _read_secret(f"{exchange_id} {mode} API key")
@@ -192,7 +195,7 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
 def cmd_keys_remove(args: argparse.Namespace) -> int:
     exchange_id, _ = _exchange_fields(args.exchange)
     settings = load_settings()
-    mode = _mode(args, settings, legacy=True)
+    mode = _mode(args, settings, exchange_id, legacy=True)
     db = _database(settings)
     try:
         with db.transaction() as session:

@@ -150,6 +150,9 @@ async def replay(
             prices_csv=csv,
             gold_prices_csv=gold_csv,
             mode="paper",
+            exchanges=("binance",),  # one paper exchange, whatever the bot's own list says
+            mode_binance=None,
+            mode_okx=None,
             paper_start_balance=amount * 10_000,
             trend_history_days=4000,  # the most the setting allows: all of a daily CSV
             database_url=f"sqlite:///{Path(tmp) / 'replay.db'}",

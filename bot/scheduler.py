@@ -29,13 +29,14 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.engine.accounts import Accounts
 from bot.engine.context import Engine
-from bot.engine.dca_run import catch_up, run_schedule
+from bot.engine.dca_run import run_schedule
 from bot.engine.incidents import report_incident
-from bot.engine.reconcile import keep_settling, reconcile
+from bot.engine.reconcile import keep_settling
 from bot.engine.s4_watch import s4_in_use, s4_watch
 from bot.engine.schedule_spec import ScheduleSpec
 from bot.engine.trend_watch import act_on_flips
 from bot.exchanges.base import ExchangeError
+from bot.scheduler_accounts import on_each, settle_then_catch_up, stray_reason
 from storage import schedules
 from storage.leader import LeaderLock
 
@@ -86,10 +87,7 @@ class DcaScheduler:
         try:
             log.info("scheduler leader: reconciling, then catching up")
             grace = timedelta(hours=self.engine.settings.missed_run_grace_h)
-            for engine in self.accounts:
-                log.info("reconciled %s: %s", engine.exchange.name, await reconcile(engine))
-                for result in await catch_up(engine, grace):
-                    log.info("catch-up %s: %s %s", result.run_key, result.status, result.outcome)
+            await settle_then_catch_up(list(self.accounts), grace)
             self._start_jobs()
             await self._hold_lead()
             log.error("lost the leader lock: stopping the jobs, standing by")
@@ -147,10 +145,10 @@ class DcaScheduler:
 
         return run
 
-    def _snapshot(self) -> list[tuple[int, str, str, bool, str]]:
+    def _snapshot(self) -> list[tuple[int, str, str, bool, str, int]]:
         with self.engine.db.transaction() as session:
             return [
-                (s.id, s.days, s.local_time, s.paused, s.exchange)
+                (s.id, s.days, s.local_time, s.paused, s.exchange, s.leg_of or s.id)
                 for s in schedules.active(session)
             ]
 
@@ -162,11 +160,11 @@ class DcaScheduler:
             if job.id.startswith("schedule-"):
                 job.remove()
         grace = int(self.engine.settings.missed_run_grace_h * 3600)
-        for schedule_id, days, local_time, paused, exchange in rows:
+        for schedule_id, days, local_time, paused, exchange, group in rows:
             if paused:
                 continue
             if exchange not in self.accounts.names:
-                self._tell_stray(schedule_id, exchange)
+                self._tell_stray(schedule_id, group, exchange)
                 continue
             trigger = ScheduleSpec(days, local_time).trigger(self.engine.settings.zone)
             self._add(
@@ -180,17 +178,12 @@ class DcaScheduler:
                 misfire_grace_time=grace,
             )
 
-    def _tell_stray(self, schedule_id: int, exchange: str) -> None:
+    def _tell_stray(self, schedule_id: int, group: int, exchange: str) -> None:
         """A schedule on an exchange this bot does not trade on does not run: said once."""
         if schedule_id in self._strays:
             return
         self._strays.add(schedule_id)
-        names = ",".join(self.accounts.names)
-        reason = (
-            f"schedule #{schedule_id} buys on {exchange}, which this bot does not trade on "
-            f"(DCABOT_EXCHANGES={names}): it will not run until {exchange} is listed there, "
-            f"or /schedule remove {schedule_id}"
-        )
+        reason = stray_reason(group, exchange, self.accounts.names)
         log.warning("%s", reason)
         report_incident(self.engine, "schedules", reason)
 
@@ -205,19 +198,7 @@ class DcaScheduler:
 
     async def _each(self, label: str, work: Callable[[Engine], Awaitable[object]],
                     engines: list[Engine] | None = None) -> list[object]:
-        """`work` on every exchange's engine: one failing never keeps the others from theirs;
-        the first failure is raised once all had their turn."""
-        done: list[object] = []
-        failure: Exception | None = None
-        for engine in self.accounts if engines is None else engines:
-            try:
-                done.append(await work(engine))
-            except Exception as exc:
-                log.error("%s on %s failed: %s", label, engine.exchange.name, exc)
-                failure = failure or exc
-        if failure is not None:
-            raise failure
-        return done
+        return await on_each(self.accounts if engines is None else engines, label, work)
 
     async def _fire(self, schedule_id: int, days: str, local_time: str,
                     exchange: str | None = None) -> None:

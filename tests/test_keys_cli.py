@@ -84,6 +84,17 @@ def no_secret_in(*texts: str) -> None:
             assert secret not in shown, "a secret was shown"
 
 
+def test_keys_go_to_the_exchanges_own_mode(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DCABOT_EXCHANGES", "binance,okx")
+    monkeypatch.setenv("DCABOT_MODE_OKX", "testnet")  # binance stays paper (DCABOT_MODE)
+    code, out, _ = run(monkeypatch, capsys, f"OkxSandboxKey-1111222233334444\ns\n{PASSPHRASE}\n",
+                       "keys", "add", "okx")
+    assert code == 0 and "okx testnet API key" in out, out
+    assert stored(home, "okx", "testnet") is not None and stored(home, "okx", "live") is None
+
+
 def test_add_list_remove(
     home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

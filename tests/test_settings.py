@@ -88,7 +88,11 @@ BAD: dict[str, list[str | tuple[str, dict[str, str]]]] = {
         ("telegram:1", {"DCABOT_ADMINS": "telegram:1"}),
     ],
     "DCABOT_EXCHANGE": ["Binance", "", "bin ance", "okx/v5", "binance.us"],
-    "DCABOT_EXCHANGES": ["binance,binance", ",,", "binance,Okx", "binance,kraken2x", "okx/v5"],
+    "DCABOT_EXCHANGES": [
+        "binance,binance", ",,", "binance,Okx", "binance,kraken2x", "okx/v5",
+        ("binance,okx", {"DCABOT_EXCHANGE": "okx"}),  # okx would quietly stop being the default
+        ("binance,kraken", {"DCABOT_MODE_KRAKEN": "paper"}),  # a mode that would be ignored
+    ],
     "DCABOT_MODE_BINANCE": ["real", "Live", "nan"],
     "DCABOT_MODE_OKX": ["real", "Testnet", "nan"],
     "DCABOT_SIGNAL_EXCHANGE": ["kraken", ("okx", {"DCABOT_EXCHANGES": "binance"})],

@@ -20,6 +20,7 @@ from bot.engine.reserve import add_to_reserve, deploy_reserve
 from bot.engine.setup import open_accounts
 from bot.engine.trend_watch import act_on_flips
 from bot.exchanges.markets import snapshot_rules
+from bot.scheduler import DcaScheduler
 from storage import ledger
 from storage.db import Database
 from storage.migrate import upgrade
@@ -82,7 +83,7 @@ async def test_a_both_schedule_buys_once_on_each_exchange_by_its_own_rules(
     bot = two_exchange_bot(tmp_path, db, clock)
     added = await bot.say("/schedule add mon 07:00 100 both plain")
     assert added.title == "Schedule added", text_of(added)
-    assert "binance 50.00 USDT + okx 50.00 USDT" in text_of(added)
+    assert "binance 50.00 USDT (#1) + okx 50.00 USDT (#2)" in text_of(added)
     first, second = legs(db)
     assert (first.exchange, first.amount, second.exchange, second.amount) == (
         "binance", Decimal(50), "okx", Decimal(50))
@@ -103,9 +104,15 @@ async def test_a_both_schedule_buys_once_on_each_exchange_by_its_own_rules(
     # OKX's finer step buys closer to 50 than Binance's 0.00001 BTC step can
     assert bought["okx"][0].filled_base != bought["binance"][0].filled_base
     listing = text_of(await bot.say("/schedule"))
-    assert f"#{first.id} mon 07:00" in listing and "binance 50.00 USDT + okx 50.00 USDT" in listing
+    assert f"#{first.id} mon 07:00" in listing
+    assert f"binance 50.00 USDT (#{first.id}) + okx 50.00 USDT (#{second.id})" in listing
+    one_leg = await bot.say(f"/schedule pause {first.id} okx")  # the okx leg only
+    assert [leg.paused for leg in legs(db)] == [False, True], text_of(one_leg)
+    assert f"okx 50.00 USDT (#{second.id}, paused)" in text_of(one_leg)
     paused = await bot.say(f"/schedule pause {first.id}")
     assert all(leg.paused for leg in legs(db)), text_of(paused)
+    nothing = await bot.say(f"/schedule remove {first.id} kraken")
+    assert nothing.kind == "error" and "buys nothing on kraken" in text_of(nothing)
 
 
 async def test_amounts_per_exchange_and_each_markets_own_minimum(
@@ -144,6 +151,7 @@ async def test_status_shows_each_exchange_and_a_total_that_adds_up_exactly(
     fields = {f.label: f.value for f in card.fields}
     values = [money(fields[f"{name} value"]) for name in ("binance", "okx")]
     assert money(fields["Total value"]) == sum(values)
+    assert fields["Total unrealized P&L"].endswith("USDT")
     frees = [money(fields[f"{name} USDT"].split("free ")[1]) for name in ("binance", "okx")]
     reserves = [money(fields[f"{name} USDT"].split("reserve ")[1]) for name in ("binance", "okx")]
     assert money(fields["Total USDT free"]) == sum(frees)
@@ -200,18 +208,27 @@ async def test_flips_act_per_exchange_and_by_the_policy(
         told = list(session.scalars(
             select(OutboxAlert.kind).where(OutboxAlert.kind == "trend_flip")))
     assert told == ["trend_flip"]  # one flip, told once, though two exchanges acted on it
+    clock.now = green + timedelta(days=1, minutes=5)
+    await flip_watch(bot)  # auto: each deploys its own reserve on its own exchange
+    deployed = orders_by_exchange(db, "flip_buy")
+    assert sorted(deployed) == ["binance", "okx"]
+    for name in ("binance", "okx"):
+        (order,) = deployed[name]
+        assert order.status == "filled"
+        assert after_red[name] - Decimal(1) < (order.filled_quote or 0) <= after_red[name]
+    after_green = reserves(db)
+    assert all(left < Decimal(1) for left in after_green.values())  # what the step left
     policy = await bot.say("/strategy policy binance")
     assert "binance sells on red and deploys on green" in text_of(policy)
-    clock.now = green + timedelta(days=1, minutes=5)
+    red_again = flip_after(green, Trend.DOWN)
+    clock.now = red_again + timedelta(days=1, minutes=5)
     await flip_watch(bot)
-    deployed = orders_by_exchange(db, "flip_buy")
-    assert list(deployed) == ["binance"] and deployed["binance"][0].status == "filled"
-    after_green = reserves(db)
-    assert after_green["okx"] == after_red["okx"]  # okx does not act: its reserve stays
-    assert after_green["binance"] < Decimal(1)  # what the market's step left at most
+    sold = orders_by_exchange(db, "flip_sell")
+    assert (len(sold["binance"]), len(sold["okx"])) == (2, 1)  # okx did not act this time
+    assert reserves(db)["okx"] == after_green["okx"]
     with db.transaction() as session:
         okx_flip = session.scalars(select(FlipEvent).where(
-            FlipEvent.exchange == "okx", FlipEvent.candle_time == green)).one()
+            FlipEvent.exchange == "okx", FlipEvent.candle_time == red_again)).one()
         reasons = [a.payload for a in session.scalars(
             select(OutboxAlert).where(OutboxAlert.kind == "flip_not_acted"))]
     assert okx_flip.status == "done" and "policy binance" in okx_flip.outcome
@@ -295,3 +312,44 @@ async def test_a_cap_is_its_exchanges_own_and_off_clears_it(
     assert Decimal(250) <= reserves(db)["okx"] < Decimal(251)  # plus what the step left
     assert "none" in text_of(await bot.say("/strategy cap okx off"))
     await confirmed(bot, "/buy 300 okx")
+
+
+async def test_a_schedule_on_an_exchange_no_longer_traded_is_told_once_and_removable_alone(
+        tmp_path: Path, db: Database, clock: Clock) -> None:
+    clock.now = START
+    both = two_exchange_bot(tmp_path, db, clock)
+    await both.say("/schedule add mon 07:00 binance=60,okx=40 plain")
+    first, second = legs(db)
+    await both.services.accounts.close()
+    binance_only = make_bot(make_settings(tmp_path, exchanges="binance", prices_csv=BTC_DAILY),
+                            db, clock)
+    scheduler = DcaScheduler(binance_only.services.accounts)
+    scheduler.rebuild()
+    scheduler.rebuild()  # the minute's settling rebuilds too: still told once
+    with db.transaction() as session:
+        told = [a.payload for a in session.scalars(
+            select(OutboxAlert).where(OutboxAlert.kind == "task_failed"))]
+    assert len(told) == 1 and f"schedule #{first.id} buys on okx" in told[0]
+    assert f"/schedule remove {first.id} okx" in told[0]
+    removed = await binance_only.say(f"/schedule remove {first.id} okx")
+    assert removed.title == f"Schedule #{first.id} removed on okx", text_of(removed)
+    assert [(leg.exchange, leg.removed) for leg in legs(db)] == [("binance", False),
+                                                                 ("okx", True)]
+    assert removed.fields[0].value.startswith("60.00 USDT · plain · binance"), text_of(removed)
+    assert len(removed.fields) == 1 and second.exchange == "okx"
+
+
+async def test_a_policy_naming_an_exchange_no_longer_traded_is_auto(
+        tmp_path: Path, db: Database, clock: Clock) -> None:
+    red = flip_after(START, Trend.DOWN)
+    clock.now = red - timedelta(days=2)
+    both = two_exchange_bot(tmp_path, db, clock)
+    await both.say("/strategy policy okx")
+    await both.services.accounts.close()
+    alone = make_bot(make_settings(tmp_path, exchanges="binance", prices_csv=BTC_DAILY,
+                                   paper_start_balance=Decimal(100_000)), db, clock)
+    await flip_watch(alone)
+    await confirmed(alone, "/buy 1000")
+    clock.now = red + timedelta(days=1, minutes=5)
+    await flip_watch(alone)  # policy okx, but okx is not traded: binance acts as under auto
+    assert [o.status for o in orders_by_exchange(db, "flip_sell")["binance"]] == ["filled"]

@@ -50,7 +50,7 @@ def texts(messages: list[SentMessage]) -> str:
 def test_each_command_answers_with_an_html_card(world: World) -> None:
     expected = {
         "/start": "Hello! I buy BTC",
-        "/help": "/buy <amount USDT>: Buy BTC now",
+        "/help": "/buy <amount USDT> [exchange]: Buy BTC now",
         "/whoami": "Id: telegram:111\nRole: admin",
         "/status": "Portfolio",
         "/history": "No orders yet",

@@ -37,17 +37,22 @@ def several_status_card(total: PortfolioTotal, base: str, quote: str) -> Reply:
     fields: list[Field] = []
     for part in total.parts:
         fields += _exchange_fields(part)
-    pnl = total.unrealized_pnl
-    fields += [
-        Field(f"Total {base}", fmt.crypto(total.base_held, base)),
-        Field(f"Total {quote} free", fmt.money(total.quote_free, quote)),
-        Field("Total reserve", fmt.money(total.reserve, quote)),
-        Field("Total value", fmt.money(total.value, quote)),
-        Field("Unrealized P&L", fmt.money(pnl, quote) if pnl is not None else "n/a"),
-    ]
+    groups = total.by_mode
+    for mode, sums in groups.items():
+        name = "Total" if len(groups) == 1 else f"Total {mode}"
+        pnl = sums.unrealized_pnl
+        fields += [
+            Field(f"{name} {base}", fmt.crypto(sums.base_held, base)),
+            Field(f"{name} {quote} free", fmt.money(sums.quote_free, quote)),
+            Field(f"{name} reserve", fmt.money(sums.reserve, quote)),
+            Field(f"{name} value", fmt.money(sums.value, quote)),
+            Field(f"{name} unrealized P&L", fmt.money(pnl, quote) if pnl is not None else "n/a"),
+        ]
     notes = []
     if not total.complete:
         notes.append("The total counts only the exchanges that answered.")
+    if len(groups) > 1:
+        notes.append("Paper and real money are totalled apart.")
     if any(p.price.simulated for p in total.answered):
         notes.append("SIMULATED prices where no exchange was reachable.")
     return Reply(

@@ -48,7 +48,8 @@ def _not_acted(engine: Engine, key: str, trend: Trend, reason: str, status: str 
             kind="flip_not_acted",
             now=engine.clock(),
             urgent=True,
-            payload={"trend": trend.value, "reason": reason, "exchange": engine.exchange.name},
+            payload={"trend": trend.value, "reason": reason, "exchange": engine.exchange.name,
+                     "mode": engine.exchange.mode},
         )
     return reason
 
@@ -77,6 +78,7 @@ def _retry_flip(engine: Engine, key: str, trend: Trend, reason: str) -> str:
                         "trend": trend.value,
                         "reason": reason,
                         "exchange": engine.exchange.name,
+                        "mode": engine.exchange.mode,
                         "retry_until": give_up_at,
                     },
                 )
@@ -91,15 +93,15 @@ async def act_on_flip(engine: Engine, flip: Flip, key: str) -> str:
     if not settings.cdc_enabled:
         finish_flip(engine, key, DONE, "CDC is off: no action")
         return "CDC is off: no action"
-    policy = flip_policy.current(engine)
-    if not flip_policy.acts_on_flips(engine, policy):
-        return _not_acted(engine, key, flip.trend, flip_policy.not_acting_reason(engine, policy))
     with engine.db.transaction() as session:
         placed = [o for cause in FLIP_CAUSES for o in orders.for_cause(session, cause, key)]
         event = session.scalar(select(FlipEvent).where(FlipEvent.flip_key == key))
         on_pause = paused_in(session)
     if any(o.status == orders.SENDING for o in placed):
         return "waiting: an order for this flip awaits its answer"
+    policy = flip_policy.current(engine)
+    if not placed and not flip_policy.acts_on_flips(engine, policy):  # one already sent goes on
+        return _not_acted(engine, key, flip.trend, flip_policy.not_acting_reason(engine, policy))
     if on_pause is not None:
         return _not_acted(engine, key, flip.trend, f"{SKIPPED}: /resume to trade again")
     if event is not None and engine.clock() >= event.created_at + grace(engine):

@@ -23,7 +23,14 @@ def current(engine: Engine) -> str:
         return AUTO if row is None else row.policy
 
 
+def in_force(policy: str, exchanges: tuple[str, ...]) -> str:
+    """The policy as it applies: one naming an exchange no longer traded is `auto` (else no
+    exchange would ever act on a flip)."""
+    return policy if policy in exchanges else AUTO
+
+
 def acts_on_flips(engine: Engine, policy: str) -> bool:
+    policy = in_force(policy, engine.settings.exchanges)
     return policy == AUTO or policy == engine.exchange.name
 
 

@@ -40,6 +40,13 @@ class PortfolioTotal:
     def complete(self) -> bool:
         return len(self.answered) == len(self.parts)
 
+    @property
+    def by_mode(self) -> dict[str, PortfolioTotal]:
+        """Paper money is never added to live money: a total per mode."""
+        modes = dict.fromkeys(p.mode for p in self.parts)
+        return {mode: PortfolioTotal(tuple(p for p in self.parts if p.mode == mode))
+                for mode in modes}
+
     def _sum(self, values: Sequence[Decimal]) -> Decimal:
         return sum(values, Decimal(0))
 

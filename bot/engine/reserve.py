@@ -56,6 +56,12 @@ def check_exchange(engine: Engine, exchange: str | None) -> str:
     return name
 
 
+def recorded_reserve(engine: Engine) -> Decimal:
+    """The reserve as the ledger records it (no exchange asked)."""
+    with engine.db.transaction() as session:
+        return ledger.balance(session, engine.exchange.name, engine.exchange.mode)
+
+
 async def reserve_view(engine: Engine) -> ReserveView:
     reading = await read_balances(engine)
     exchange = engine.exchange

@@ -147,14 +147,20 @@ async def add_schedule_legs(
 
 
 def change_schedule(
-    engine: Engine, schedule_id: int, change: str, *, requested_by: str
+    engine: Engine, schedule_id: int, change: str, *, requested_by: str,
+    exchange: str | None = None,
 ) -> list[ScheduleView]:
-    """`pause`, `resume` or `remove` a schedule: every leg of it, on every exchange."""
+    """`pause`, `resume` or `remove` a schedule: every leg of it, or its leg on `exchange`.
+    Returns the legs left (all of them when the whole schedule was removed)."""
     now = engine.clock()
     with engine.db.transaction() as session:
-        legs = rows.legs(session, schedule_id)
-        if not legs:
+        group = rows.legs(session, schedule_id)
+        if not group:
             raise UserError(f"There is no schedule #{schedule_id}; /schedule lists them")
+        legs = [leg for leg in group if exchange is None or leg.exchange == exchange]
+        if not legs:
+            raise UserError(f"Schedule #{schedule_id} buys nothing on {shown(exchange or '')}; "
+                            "/schedule lists each leg's exchange")
         for row in legs:
             if change == "pause":
                 row.paused = True
@@ -167,6 +173,7 @@ def change_schedule(
             kind="schedule_changed",
             now=now,
             payload={"schedule_id": schedule_id, "change": PAST[change],
-                     "requested_by": requested_by},
+                     "requested_by": requested_by, "exchange": exchange},
         )
-        return [_view(engine, row) for row in legs]
+        left = [row for row in group if not row.removed]
+        return [_view(engine, row) for row in left or group]

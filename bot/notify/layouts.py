@@ -161,6 +161,7 @@ def _flip_not_acted(payload: Payload, zone: ZoneInfo) -> Reply:
         tone=Tone.WARNING,
         fields=_fields(
             ("Trend", payload.get("trend")),
+            ("Where", _where(payload)),
             ("Why", payload.get("reason")),
             ("Retrying until", until),
         ),

@@ -16,9 +16,11 @@ from bot.engine.reserve import (
     ReserveView,
     add_to_reserve,
     deploy_reserve,
+    recorded_reserve,
     reserve_view,
     sell_into_reserve,
 )
+from bot.exchanges.base import ExchangeError
 
 USAGE = "/reserve [exchange], /reserve add <amount> [exchange], /reserve deploy [exchange]"
 
@@ -45,13 +47,21 @@ async def reserves_card(call: Invocation) -> Reply:
     """Every exchange's reserve and free USDT, and the total (several exchanges)."""
     accounts = call.services.accounts
     quote = accounts.settings.quote_asset
-    views = [await reserve_view(engine) for engine in accounts]
-    fields = tuple(
-        Field(f"{v.exchange} {v.mode}", f"reserve {fmt.money(v.balance, quote)} · "
-              f"free {fmt.money(v.quote_free, quote)}")
-        for v in views
-    )
-    total = sum((v.balance for v in views), Decimal(0))
+    fields: list[Field] = []
+    total = Decimal(0)
+    for engine in accounts:
+        name = f"{engine.exchange.name} {engine.mode}"
+        try:
+            view = await reserve_view(engine)
+        except ExchangeError as exc:  # the ledger needs no exchange: the reserve still shows
+            balance = recorded_reserve(engine)
+            fields.append(Field(name, f"reserve {fmt.money(balance, quote)} · free: cannot be "
+                                f"read now ({exc})"[:200]))
+        else:
+            balance = view.balance
+            fields.append(Field(name, f"reserve {fmt.money(balance, quote)} · free "
+                                f"{fmt.money(view.quote_free, quote)}"))
+        total += balance
     return Reply(
         kind="reserve",
         title="Reserve",

@@ -60,9 +60,9 @@ def s4_card(view: S4View, engine: Engine, zone: ZoneInfo) -> Reply:
     )
 
 
-async def ask_to_execute(call: Invocation) -> Reply:
-    """`/strategy s4 execute on`: say what will happen, and switch only on a confirmation."""
-    engine = call.services.engine
+async def ask_to_execute(call: Invocation, engine: Engine) -> Reply:
+    """`/strategy s4 execute on [exchange]`: say what will happen, and switch only on a
+    confirmation."""
     if strategy_settings.current(engine).s4_execute:
         raise UserError("S4 rotations are traded already; /strategy s4 execute off stops that")
     view = await s4_view(engine)
@@ -78,7 +78,8 @@ async def ask_to_execute(call: Invocation) -> Reply:
         )
 
     token = call.services.confirmations.ask(
-        call.user, "Trade S4 rotations", confirmed, retry_hint="/strategy s4 execute on"
+        call.user, "Trade S4 rotations", confirmed,
+        retry_hint=f"/strategy s4 execute on {engine.exchange.name}",
     )
     buys = NAMES[view.active.value]
     return Reply(
@@ -102,11 +103,12 @@ def register(registry: Registry) -> None:
     @registry.add(
         "s4",
         "S4: BTC or gold held, the ratio trend, last rotations, with a chart",
-        "/s4",
+        "/s4 [exchange]",
         group="strategy",
     )
     async def s4(call: Invocation) -> Reply:
-        if call.args:
-            raise UserError("/s4 takes nothing after it; /strategy s4 execute on|off changes it")
-        engine = call.services.engine
+        if len(call.args) > 1:
+            raise UserError("/s4 takes at most an exchange; /strategy s4 execute on|off "
+                            "changes it")
+        engine = call.services.accounts.on(call.args[0] if call.args else None)
         return s4_card(await s4_view(engine), engine, engine.settings.zone)

@@ -24,7 +24,8 @@ from bot.engine.schedules import (
 MAX_SCHEDULE_ID = 10**9
 USAGE = (
     "/schedule, /schedule add <days> <HH:MM> <amount> [exchange] [mode], "
-    "/schedule pause/resume/remove <id> (exchange: a name, both, or binance=60,okx=40 as amount)"
+    "/schedule pause/resume/remove <id> [exchange] (exchange: a name, both, or binance=60,okx=40 "
+    "as amount)"
 )
 EVERY_EXCHANGE = {"both", "all"}
 _LEG = re.compile(r"([A-Za-z0-9]{1,40})=([^=]*?)(?=,[A-Za-z0-9]{1,40}=|$)")
@@ -50,8 +51,12 @@ def schedule_lines(views: list[ScheduleView], call: Invocation) -> tuple[Field, 
             lines.append(Field(title, f"{amount} · {first.mode} · {first.exchange} · {state}"))
             continue
         amounts = " + ".join(
-            f"{leg.exchange} {fmt.money(leg.amount, settings.quote_asset)}" for leg in legs
+            f"{leg.exchange} {fmt.money(leg.amount, settings.quote_asset)} "
+            f"(#{leg.id}{', paused' if leg.paused else ''})"
+            for leg in legs
         )
+        upcoming = [leg.next_run for leg in legs if leg.next_run is not None]
+        state = f"next {fmt.local_time(min(upcoming), settings.zone)}" if upcoming else "paused"
         lines.append(Field(title, f"{amounts} · {first.mode} · {state}"))
     return tuple(lines)
 
@@ -146,15 +151,18 @@ def register(registry: Registry) -> None:
             )
         if action in {"pause", "resume", "remove"}:
             require_admin(call, f"/schedule {action}")
-            if len(rest) != 1:
-                raise UserError(f"Give one schedule id, e.g. /schedule {action} 1")
+            if not 1 <= len(rest) <= 2:
+                raise UserError(f"Give one schedule id, e.g. /schedule {action} 1 (and an "
+                                "exchange for one leg of a split schedule)")
+            leg = rest[1].lower() if len(rest) > 1 else None  # also a leg on a dropped exchange
             views = change_schedule(
-                engine, _schedule_id(rest[0]), action, requested_by=call.user.key
+                engine, _schedule_id(rest[0]), action, requested_by=call.user.key, exchange=leg
             )
             call.services.schedules_changed()
             return Reply(
                 kind="schedules",
-                title=f"Schedule #{views[0].group} {PAST[action]}",
+                title=f"Schedule #{views[0].group} {PAST[action]}"
+                + (f" on {leg}" if leg else ""),
                 tone=Tone.SUCCESS,
                 fields=schedule_lines(views, call),
             )

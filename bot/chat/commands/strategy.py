@@ -57,7 +57,9 @@ def register(registry: Registry) -> None:
         accounts = call.services.accounts
         engine = accounts.default
         quote = engine.settings.quote_asset
-        policy = flip_policy.current(engine) if accounts.several else None
+        policy: str | None = None
+        if accounts.several:
+            policy = flip_policy.in_force(flip_policy.current(engine), accounts.names)
         if not call.args or (len(call.args) == 1 and accounts.is_exchange(call.args[0])):
             engine = accounts.on(call.args[0] if call.args else None)
             return strategy_card(strategy_settings.current(engine), quote, "Strategy", policy)
@@ -100,10 +102,11 @@ def register(registry: Registry) -> None:
                 cap = parse_amount(rest[1], example="/strategy cap binance 500")
                 view = strategy_settings.update(engine, name, order_cap=cap)
         elif what == "s4":
-            if not rest or rest[0].lower() != "execute" or len(rest) > 2:
-                raise UserError("Use /strategy s4 execute on|off")
+            if not rest or rest[0].lower() != "execute" or len(rest) > 3:
+                raise UserError("Use /strategy s4 execute on|off [exchange]")
+            engine = accounts.on(rest[2] if len(rest) > 2 else None)
             if _on_off(rest[1] if len(rest) > 1 else None, "/strategy s4 execute on"):
-                return await ask_to_execute(call)
+                return await ask_to_execute(call, engine)
             view = strategy_settings.update(engine, s4_execute=False)
         else:
             raise UserError(

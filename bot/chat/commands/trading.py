@@ -106,9 +106,10 @@ def pick_exchange(call: Invocation, before: int, wrong: str) -> Engine:
     """The engine of the exchange named after `before` arguments (the default when none is);
     `wrong` when more words follow, or the word is not an exchange of this bot."""
     accounts = call.services.accounts
-    if len(call.args) > before + 1 or (
-        len(call.args) == before + 1 and not accounts.is_exchange(call.args[before])
-    ):
+    word = call.args[before] if len(call.args) == before + 1 else ""
+    if word[:1].isalpha():
+        accounts.on(word)  # a name that is not one of this bot's exchanges: says which are
+    if len(call.args) > before + 1 or (word and not accounts.is_exchange(word)):
         names = " or ".join(accounts.names)
         raise UserError(f"{wrong}" + (f", and if you like an exchange: {names}"
                                       if accounts.several else ""))

@@ -1,0 +1,28 @@
+"""The settings that are a choice among a few words: trading mode, price source, partial rests."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Mode(StrEnum):
+    """Where orders go: a simulated account, the exchange's sandbox, or the real account."""
+
+    PAPER = "paper"
+    TESTNET = "testnet"
+    LIVE = "live"
+
+
+class PriceSource(StrEnum):
+    """Where the paper exchange takes prices from when no candles CSV is given."""
+
+    AUTO = "auto"  # the exchange's public ticker, or the simulated market when it is unreachable
+    EXCHANGE = "exchange"  # the exchange's public ticker only
+    SIMULATED = "simulated"  # the seeded simulated market only
+
+
+class PartialRest(StrEnum):
+    """What a scheduled run does with the part of its amount a partial fill did not buy."""
+
+    RESERVE = "reserve"  # set it aside in the reserve
+    RETRY = "retry"  # try once more to buy it; what that does not buy goes to the reserve

@@ -1,0 +1,62 @@
+"""The scheduler's work across exchanges: each exchange's engine in turn, one failing never
+keeping the others from theirs; and what to say about a schedule on an exchange not traded."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import timedelta
+
+from bot.engine.context import Engine
+from bot.engine.dca_run import catch_up
+from bot.engine.incidents import report_incident
+from bot.engine.reconcile import reconcile
+
+log = logging.getLogger(__name__)
+
+
+async def on_each(engines: Iterable[Engine], label: str,
+                  work: Callable[[Engine], Awaitable[object]]) -> list[object]:
+    """`work` on every engine; the first failure is raised once all had their turn."""
+    done: list[object] = []
+    failure: Exception | None = None
+    for engine in engines:
+        try:
+            done.append(await work(engine))
+        except Exception as exc:
+            log.error("%s on %s failed: %s", label, engine.exchange.name, exc)
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+    return done
+
+
+async def settle_then_catch_up(engines: list[Engine], grace: timedelta) -> None:
+    """A new leader's first work: every exchange reconciled, then every exchange's missed runs
+    run or reported. An exchange that fails is reported and the others (and the jobs, started
+    next) go on: its runs are retried by the minute's settling like any other."""
+
+    async def settle(engine: Engine) -> object:
+        log.info("reconciled %s: %s", engine.exchange.name, await reconcile(engine))
+        return None
+
+    async def missed(engine: Engine) -> object:
+        for result in await catch_up(engine, grace):
+            log.info("catch-up %s: %s %s", result.run_key, result.status, result.outcome)
+        return None
+
+    for label, work in (("reconcile", settle), ("catch-up", missed)):
+        for engine in engines:
+            try:
+                await work(engine)
+            except Exception as exc:
+                log.error("%s on %s failed: %s", label, engine.exchange.name, exc)
+                report_incident(engine, f"{label} ({engine.exchange.name})", str(exc)[:300])
+
+
+def stray_reason(group: int, exchange: str, listed: tuple[str, ...]) -> str:
+    return (
+        f"schedule #{group} buys on {exchange}, which this bot does not trade on "
+        f"(DCABOT_EXCHANGES={','.join(listed)}): that part will not run until {exchange} is "
+        f"listed there; /schedule remove {group} {exchange} removes it (and only it)"
+    )
