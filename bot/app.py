@@ -5,6 +5,7 @@
     GET  /health              "ok" or "degraded"; details for loopback or the health token
     GET  /metrics             Prometheus figures (bot.metrics); the metrics token, or loopback
     GET  /charts/<id>.png     chart images, which LINE fetches by URL
+    GET  /downloads/<token>   an export, once, within 10 minutes of being offered (LINE)
 
 The lifespan makes the data folder private, builds the engine (and the scheduler for `run`),
 then the chat channels inside the running loop, and on shutdown drains the replies in flight
@@ -41,6 +42,7 @@ from bot.engine.context import Clock, Engine, system_clock
 from bot.metrics import AppMetrics
 from bot.notify.health import alert_health, configured_channels, health_json
 from bot.runtime import running_bot
+from storage import downloads
 from storage.db import Database
 from storage.inbound import forget_beyond_newest, forget_processed_before
 
@@ -89,6 +91,7 @@ def create_app(
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
         Route("/charts/{chart_id}.png", chart, methods=["GET"]),
+        Route("/downloads/{token}", download, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 
@@ -124,6 +127,7 @@ async def _forget_old_claims(engine: Engine) -> None:
             dropped += await asyncio.to_thread(
                 forget_beyond_newest, engine.db, KEEP_CLAIMS_PER_CHANNEL
             )
+            dropped += await asyncio.to_thread(downloads.forget_before, engine.db, engine.clock())
             log.debug("forgot %d old update claims", dropped)
         except Exception as exc:  # the database may be down for a while; try again later
             log.warning("could not prune processed updates: %s", type(exc).__name__)
@@ -228,6 +232,19 @@ async def health(request: Request) -> Response:
         "alerts": alerts,
     }
     return JSONResponse(body, status_code)
+
+
+async def download(request: Request) -> Response:
+    """An export by its one-time link: served once, within its 10 minutes, then gone."""
+    chat: ChatChannels = request.app.state.chat
+    engine = chat.runtime.services.engine
+    token = str(request.path_params.get("token", ""))
+    path = await asyncio.to_thread(downloads.take, engine.db, token, engine.clock())
+    if path is None or not await asyncio.to_thread(path.is_file):
+        return JSONResponse({"error": "this link was used already, expired or never existed"},
+                            status_code=404)
+    return FileResponse(path, media_type="text/csv", filename=path.name,
+                        headers={"Cache-Control": "no-store"})
 
 
 async def chart(request: Request) -> Response:

@@ -134,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.backtest_cli import add_backtest_parser, add_signal_parser
     from bot.backup import add_backup_parser
     from bot.doctor import add_doctor_parser
+    from bot.export_cli import add_export_parser
     from bot.keys_cli import add_keys_parser
     from bot.telegram_cli import add_telegram_parser
 
@@ -174,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_telegram_parser(sub)
     add_doctor_parser(sub)
     add_backup_parser(sub)
+    add_export_parser(sub)
     replay = sub.add_parser("replay", help="run the real engine over historical candles")
     replay.add_argument("--csv", required=True, help="daily candles CSV")
     replay.add_argument("--gold-csv", help="gold (PAXG/USDT) daily candles, for S4")

@@ -152,6 +152,7 @@ class Schedule(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # a schedule split across exchanges is one row per leg; every leg names the first's id
     leg_of: Mapped[int | None] = mapped_column(Integer, index=True)
+    label: Mapped[str | None] = mapped_column(String(40))  # the owner's name for it ("Payday")
 
 
 class OutboxAlert(Base):
@@ -404,3 +405,15 @@ class FlipPolicy(Base):
     policy: Mapped[str] = mapped_column(String(32))
     changed_by: Mapped[str] = mapped_column(String(80))
     changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class DownloadLink(Base):
+    """A file the bot made for someone (an export), fetched once by its secret link before
+    `expires_at`; only the token's SHA-256 is stored."""
+
+    __tablename__ = "download_links"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    path: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

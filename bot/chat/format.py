@@ -25,6 +25,12 @@ def money(value: Decimal, asset: str) -> str:
     return f"{number(value, min_decimals=2)} {asset}"
 
 
+def cents(value: Decimal, asset: str, *, signed: bool = False) -> str:
+    """Quote money as people read it: 2 decimals, thousands separated (`+` when `signed`)."""
+    sign = "+" if signed and value.quantize(CENT) > 0 else ""
+    return f"{sign}{rounded(value)} {asset}"
+
+
 def crypto(value: Decimal, asset: str) -> str:
     return f"{number(value)} {asset}"
 

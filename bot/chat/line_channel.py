@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -47,12 +47,14 @@ from bot.chat.replies import Reply
 from bot.chat.roles import Role, User
 from bot.chat.webhooks import Refused, load_json
 from bot.config import Settings
+from storage import downloads
 from storage.db import Database
 from storage.inbound import MAX_KEY_LENGTH, claim_update
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "line"
+DOWNLOAD_TTL = timedelta(minutes=10)
 Clock = Callable[[], datetime]
 
 
@@ -234,7 +236,9 @@ class LineChannel:
 
     async def _send(self, event: Any, chat: str, user: User, reply: Reply) -> None:
         image_url = await self._chart_url(reply)
-        messages = line_messages(reply, image_url=image_url, quick=user.role >= Role.VIEWER)
+        links = await self._download_links(reply)
+        messages = line_messages(reply, image_url=image_url, quick=user.role >= Role.VIEWER,
+                                 links=links)
         happened_ms = getattr(event, "timestamp", None)
         await reply_or_push(
             self.client,
@@ -243,6 +247,15 @@ class LineChannel:
             reply_token=getattr(event, "reply_token", None),
             age_s=time.time() - happened_ms / 1000 if happened_ms else 0.0,
         )
+
+    async def _download_links(self, reply: Reply) -> tuple[str, ...]:
+        """A one-time link per file, valid for `DOWNLOAD_TTL` (LINE cannot carry a file)."""
+        if not reply.documents or not self.public_url:
+            return ()
+        expires = self.clock() + DOWNLOAD_TTL
+        tokens = [await asyncio.to_thread(downloads.offer, self.db, path, expires)
+                  for path in reply.documents]
+        return tuple(f"{self.public_url}/downloads/{token}" for token in tokens)
 
     async def _chart_url(self, reply: Reply) -> str | None:
         if reply.image is None or not self.public_url:

@@ -172,6 +172,10 @@ def alt_text(reply: Reply) -> str:
     return " · ".join(parts)[:MAX_ALT_TEXT]
 
 
+FILES_NEED_PUBLIC_URL = (
+    "The files are not sent here: LINE users fetch them from the bot's https address, and "
+    "PUBLIC_URL is not set. `dcabot export` writes them on the bot's machine."
+)
 CHART_NEEDS_PUBLIC_URL = (
     "The chart is not shown here: LINE fetches pictures from the bot's https address, "
     "and PUBLIC_URL is not set."
@@ -188,7 +192,8 @@ def quick_reply() -> dict[str, Any]:
     }
 
 
-def line_messages(reply: Reply, *, image_url: str | None, quick: bool) -> list[dict[str, Any]]:
+def line_messages(reply: Reply, *, image_url: str | None, quick: bool,
+                  links: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """The LINE messages for `reply`, as the Messaging API's JSON: its Flex card, then the
     chart (or why it is missing).
 
@@ -207,6 +212,13 @@ def line_messages(reply: Reply, *, image_url: str | None, quick: bool) -> list[d
             )
         else:
             messages.append({"type": "text", "text": CHART_NEEDS_PUBLIC_URL})
+    if reply.documents:
+        text = (
+            "Your files (each link works once, for 10 minutes):\n" + "\n".join(links)
+            if links
+            else FILES_NEED_PUBLIC_URL
+        )
+        messages.append({"type": "text", "text": text[:5000]})
     if quick:
         messages[-1]["quickReply"] = quick_reply()
     return messages

@@ -48,6 +48,9 @@ class Reply:
     buttons: tuple[Button, ...] = ()
     image: Path | None = None
     footer: str = ""
+    # files for the person (CSV exports): a document on Telegram, a one-time link on LINE,
+    # the path in the terminal
+    documents: tuple[Path, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
     owner_tag: str = ""
     # a fresher card that follows (the exchange was slow: this one shows the last known

@@ -78,6 +78,11 @@ async def deliver(bot: Bot, chat_id: int, reply: Reply) -> int | None:
                     filename=reply.image.name if reply.image else "chart.png",
                 )
             )
+        for document in reply.documents:
+            content = await asyncio.to_thread(document.read_bytes)
+            await _patiently(
+                lambda: bot.send_document(chat_id, content, filename=document.name)  # noqa: B023
+            )
     except Forbidden:
         log.info("telegram chat %s blocked the bot; reply dropped", chat_id)
         return None

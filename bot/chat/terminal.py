@@ -58,6 +58,8 @@ def render(reply: Reply) -> str:
         out += _wrapped(reply.footer, 2)
     if reply.image is not None:
         out.append(f"  Chart: {reply.image}")
+    for document in reply.documents:
+        out += _wrapped(f"File: {document}", 2)
     if reply.confirm_token:
         out.append("  Type yes to confirm; no, or any command, cancels.")
     return "\n".join(out)

@@ -7,8 +7,10 @@ from bot.chat.commands import (
     alerts,
     analysis,
     control,
+    exports,
     general,
     portfolio,
+    profit,
     reserve,
     s4,
     schedules,
@@ -21,7 +23,8 @@ from bot.chat.registry import Registry
 def build_registry() -> Registry:
     registry = Registry()
     for module in (
-        general, portfolio, trading, schedules, strategy, s4, reserve, analysis, alerts, control
+        general, portfolio, profit, exports, trading, schedules, strategy, s4, reserve, analysis,
+        alerts, control,
     ):
         module.register(registry)
     return registry

@@ -1,0 +1,62 @@
+"""/export: the books as CSV files (orders, reserve, fees), for a spreadsheet."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.chat.commands.analysis import parse_day
+from bot.chat.registry import Invocation, Registry
+from bot.chat.replies import Reply, Tone
+from bot.engine.errors import UserError
+from bot.engine.exports import kinds_of, write_exports
+
+USAGE = "/export [orders|reserve|fees|all] [from YYYY-MM-DD] [to YYYY-MM-DD]"
+
+
+def _at(day: date | None, later: int, zone: ZoneInfo) -> datetime | None:
+    if day is None:
+        return None
+    return datetime.combine(day + timedelta(days=later), time(0), tzinfo=zone)
+
+
+def span(start: date | None, end: date | None, zone: ZoneInfo
+         ) -> tuple[datetime | None, datetime | None]:
+    """Days in the owner's zone: from the start of `start` to the end of `end`."""
+    return _at(start, 0, zone), _at(end, 1, zone)
+
+
+def register(registry: Registry) -> None:
+    @registry.add(
+        "export",
+        "Your orders, reserve movements and fees as CSV files",
+        USAGE.replace("|", "/"),
+        group="portfolio",
+    )
+    async def export(call: Invocation) -> Reply:
+        args = list(call.args)
+        kind = args.pop(0) if args and not args[0][:1].isdigit() else None
+        if len(args) > 2:
+            raise UserError("Give at most a kind and two dates, e.g. /export orders 2026-01-01")
+        kinds = kinds_of(kind)
+        start = parse_day(args[0], "start") if args else None
+        end = parse_day(args[1], "end") if len(args) > 1 else None
+        accounts = call.services.accounts
+        settings = accounts.settings
+        since, until = span(start, end, settings.zone)
+        files = await asyncio.to_thread(
+            write_exports, list(accounts), kinds, settings.data_dir / "exports", since, until,
+            prune=True,
+        )
+        period = f"{start or 'the start'} to {end or 'now'}"
+        counts = [f"{f.path.name}: {f.rows} row{'s' if f.rows != 1 else ''}" for f in files]
+        return Reply(
+            kind="text",
+            title="Your export",
+            lines=(*counts, f"From {period}, times in UTC and {settings.timezone}."),
+            documents=tuple(f.path for f in files),
+            tone=Tone.SUCCESS,
+            footer="Columns: see README, Exports.",
+        )
+

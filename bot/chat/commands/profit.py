@@ -1,0 +1,123 @@
+"""/profit, /daily, /weekly, /monthly: what was put in, what it is worth, made and paid."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from bot.chat import format as fmt
+from bot.chat.arguments import parse_count
+from bot.chat.registry import Invocation, Registry
+from bot.chat.replies import Button, Field, Reply
+from bot.engine.context import Engine
+from bot.engine.errors import UserError, shown
+from bot.engine.number_text import read_count
+from bot.engine.profit_report import PeriodRow, ProfitView, period_rows, period_start, profit_view
+
+PERIODS = "all, today, week, month, year or a number of days like 30d"
+TABLES = {"daily": ("day", 7, 90), "weekly": ("week", 8, 52), "monthly": ("month", 6, 24)}
+
+
+def _since(engine: Engine, text: str | None) -> tuple[datetime | None, str]:
+    """The period's start and its name; None for `all`."""
+    word = (text or "all").lower()
+    now, zone = engine.clock(), engine.settings.zone
+    if word == "all":
+        return None, "since the start"
+    if word == "today":
+        return period_start(now, "day", zone), "today"
+    if word in ("week", "month"):
+        return period_start(now, word, zone), f"this {word}"
+    if word == "year":
+        return period_start(now, "month", zone).replace(month=1), "this year"
+    days = read_count(word.removesuffix("d"), maximum=3650) if word.endswith("d") else None
+    if not days:
+        raise UserError(f"{shown(text or '')!r} is not a period; use {PERIODS}, e.g. /profit 30d")
+    return now - timedelta(days=days), f"the last {days} days"
+
+
+def _fees_text(view: ProfitView, quote: str) -> str:
+    parts = [f"{cause} {fmt.cents(value, quote)}" for cause, value in sorted(view.fees.items())]
+    return fmt.cents(view.fees_total, quote) + (f" ({', '.join(parts)})" if parts else "")
+
+
+def _profit_fields(view: ProfitView, quote: str, name: str) -> tuple[Field, ...]:
+    pct = view.return_pct
+    figures = (
+        ("Invested", fmt.cents(view.invested, quote)),
+        ("Value now", fmt.cents(view.value, quote)),
+        ("Realized P&L", fmt.cents(view.realized, quote, signed=True)),
+        ("Unrealized P&L", fmt.cents(view.unrealized, quote, signed=True)),
+        ("Fees", _fees_text(view, quote)),
+        ("Bought / sold", f"{fmt.cents(view.bought, quote)} / {fmt.cents(view.sold, quote)}"),
+        ("Reserve", fmt.cents(view.reserve, quote)),
+        ("Return since start", fmt.percent(pct) if pct is not None else "n/a"),
+    )
+    return tuple(Field(f"{name} {label.lower()}" if name else label, value)
+                 for label, value in figures)
+
+
+def _row_line(row: PeriodRow, unit: str, quote: str) -> str:
+    label = f"{row.start:%Y-%m}" if unit == "month" else f"{row.start:%Y-%m-%d}"
+    return (f"{label}  bought {fmt.rounded(row.bought)}  sold {fmt.rounded(row.sold)}  "
+            f"fees {fmt.rounded(row.fees)}  value {fmt.rounded(row.value)}  "
+            f"P&L {fmt.cents(row.pnl, quote, signed=True)}")
+
+
+def register(registry: Registry) -> None:
+    @registry.add(
+        "profit",
+        "Invested, value, P&L, fees by cause, return; period: all, today, week, month, year, 30d",
+        "/profit [period]",
+        group="portfolio",
+    )
+    async def profit(call: Invocation) -> Reply:
+        if len(call.args) > 1:
+            raise UserError(f"Give at most one period: {PERIODS}")
+        accounts = call.services.accounts
+        quote = accounts.settings.quote_asset
+        fields: list[Field] = []
+        name = "since the start"
+        for engine in accounts:
+            since, name = _since(engine, call.args[0] if call.args else None)
+            view = await profit_view(engine, since)
+            label = f"{engine.exchange.name} {engine.mode}" if accounts.several else ""
+            fields += _profit_fields(view, quote, label)
+        return Reply(
+            kind="status",
+            title=f"Profit, {name}",
+            fields=tuple(fields),
+            footer="Average-cost method; fees valued in USDT when paid. Bought, sold, realized "
+            "P&L and fees are for the period; the rest is now.",
+            buttons=(Button("Status", "/status"), Button("Monthly", "/monthly")),
+        )
+
+    for command, (unit, default, most) in TABLES.items():
+        _register_table(registry, command, unit, default, most)
+
+
+def _register_table(registry: Registry, command: str, unit: str, default: int, most: int
+                    ) -> None:
+    @registry.add(
+        command,
+        f"Per {unit}: bought, sold, fees, value at its end, P&L (default {default})",
+        f"/{command} [n]",
+        group="portfolio",
+    )
+    async def table(call: Invocation) -> Reply:
+        count = parse_count(call.args[0] if call.args else None, default=default,
+                            maximum=most, example=f"/{command} {default}")
+        accounts = call.services.accounts
+        quote = accounts.settings.quote_asset
+        lines: list[str] = []
+        for engine in accounts:
+            if accounts.several:
+                lines.append(f"{engine.exchange.name} {engine.mode}")
+            rows = await period_rows(engine, unit, count)
+            lines += [_row_line(row, unit, quote) for row in reversed(rows)]
+        return Reply(
+            kind="history",
+            title=f"{command.capitalize()}, last {count}",
+            lines=tuple(lines),
+            footer=f"Amounts in {quote}; value is the holdings at each {unit}'s end; P&L is "
+            "realized plus the change of unrealized.",
+        )

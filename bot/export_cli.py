@@ -1,0 +1,41 @@
+"""`dcabot export [orders|reserve|fees|all] [--from DAY] [--to DAY] [--out DIR]`: the CSV files
+of `/export`, written on this machine (a new folder under `--out`, default `./exports`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from bot.chat.commands.analysis import parse_day
+from bot.chat.commands.exports import span
+from bot.config import load_settings
+from bot.engine.exports import KINDS, kinds_of, write_exports
+from bot.engine.setup import open_accounts
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    kinds = kinds_of(args.kind)
+    start = parse_day(args.start, "start") if args.start else None
+    end = parse_day(args.end, "end") if args.end else None
+    since, until = span(start, end, settings.zone)
+    accounts = open_accounts(settings)
+    try:
+        files = write_exports(list(accounts), kinds, Path(args.out), since, until)
+    finally:
+        asyncio.run(accounts.close())
+        accounts.db.dispose()
+    for file in files:
+        print(f"{file.path}  {file.rows} rows")
+    return 0
+
+
+def add_export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = sub.add_parser("export", help="write your orders, reserve and fees as CSV files")
+    export.add_argument("kind", nargs="?", default="all", metavar="|".join((*KINDS, "all")),
+                        help="what to export (default all)")
+    export.add_argument("--from", dest="start", metavar="YYYY-MM-DD", help="first day")
+    export.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="last day")
+    export.add_argument("--out", default="exports", help="folder for the files (default ./exports)")
+    export.set_defaults(func=cmd_export)
