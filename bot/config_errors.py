@@ -70,6 +70,8 @@ EXAMPLES: dict[str, str] = {
     "DCABOT_LOG_MAX_MB": "5",
     "DCABOT_LOG_BACKUPS": "5",
     "DCABOT_LOG_FORMAT": "json",
+    "DCABOT_DAILY_SUMMARY": "21:00",
+    "DCABOT_HEARTBEAT_URL": "https://hc-ping.com/your-check-uuid",
 }
 
 
@@ -83,6 +85,7 @@ SECRET_VARIABLES = frozenset(
         "TELEGRAM_WEBHOOK_SECRET",
         "LINE_CHANNEL_ACCESS_TOKEN",
         "LINE_CHANNEL_SECRET",
+        "DCABOT_HEARTBEAT_URL",  # a monitor's ping URL is its own secret
     }
 )
 

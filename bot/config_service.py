@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from pydantic_settings import BaseSettings
 from bot import config_checks as checks
 
 LOG_FILE = "logs/dcabot.log"  # inside the data dir
+_LOCAL_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 LOG_FILE_OFF = "off"
 
 
@@ -52,6 +54,22 @@ class ServiceSettings(BaseSettings):
     log_format: LogFormat = _env("DCABOT_LOG_FORMAT", default=LogFormat.TEXT)
     # metrics (bot/metrics.py): the bearer token `/metrics` asks for, if any
     metrics_token: SecretStr = _env("DCABOT_METRICS_TOKEN", default=SecretStr(""))
+    # looking after it (bot/scheduler.py): a daily summary at a local time, a monitor pinged
+    daily_summary_at: str = _env("DCABOT_DAILY_SUMMARY", default="")
+    heartbeat_url: str = _env("DCABOT_HEARTBEAT_URL", default="")
+
+    @field_validator("daily_summary_at")
+    @classmethod
+    def _daily_summary_at(cls, value: str) -> str:
+        text = value.strip()
+        if text and not _LOCAL_TIME.fullmatch(text):
+            raise ValueError("must be a local time HH:MM (24-hour), e.g. 21:00, or empty for none")
+        return text
+
+    @field_validator("heartbeat_url")
+    @classmethod
+    def _heartbeat_url(cls, value: str) -> str:
+        return checks.check_url(value, empty_means="no heartbeat")
 
     @field_validator("log_file")
     @classmethod

@@ -29,6 +29,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.engine.accounts import Accounts
 from bot.engine.context import Engine
+from bot.engine.daily_summary import send_daily_summary
 from bot.engine.dca_run import run_schedule
 from bot.engine.incidents import report_incident
 from bot.engine.reconcile import keep_settling
@@ -36,7 +37,8 @@ from bot.engine.s4_watch import s4_in_use, s4_watch
 from bot.engine.schedule_spec import ScheduleSpec
 from bot.engine.trend_watch import act_on_flips
 from bot.exchanges.base import ExchangeError
-from bot.scheduler_accounts import on_each, settle_then_catch_up, stray_reason
+from bot.heartbeat import Heartbeat
+from bot.scheduler_accounts import announce, on_each, settle_then_catch_up, stray_reason
 from storage import schedules
 from storage.leader import LeaderLock
 
@@ -67,6 +69,7 @@ class DcaScheduler:
         self._fingerprint: tuple[object, ...] = ()
         self._reported: dict[str, str] = {}  # watch -> the UTC day its failure was reported
         self._strays: set[int] = set()  # schedules on an exchange not traded: told once each
+        self.heartbeat = Heartbeat(engine.settings.heartbeat_url)
 
     @property
     def role(self) -> str:
@@ -89,6 +92,7 @@ class DcaScheduler:
             grace = timedelta(hours=self.engine.settings.missed_run_grace_h)
             await settle_then_catch_up(list(self.accounts), grace)
             self._start_jobs()
+            announce(self.engine, "bot_started")
             await self._hold_lead()
             log.error("lost the leader lock: stopping the jobs, standing by")
         finally:
@@ -106,6 +110,11 @@ class DcaScheduler:
         self._add("trend-watch", self._trend_watch, TREND_WATCH, misfire_grace_time=3600)
         self._add("s4-watch", self._s4_watch, TREND_WATCH, misfire_grace_time=3600)
         self._add("settle", self._settle, IntervalTrigger(minutes=1))
+        summary_at = self.engine.settings.daily_summary_at
+        if summary_at:
+            hour, minute = (int(part) for part in summary_at.split(":"))
+            summary = CronTrigger(hour=hour, minute=minute, timezone=self.engine.settings.zone)
+            self._add("daily-summary", self._daily_summary, summary, misfire_grace_time=3600)
         if not self.scheduler.running:
             self.scheduler.start()
 
@@ -195,6 +204,10 @@ class DcaScheduler:
         if tuple(self._snapshot()) != self._fingerprint:
             self.rebuild()
         await self._each("settle", keep_settling)
+        await self.heartbeat.ping()  # only after a minute that settled everything
+
+    async def _daily_summary(self) -> None:
+        await send_daily_summary(self.accounts)
 
     async def _each(self, label: str, work: Callable[[Engine], Awaitable[object]],
                     engines: list[Engine] | None = None) -> list[object]:
@@ -279,5 +292,7 @@ class DcaScheduler:
         return {"role": self.role, "degraded": degraded, "jobs": jobs}
 
     async def stop(self) -> None:
+        if self.lock.held:
+            announce(self.engine, "bot_stopped")
         self._stop_jobs()
         self.lock.release()

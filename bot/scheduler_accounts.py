@@ -54,6 +54,20 @@ async def settle_then_catch_up(engines: list[Engine], grace: timedelta) -> None:
                 report_incident(engine, f"{label} ({engine.exchange.name})", str(exc)[:300])
 
 
+def announce(engine: Engine, kind: str) -> None:
+    """`bot_started` when a process takes the lead (a start, or a failover), `bot_stopped` when
+    the leader is shut down on purpose: the owner knows the bot is alive, or why it is quiet."""
+    from bot import __version__
+    from storage import outbox
+
+    try:
+        with engine.db.transaction() as session:
+            outbox.enqueue(session, kind=kind, now=engine.clock(), payload={
+                "version": __version__, "trading_on": engine.settings.exchanges_text})
+    except Exception as exc:  # the database going away must not stop a shutdown
+        log.warning("could not record %s: %s", kind, type(exc).__name__)
+
+
 def stray_reason(group: int, exchange: str, listed: tuple[str, ...]) -> str:
     return (
         f"schedule #{group} buys on {exchange}, which this bot does not trade on "

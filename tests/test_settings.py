@@ -151,6 +151,8 @@ BAD: dict[str, list[str | tuple[str, dict[str, str]]]] = {
     "DCABOT_LOG_MAX_MB": numbers("0.0009", "1025"),
     "DCABOT_LOG_BACKUPS": numbers("101", "2.5", zero=False),
     "DCABOT_LOG_FORMAT": ["xml", "", "JSON!"],
+    "DCABOT_DAILY_SUMMARY": ["24:00", "9:00", "21:60", "tonight", "21:00:00"],
+    "DCABOT_HEARTBEAT_URL": [*BAD_URLS[:4], "https://hc-ping.com/x?token=1"],
 }
 
 

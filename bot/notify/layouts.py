@@ -17,6 +17,7 @@ from bot.chat import format as fmt
 from bot.chat.replies import Button, Field, Reply, Tone
 from bot.notify.layouts_ops import OPS_KINDS
 from bot.notify.layouts_s4 import s4_buy_fields, s4_rotation
+from bot.notify.layouts_summary import SUMMARY_KINDS
 
 Payload = Mapping[str, Any]
 TRADE, FLIP, ERROR, INFO = "alert_trade", "alert_flip", "alert_error", "alert"
@@ -260,6 +261,7 @@ BUILDERS: dict[str, Builder] = {
     "schedule_missed": _schedule_missed,
     "schedule_changed": _schedule_changed,
     **OPS_KINDS,
+    **SUMMARY_KINDS,
 }
 
 
