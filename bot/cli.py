@@ -133,8 +133,8 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from bot.backtest_cli import add_backtest_parser, add_signal_parser
     from bot.backup import add_backup_parser
+    from bot.books_cli import add_export_parser
     from bot.doctor import add_doctor_parser
-    from bot.export_cli import add_export_parser
     from bot.keys_cli import add_keys_parser
     from bot.telegram_cli import add_telegram_parser
 

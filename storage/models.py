@@ -407,6 +407,19 @@ class FlipPolicy(Base):
     changed_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class TradeSync(Base):
+    """How far the account's trade history was read from the exchange (`dcabot sync`): the
+    exchange's own cursor (Binance's last trade id, OKX's last fill time) per market."""
+
+    __tablename__ = "trade_syncs"
+
+    exchange: Mapped[str] = mapped_column(String(32), primary_key=True)
+    mode: Mapped[str] = mapped_column(String(8), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cursor: Mapped[str] = mapped_column(String(64))
+    synced_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class DownloadLink(Base):
     """A file the bot made for someone (an export), fetched once by its secret link before
     `expires_at`; only the token's SHA-256 is stored."""

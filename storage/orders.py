@@ -75,7 +75,7 @@ def filled(session: Session, *, exchange: str, mode: str, symbol: str) -> Sequen
             Order.symbol == symbol,
             Order.status == FILLED,
         )
-        .order_by(Order.id)
+        .order_by(Order.updated_at, Order.id)  # as they filled (trades synced late included)
     ).all()
 
 

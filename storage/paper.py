@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -50,3 +50,16 @@ def find_fill(session: Session, exchange: str, client_order_id: str) -> PaperFil
             PaperFill.exchange == exchange, PaperFill.client_order_id == client_order_id
         )
     )
+
+
+def fills_after(session: Session, exchange: str, symbol: str, after_id: int
+                ) -> Sequence[PaperFill]:
+    return session.scalars(
+        select(PaperFill).where(PaperFill.exchange == exchange, PaperFill.symbol == symbol,
+                                PaperFill.id > after_id).order_by(PaperFill.id)
+    ).all()
+
+
+def fill_by_id(session: Session, exchange: str, fill_id: int) -> PaperFill | None:
+    row = session.get(PaperFill, fill_id)
+    return row if row is not None and row.exchange == exchange else None

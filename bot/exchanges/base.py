@@ -10,9 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from strategies.candles import Candle
+
+if TYPE_CHECKING:
+    from bot.exchanges.trade_history import TradePage
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,5 +169,11 @@ class Exchange(Protocol):
     async def closed_candles(self, symbol: str, limit: int) -> list[Candle]:
         """The last `limit` closed daily candles, oldest first; never the one still forming."""
         ...
+
+    async def trade_history(self, symbol: str, cursor: str) -> TradePage:
+        """The account's orders on `symbol` from the trade list, after `cursor`."""
+        ...
+
+    async def client_order_id_of(self, symbol: str, exchange_order_id: str) -> str: ...
 
     async def close(self) -> None: ...

@@ -39,6 +39,7 @@ from bot.exchanges.public_market import OHLCV_PAGE, closed_daily_candles
 from bot.exchanges.quantize import exchange_title, fmt_plain, plan_buy, plan_sell
 from bot.exchanges.rate_gate import PauseListener, PauseLoader, RateGate
 from bot.exchanges.single_flight import SingleFlight
+from bot.exchanges.trade_history import TradePage, read_trade_history
 from storage.credentials import ApiCredentials
 from strategies.candles import Candle
 
@@ -188,6 +189,20 @@ class CcxtExchange:
         self._require_keys("look up orders")
         ticket = OrderTicket(rules, "", client_order_id, f"order {client_order_id}")
         return await self.flow.find(ticket)
+
+    async def trade_history(self, symbol: str, cursor: str) -> TradePage:
+        """The account's orders on `symbol` since `cursor` (`trade_history`)."""
+        rules = rules_from_ccxt_market(self.name, await self._market(symbol, trading=False))
+        self._require_keys("read the trade history")
+        now_ms = int(self.server_now().timestamp() * 1000)
+        return await read_trade_history(self.calls, rules, cursor, now_ms)
+
+    async def client_order_id_of(self, symbol: str, exchange_order_id: str) -> str:
+        """The client order id of an order the trade list names only by its exchange id."""
+        order = await self.calls.read(
+            f"order {exchange_order_id}",
+            lambda: self.client.fetch_order(exchange_order_id, symbol))
+        return str(order.get("clientOrderId") or "")
 
     def circuit_state(self) -> CircuitState:
         return self.breaker.state()

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from bot.exchanges.base import Fill, InsufficientFunds, MarketRules, PriceQuote
 from bot.exchanges.quantize import fmt_plain, plan_buy, plan_sell
+from bot.exchanges.trade_history import ExchangeOrder, TradePage
 from storage import paper
 from storage.db import Database
 from storage.models import PaperFill
@@ -117,6 +118,20 @@ class PaperExchange:
 
     async def closed_candles(self, symbol: str, limit: int) -> list[Candle]:
         return await self.feed.closed_candles(symbol, limit)
+
+    async def trade_history(self, symbol: str, cursor: str) -> TradePage:
+        """Every paper fill is an order of this bot: the list is the paper fills after `cursor`
+        (the last fill's id)."""
+        with self.db.transaction() as session:
+            rows = paper.fills_after(session, self.name, symbol, int(cursor or 0))
+            orders = tuple(ExchangeOrder(_as_fill(row), row.created_at) for row in rows)
+        return TradePage(orders, str(rows[-1].id) if rows else cursor)
+
+    async def client_order_id_of(self, symbol: str, exchange_order_id: str) -> str:
+        number = exchange_order_id.removeprefix("paper-")
+        with self.db.transaction() as session:
+            row = paper.fill_by_id(session, self.name, int(number)) if number.isdigit() else None
+            return row.client_order_id if row is not None else ""
 
     async def close(self) -> None:
         await self.feed.close()

@@ -72,5 +72,22 @@ def bot_stopped(payload: Payload, zone: ZoneInfo) -> Reply:
     )
 
 
-SUMMARY_KINDS = {"daily_summary": daily_summary, "bot_started": bot_started,
+def trades_synced(payload: Payload, zone: ZoneInfo) -> Reply:
+    corrected = [str(line) for line in payload.get("corrected") or []]
+    return Reply(
+        kind=INFO,
+        title="Trades synced from the exchange",
+        fields=(Field("Where", f"{payload.get('mode')} · {payload.get('exchange')}"),
+                Field("Made by the bot", str(payload.get("linked", 0))),
+                Field("Made on the exchange", str(payload.get("added", 0)))),
+        lines=(*(["Corrected to the exchange's figures (the reserve was not re-booked):",
+                  *corrected] if corrected else []),
+               "Trades made on the exchange count in /status and /profit from now on."),
+        tone=Tone.WARNING if corrected else Tone.INFO,
+        buttons=(Button("History", "/history"), Button("Profit", "/profit")),
+    )
+
+
+SUMMARY_KINDS = {
+    "trades_synced": trades_synced,"daily_summary": daily_summary, "bot_started": bot_started,
                  "bot_stopped": bot_stopped}

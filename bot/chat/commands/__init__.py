@@ -6,8 +6,8 @@ from __future__ import annotations
 from bot.chat.commands import (
     alerts,
     analysis,
+    books,
     control,
-    exports,
     general,
     portfolio,
     profit,
@@ -23,7 +23,7 @@ from bot.chat.registry import Registry
 def build_registry() -> Registry:
     registry = Registry()
     for module in (
-        general, portfolio, profit, exports, trading, schedules, strategy, s4, reserve, analysis,
+        general, portfolio, profit, books, trading, schedules, strategy, s4, reserve, analysis,
         alerts, control,
     ):
         module.register(registry)

@@ -91,7 +91,9 @@ def history_line(order: Order, zone: ZoneInfo) -> str:
             what += " (partly filled)"
     else:
         what = f"{order.status}: {order.error or 'no fill'}"
-    return f"{when}  {order.side} {order.symbol}  {what}  [{order.exchange} {order.mode}]"
+    where = f"{order.exchange} {order.mode}" + (", on the exchange" if order.cause == "external"
+                                                 else "")
+    return f"{when}  {order.side} {order.symbol}  {what}  [{where}]"
 
 
 def register(registry: Registry) -> None:

@@ -1,4 +1,5 @@
-"""/export: the books as CSV files (orders, reserve, fees), for a spreadsheet."""
+"""/export and /sync: the books out as CSV files (orders, reserve, fees), and the exchange's
+trade list in (trades made by hand, amounts corrected)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from zoneinfo import ZoneInfo
 
 from bot.chat.commands.analysis import parse_day
 from bot.chat.registry import Invocation, Registry
-from bot.chat.replies import Reply, Tone
+from bot.chat.replies import Field, Reply, Tone
+from bot.chat.roles import Role
 from bot.engine.errors import UserError
 from bot.engine.exports import kinds_of, write_exports
+from bot.engine.trade_sync import sync_trades
 
 USAGE = "/export [orders|reserve|fees|all] [from YYYY-MM-DD] [to YYYY-MM-DD]"
 
@@ -60,3 +63,22 @@ def register(registry: Registry) -> None:
             footer="Columns: see README, Exports.",
         )
 
+    @registry.add(
+        "sync",
+        "Read your trade list from the exchange: trades made by hand count from then on",
+        "/sync",
+        role=Role.ADMIN,
+        group="portfolio",
+    )
+    async def sync(call: Invocation) -> Reply:
+        if call.args:
+            raise UserError("/sync takes nothing after it")
+        fields = []
+        for engine in call.services.accounts:
+            done = await sync_trades(engine)
+            fields.append(Field(
+                f"{done.exchange} {done.mode}",
+                f"{done.linked} of the bot's, {done.added} made on the exchange, "
+                f"{len(done.corrected)} corrected"))
+        return Reply(kind="text", title="Trades synced", fields=tuple(fields), tone=Tone.SUCCESS,
+                     footer="Trades made on the exchange now count in /status and /profit.")

@@ -1,5 +1,6 @@
 """`dcabot export [orders|reserve|fees|all] [--from DAY] [--to DAY] [--out DIR]`: the CSV files
-of `/export`, written on this machine (a new folder under `--out`, default `./exports`)."""
+of `/export`, written on this machine (a new folder under `--out`, default `./exports`); and
+`dcabot sync`: the trade list of every exchange into the books, as `/sync` does."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ import asyncio
 from pathlib import Path
 
 from bot.chat.commands.analysis import parse_day
-from bot.chat.commands.exports import span
+from bot.chat.commands.books import span
 from bot.config import load_settings
 from bot.engine.exports import KINDS, kinds_of, write_exports
 from bot.engine.setup import open_accounts
+from bot.engine.trade_sync import sync_trades
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -31,6 +33,27 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sync(args: argparse.Namespace) -> int:
+    accounts = open_accounts(load_settings())
+
+    async def run() -> None:
+        try:
+            for engine in accounts:
+                done = await sync_trades(engine)
+                print(f"{done.exchange} {done.mode}: {done.linked} of the bot's, {done.added} "
+                      f"made on the exchange, {len(done.corrected)} corrected")
+                for line in done.corrected:
+                    print(f"  corrected {line}")
+        finally:
+            await accounts.close()
+
+    try:
+        asyncio.run(run())
+    finally:
+        accounts.db.dispose()
+    return 0
+
+
 def add_export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export = sub.add_parser("export", help="write your orders, reserve and fees as CSV files")
     export.add_argument("kind", nargs="?", default="all", metavar="|".join((*KINDS, "all")),
@@ -39,3 +62,5 @@ def add_export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     export.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="last day")
     export.add_argument("--out", default="exports", help="folder for the files (default ./exports)")
     export.set_defaults(func=cmd_export)
+    sync = sub.add_parser("sync", help="read the exchanges' trade lists into the books")
+    sync.set_defaults(func=cmd_sync)

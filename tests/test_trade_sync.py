@@ -1,0 +1,133 @@
+"""`/sync` and `dcabot sync` through the real ccxt against the fake Binance and the fake OKX:
+the bot's own orders are linked, trades made by hand on the exchange are booked as external,
+an order the bot recorded differently is corrected; holdings and average cost then match the
+fake's own trade list exactly, and a second sync changes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.engine.buy_now import buy_now
+from bot.engine.context import Engine
+from bot.engine.portfolio import cost_basis
+from bot.engine.trade_sync import EXTERNAL, sync_trades
+from bot.exchanges.ccxt_exchange import CcxtExchange
+from storage import orders
+from storage.models import Order, OutboxAlert
+from tests.conftest import Clock
+from tests.exchange_harness import DEADLINE_MS, adapter, engine_with, running, sqlite_database
+from tests.fakes.exchange import FakeExchange
+
+
+@dataclass
+class Venue:
+    fake: FakeExchange
+    engine: Engine  # the bot
+    hand: CcxtExchange  # a person trading in the exchange's own app: same account, not the bot
+    clock: Clock
+
+
+@pytest.fixture(params=["binance", "okx"])
+async def venue(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Venue]:
+    """The venue and the bot keep real time (a sync books an order only once its deadline
+    window has passed on the exchange's clock)."""
+    clock = Clock(datetime.now(UTC))
+    with running(request.param, balances={"USDT": "5000"}) as fake:
+        db = sqlite_database(tmp_path)
+        bot = engine_with(tmp_path, db, fake, adapter(fake, clock), clock)
+        hand = adapter(fake, clock)
+        try:
+            yield Venue(fake, bot, hand, clock)
+        finally:
+            await bot.exchange.close()
+            await hand.close()
+            db.dispose()
+
+
+def expected_books(fake: FakeExchange) -> tuple[Decimal, Decimal]:
+    """Holdings and cost by average cost, from the fake's own list of what executed."""
+    held = cost = Decimal(0)
+    for order in fake.ledger.orders:
+        if order.side == "buy":
+            held += order.amount - (order.fee if order.fee_asset == "BTC" else 0)
+            cost += order.cost
+        else:
+            cost -= cost * order.amount / held
+            held -= order.amount
+    return held, cost
+
+
+async def settled() -> None:
+    """Past every order's deadline window (0.8 s with the harness's policy; 15 s for real)."""
+    await asyncio.sleep(DEADLINE_MS / 1000 + 0.1)
+
+
+async def by_hand(venue: Venue, side: str, amount: Decimal, tag: str) -> None:
+    exchange = venue.hand
+    if side == "buy":
+        await exchange.buy_with_quote("BTC/USDT", amount, f"web{tag}")
+    else:
+        await exchange.sell_base("BTC/USDT", amount, f"web{tag}")
+
+
+async def test_trades_by_hand_count_and_the_books_match_the_exchange(venue: Venue) -> None:
+    engine = venue.engine
+    await buy_now(engine, Decimal(300), confirmation="tok-1", requested_by="t")
+    await by_hand(venue, "buy", Decimal(500), "1")
+    await buy_now(engine, Decimal(200), confirmation="tok-2", requested_by="t")
+    await by_hand(venue, "sell", Decimal("0.002"), "2")
+    await settled()
+    done = await sync_trades(engine)
+    assert (done.linked, done.added, done.corrected) == (2, 2, [])
+    with engine.db.transaction() as session:
+        filled = orders.filled(session, exchange=venue.fake.exchange_id, mode="live",
+                               symbol="BTC/USDT")
+        external = [o for o in filled if o.cause == EXTERNAL]
+    assert [(o.side, o.requested_by) for o in external] == [
+        ("buy", "on the exchange"), ("sell", "on the exchange")]
+    basis = cost_basis(filled, "BTC")
+    held, cost = expected_books(venue.fake)
+    assert basis.held == held == venue.fake.balances["BTC"]
+    assert basis.cost == cost
+    again = await sync_trades(engine)  # nothing new: nothing changes
+    assert (again.linked, again.added, again.corrected) == (0, 0, [])
+    with engine.db.transaction() as session:
+        assert len(orders.filled(session, exchange=venue.fake.exchange_id, mode="live",
+                                 symbol="BTC/USDT")) == 4
+        told = session.scalars(select(OutboxAlert.kind).where(
+            OutboxAlert.kind == "trades_synced")).all()
+    assert told == ["trades_synced"]  # once, for the sync that found something
+
+
+async def test_an_order_recorded_otherwise_is_corrected_and_said(venue: Venue) -> None:
+    engine = venue.engine
+    outcome = await buy_now(engine, Decimal(300), confirmation="tok-1", requested_by="t")
+    with engine.db.transaction() as session:  # as if the answer had been misread
+        row = session.scalars(select(Order).where(
+            Order.client_order_id == outcome.client_order_id)).one()
+        right = row.filled_base
+        row.filled_base = (row.filled_base or Decimal(0)) / 2
+    await settled()
+    done = await sync_trades(engine)
+    assert (done.linked, done.added, len(done.corrected)) == (1, 0, 1)
+    with engine.db.transaction() as session:
+        fixed = session.scalars(select(Order).where(
+            Order.client_order_id == outcome.client_order_id)).one()
+        alert = session.scalars(select(OutboxAlert).where(
+            OutboxAlert.kind == "trades_synced")).one()
+    assert fixed.filled_base == right and alert.urgent
+
+
+async def test_an_order_still_filling_waits_for_the_next_sync(venue: Venue) -> None:
+    await by_hand(venue, "buy", Decimal(100), "1")
+    assert (await sync_trades(venue.engine)).added == 0  # it may still be filling
+    await settled()
+    assert (await sync_trades(venue.engine)).added == 1
