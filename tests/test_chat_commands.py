@@ -13,6 +13,7 @@ from bot.chat.replies import Reply
 from bot.chat.roles import Role, User
 from bot.engine.orders import OrderOutcome
 from storage.db import Database
+from storage.models import Order
 from tests.chat_harness import Bot, make_bot
 from tests.conftest import Clock, make_settings
 
@@ -48,7 +49,7 @@ async def test_whoami_shows_the_allowlist_id(bot: Bot) -> None:
 async def test_status_of_a_new_account(bot: Bot) -> None:
     reply = await bot.say("/status")
     fields = {f.label: f.value for f in reply.fields}
-    assert fields["BTC held"] == "0 BTC"
+    assert fields["BTC held"] == "0.00000000 BTC"
     assert fields["USDT free"] == "10,000.00 USDT"
     assert fields["Reserve"] == "0.00 USDT"
     assert fields["Mode"] == "paper · binance"
@@ -69,12 +70,16 @@ async def test_buy_asks_then_fills_once_and_status_adds_up(bot: Bot) -> None:
     assert (orders, fills) == (1, 1)
     assert alerts == 1
     balances = await bot.balances()
-    fields = {f.label: f.value for f in done.fields}
-    cost = Decimal(fields["Cost"].split()[0].replace(",", ""))
-    received = Decimal(fields["Received"].split()[0])
+    with bot.db.transaction() as session:  # the books keep every digit; the card rounds
+        order = session.scalars(select(Order)).one()
+        cost, received = order.filled_quote or Decimal(0), (order.filled_base or 0) - (
+            order.fee or 0)
     assert balances == {"USDT": Decimal("10000") - cost, "BTC": received}
+    fields = {f.label: f.value for f in done.fields}
+    assert fields["Cost"] == f"{cost.quantize(Decimal('0.01'))} USDT"
+    assert fields["Received"] == f"{received:.8f} BTC"
     status = {f.label: f.value for f in (await bot.say("/status")).fields}
-    assert status["BTC held"] == f"{received} BTC"
+    assert status["BTC held"] == f"{received:.8f} BTC"
 
 
 async def test_a_cancelled_or_foreign_confirmation_does_nothing(bot: Bot) -> None:

@@ -12,7 +12,7 @@ from bot.chat.replies import Reply
 from bot.chat.roles import Role, User
 from storage import ledger
 from storage.db import Database
-from storage.models import Schedule, StrategySettings
+from storage.models import Order, Schedule, StrategySettings
 from tests.chat_harness import Bot, make_bot
 from tests.conftest import Clock, make_settings
 
@@ -142,13 +142,16 @@ async def test_reserve_add_then_deploy_then_sell_into_it(bot: Bot) -> None:
     assert "Only 9000 USDT is free to spend" in (await bot.say("/buy 9500")).lines[0]
     bought = await confirm(bot, await bot.say("/reserve deploy"))
     assert bought.title == "Bought"
-    cost = Decimal(fields(bought)["Cost"].split()[0].replace(",", ""))
+    with bot.db.transaction() as session:
+        cost = session.scalars(select(Order.filled_quote).where(Order.cause == "deploy")).one()
+    assert cost is not None and fields(bought)["Cost"] == f"{cost:,.2f} USDT"
     after = fields(await bot.say("/reserve"))
-    assert after["Reserve"] == f"{Decimal(1000) - cost:.7f} USDT".replace("1000", "1,000")[:0] \
-        or Decimal(after["Reserve"].split()[0].replace(",", "")) == Decimal(1000) - cost
+    assert after["Reserve"] == f"{Decimal(1000) - cost:,.2f} USDT"  # the change of the step
     sold = await confirm(bot, await bot.say("/sell 50%"))
     assert sold.title == "Sold"
-    received = Decimal(fields(sold)["Received"].split()[0].replace(",", ""))
+    with bot.db.transaction() as session:
+        sale = session.scalars(select(Order).where(Order.cause == "sell_now")).one()
+        received = (sale.filled_quote or Decimal(0)) - (sale.fee or Decimal(0))
     with bot.db.transaction() as session:
         balance = ledger.balance(session, "binance", "paper")
         assert balance == ledger.ledger_sum(session, "binance", "paper")

@@ -127,9 +127,9 @@ async def test_a_rotation_sells_all_btc_then_buys_gold_with_the_proceeds(
     card = alert_card("s4_rotation", alert, ZONE)  # type: ignore[arg-type]
     rows = {f.label: f.value for f in card.fields}
     assert card.title == "S4 rotated BTC → gold"
-    assert rows["Sell"].startswith("sold 0.05 BTC at ") and ", fee " in rows["Sell"]
+    assert rows["Sell"].startswith("sold 0.05000000 BTC at ") and ", fee " in rows["Sell"]
     assert rows["Buy"].startswith("bought ") and GOLD[fake.exchange_id] in rows["Buy"]
-    assert rows["Holdings now"].startswith("0 BTC · ")
+    assert rows["Holdings now"].startswith("0.00000000 BTC · ")
     assert rows["Decided on"] == "2025-08-22"
 
 

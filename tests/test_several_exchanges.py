@@ -20,8 +20,9 @@ from bot.engine.reserve import add_to_reserve, deploy_reserve
 from bot.engine.setup import open_accounts
 from bot.engine.trend_watch import act_on_flips
 from bot.exchanges.markets import snapshot_rules
+from bot.notify.layouts import alert_card
 from bot.scheduler import DcaScheduler
-from storage import ledger
+from storage import ledger, outbox
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import FlipEvent, Order, OutboxAlert, ReserveEntry, Schedule
@@ -353,3 +354,28 @@ async def test_a_policy_naming_an_exchange_no_longer_traded_is_auto(
     clock.now = red + timedelta(days=1, minutes=5)
     await flip_watch(alone)  # policy okx, but okx is not traded: binance acts as under auto
     assert [o.status for o in orders_by_exchange(db, "flip_sell")["binance"]] == ["filled"]
+
+
+async def test_a_label_names_every_leg_and_the_run_alerts(
+        tmp_path: Path, db: Database, clock: Clock) -> None:
+    clock.now = START
+    bot = two_exchange_bot(tmp_path, db, clock)
+    await bot.say("/schedule add mon 07:00 100 both plain")
+    first, _ = legs(db)
+    named = await bot.say(f"/schedule label {first.id} Payday")
+    assert named.fields[0].label == f"#{first.id} Payday: mon 07:00", text_of(named)
+    assert [leg.label for leg in legs(db)] == ["Payday", "Payday"]
+    too_long = await bot.say(f"/schedule label {first.id} {'x' * 41}")
+    assert too_long.kind == "error" and "at most 40" in text_of(too_long)
+    due = START + timedelta(hours=7)
+    clock.now = due
+    await run_due(bot, due)
+    with db.transaction() as session:
+        bought = [outbox.payload_of(a) for a in session.scalars(
+            select(OutboxAlert).where(OutboxAlert.kind == "dca_bought"))]
+    assert sorted(p["exchange"] for p in bought) == ["binance", "okx"]
+    assert {(p["schedule_id"], p["schedule_label"]) for p in bought} == {(first.id, "Payday")}
+    card = alert_card("dca_bought", bought[0], bot.services.engine.settings.zone)
+    assert {f.label: f.value for f in card.fields}["Schedule"] == f"#{first.id} Payday"
+    await bot.say(f"/schedule label {first.id}")  # no name: the label is cleared
+    assert [leg.label for leg in legs(db)] == [None, None]

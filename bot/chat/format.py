@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from bot.exchanges.base import PriceQuote
 
 CENT = Decimal("0.01")
+CASH = frozenset({"USDT", "USDC", "FDUSD", "DAI", "USD", "THB"})  # shown as money, 2 decimals
 
 
 def number(value: Decimal, *, min_decimals: int = 0) -> str:
@@ -22,7 +23,9 @@ def number(value: Decimal, *, min_decimals: int = 0) -> str:
 
 
 def money(value: Decimal, asset: str) -> str:
-    return f"{number(value, min_decimals=2)} {asset}"
+    """Quote money, one way everywhere: 2 decimals, thousands separated (the books keep every
+    digit; cards round)."""
+    return cents(value, asset)
 
 
 def cents(value: Decimal, asset: str, *, signed: bool = False) -> str:
@@ -32,7 +35,11 @@ def cents(value: Decimal, asset: str, *, signed: bool = False) -> str:
 
 
 def crypto(value: Decimal, asset: str) -> str:
-    return f"{number(value)} {asset}"
+    """An amount of any asset: quote money (a stablecoin) as money, a coin to 8 decimals (a
+    satoshi), thousands separated."""
+    if asset in CASH:
+        return cents(value, asset)
+    return f"{rounded(value, 8)} {asset}"
 
 
 def rounded(value: Decimal, places: int = 2) -> str:

@@ -11,12 +11,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from bot.engine import settlement
 from bot.engine.context import Engine
 from bot.exchanges.base import BelowMinimum, Fill
 from bot.exchanges.markets import gold_symbol
 from storage import orders, outbox, s4
-from storage.models import Order, OrderFee
+from storage.models import Order, OrderFee, Schedule
 
 log = logging.getLogger(__name__)
 SEND_BUDGET = timedelta(minutes=2)  # from an intent's write to its first request, at most
@@ -38,6 +40,7 @@ class OrderOutcome:
     repeated: bool = False
     requested_quote: Decimal | None = None
     partial: bool = False
+    cause: str = ""  # what the order was for (schedule, deploy, buy_now, ...)
 
 
 def outcome_of(order: Order, fill: Fill | None, *, repeated: bool = False) -> OrderOutcome:
@@ -53,7 +56,18 @@ def outcome_of(order: Order, fill: Fill | None, *, repeated: bool = False) -> Or
         repeated=repeated,
         requested_quote=order.requested_quote,
         partial=order.partial,
+        cause=order.cause,
     )
+
+
+def schedule_context(session: Session, order: Order) -> dict[str, Any]:
+    """A scheduled buy's alert names its schedule: its id, and its label when it has one."""
+    parts = orders.base_key(order.cause_key).split(":")
+    if order.cause != "schedule" or len(parts) < 2 or not parts[1].isdigit():
+        return {}
+    row = session.get(Schedule, int(parts[1]))
+    group = (row.leg_of or row.id) if row is not None else int(parts[1])
+    return {"schedule_id": group, "schedule_label": row.label if row is not None else None}
 
 
 def fill_payload(order: Order, fill: Fill) -> dict[str, Any]:
@@ -112,6 +126,7 @@ def record_fill(
         )
         if kind is not None:
             payload = fill_payload(order, fill)
+            payload.update(schedule_context(session, order))
             markets = (engine.symbol, gold_symbol(order.exchange))
             payload.update(s4.fill_context(session, order, markets))
             outbox.enqueue(session, kind=kind, payload=payload, now=now, urgent=True)

@@ -34,6 +34,7 @@ class ScheduleView:
     paused: bool
     next_run: datetime | None
     leg_of: int | None = None  # the first leg's id when the schedule is split across exchanges
+    label: str | None = None  # the owner's name for it ("Payday")
 
     @property
     def group(self) -> int:
@@ -46,7 +47,7 @@ def _view(engine: Engine, row: Schedule) -> ScheduleView:
     upcoming = None if row.paused else spec.next_due(engine.settings.zone, engine.clock())
     return ScheduleView(
         row.id, row.days, row.local_time, row.amount, row.exchange, row.mode, row.paused,
-        upcoming, row.leg_of,
+        upcoming, row.leg_of, row.label,
     )
 
 
@@ -177,3 +178,21 @@ def change_schedule(
         )
         left = [row for row in group if not row.removed]
         return [_view(engine, row) for row in left or group]
+
+
+MAX_LABEL = 40
+
+
+def label_schedule(engine: Engine, schedule_id: int, label: str) -> list[ScheduleView]:
+    """Name a schedule (every leg of it); an empty label clears the name."""
+    text = " ".join(label.split())
+    if len(text) > MAX_LABEL or any(not c.isprintable() for c in text):
+        raise UserError(f"A label is at most {MAX_LABEL} characters on one line, e.g. "
+                        f"/schedule label {schedule_id} Payday")
+    with engine.db.transaction() as session:
+        legs = rows.legs(session, schedule_id)
+        if not legs:
+            raise UserError(f"There is no schedule #{schedule_id}; /schedule lists them")
+        for row in legs:
+            row.label = text or None
+        return [_view(engine, row) for row in legs]

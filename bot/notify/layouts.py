@@ -58,6 +58,15 @@ def _where(payload: Payload) -> str | None:
     return " · ".join(parts) or None
 
 
+def _schedule_name(payload: Payload) -> str | None:
+    """`#3 Payday`: the schedule a run's alert is about (its label when it has one)."""
+    number = payload.get("schedule_id")
+    if number is None:
+        return None
+    label = payload.get("schedule_label")
+    return f"#{number}" + (f" {label}" if label else "")
+
+
 def _money(payload: Payload, key: str, asset: str) -> str | None:
     value = _amount(payload, key)
     return None if value is None else fmt.money(value, asset)
@@ -88,6 +97,7 @@ def fill_card(kind: str, payload: Payload, zone: ZoneInfo) -> Reply:
         ("Price", _money(payload, "price", quote)),
         ("Fee", fee_text),
         ("Where", _where(payload)),
+        ("Schedule", _schedule_name(payload)),
         ("Asked by", payload.get("requested_by")),
     )
     if payload.get("strategy") == "s4":

@@ -17,6 +17,7 @@ from bot.engine.schedules import (
     ScheduleView,
     add_schedule_legs,
     change_schedule,
+    label_schedule,
     list_schedules,
     split_evenly,
 )
@@ -24,8 +25,8 @@ from bot.engine.schedules import (
 MAX_SCHEDULE_ID = 10**9
 USAGE = (
     "/schedule, /schedule add <days> <HH:MM> <amount> [exchange] [mode], "
-    "/schedule pause/resume/remove <id> [exchange] (exchange: a name, both, or binance=60,okx=40 "
-    "as amount)"
+    "/schedule pause/resume/remove <id> [exchange], /schedule label <id> <name> (exchange: a "
+    "name, both, or binance=60,okx=40 as amount)"
 )
 EVERY_EXCHANGE = {"both", "all"}
 _LEG = re.compile(r"([A-Za-z0-9]{1,40})=([^=]*?)(?=,[A-Za-z0-9]{1,40}=|$)")
@@ -45,7 +46,8 @@ def schedule_lines(views: list[ScheduleView], call: Invocation) -> tuple[Field, 
             if first.paused
             else (f"next {fmt.local_time(first.next_run, settings.zone)}" if first.next_run else "")
         )
-        title = f"#{group} {first.days} {first.local_time}"
+        name = f" {first.label}:" if first.label else ""
+        title = f"#{group}{name} {first.days} {first.local_time}"
         if len(legs) == 1:
             amount = fmt.money(first.amount, settings.quote_asset)
             lines.append(Field(title, f"{amount} · {first.mode} · {first.exchange} · {state}"))
@@ -166,6 +168,14 @@ def register(registry: Registry) -> None:
                 tone=Tone.SUCCESS,
                 fields=schedule_lines(views, call),
             )
+        if action == "label":
+            require_admin(call, "/schedule label")
+            if not rest:
+                raise UserError("Give a schedule id and a name, e.g. /schedule label 1 Payday")
+            views = label_schedule(engine, _schedule_id(rest[0]), " ".join(rest[1:]))
+            return Reply(kind="schedules", title=f"Schedule #{views[0].group} named",
+                         tone=Tone.SUCCESS, fields=schedule_lines(views, call))
         raise UserError(
-            f"{shown(action)!r} is not a /schedule action; use add, pause, resume or remove"
+            f"{shown(action)!r} is not a /schedule action; use add, pause, resume, remove or "
+            "label"
         )

@@ -17,6 +17,7 @@ from bot.engine.orders import OrderOutcome
 from bot.exchanges.base import ExchangeError
 
 log = logging.getLogger(__name__)
+RESERVE_CAUSES = ("deploy", "flip_buy")  # buys spending the reserve: their change goes back
 
 
 def order_card(outcome: OrderOutcome, base: str, quote: str) -> Reply:
@@ -66,9 +67,10 @@ def _unspent_note(outcome: OrderOutcome, base: str, quote: str) -> tuple[str, ..
     fill, asked = outcome.fill, outcome.requested_quote
     if fill is None or fill.side != "buy" or asked is None or fill.cost >= asked:
         return ()
+    where = "the reserve" if outcome.cause in RESERVE_CAUSES else f"your {quote} balance"
     return (
         f"Spent {fmt.rounded(fill.cost)} of {fmt.money(asked, quote)}: the exchange sells "
-        f"{base} in whole steps, so the rest stays in your {quote} balance.",
+        f"{base} in whole steps, so the rest stays in {where}.",
     )
 
 
