@@ -219,12 +219,16 @@ def test_dcabot_run_serves_webhooks_with_the_scheduler(
         assert (
             httpx.post(f"{base}/webhook/telegram", json=update, headers=headers).status_code == 200
         )
-        tg.wait_for_messages(TG_ADMIN, timeout=10)
+        deadline = time.monotonic() + 10
+        while not any("Portfolio" in (m.text or "") for m in tg.messages(TG_ADMIN)):
+            assert time.monotonic() < deadline, [m.text for m in tg.messages(TG_ADMIN)]
+            time.sleep(0.05)
     finally:
         process.send_signal(signal.SIGTERM)
         output, _ = process.communicate(timeout=20)
     assert process.returncode == 0, output
-    assert "Portfolio" in (tg.messages(TG_ADMIN)[0].text or "")
+    texts = [m.text or "" for m in tg.messages(TG_ADMIN)]
+    assert any(t.startswith("ℹ️ dcabot started") for t in texts), texts  # the owner hears it
     assert tg.token not in output and SECRET not in output  # never a secret in the log
 
 

@@ -148,16 +148,18 @@ def test_a_session_moves_every_figure_by_exactly_what_happened(
 
     # Another process on the same database, web only, with the dispatcher: it sees the
     # figures the leader wrote, and delivers the alerts (the gone chat's fail).
-    tg.bad_request_next("sendMessage", "chat not found", times=4, chat_id=GONE)
+    tg.bad_request_next("sendMessage", "chat not found", times=6, chat_id=GONE)
     with running_world(settings, tg, line, clock, dispatch=True) as w2:
         seen = scrape(w2.client)
         assert value(seen, "dcabot_scheduler_role", role="off") == 1
         assert value(seen, "dcabot_scheduler_leader") == 0
         assert value(seen, "dcabot_orders", cause="buy_now", status="filled", **paper) == 1
         assert value(seen, "dcabot_schedule_runs", outcome="bought") == 1
-        done = wait_for(w2.client, "dcabot_alerts", 4, status="failed")
-        done = wait_for(w2.client, "dcabot_alerts", 4, status="delivered")
-    assert moved(after, done, "dcabot_alerts", status="routed") == 4  # one row per person each
+        done = wait_for(w2.client, "dcabot_alerts", 6, status="failed")
+        done = wait_for(w2.client, "dcabot_alerts", 6, status="delivered")
+    # the four, and the leader's own notices (it started leading, it was shut down): each
+    # alert for everyone becomes one row per person
+    assert moved(after, done, "dcabot_alerts", status="routed") == 6
     assert value(done, "dcabot_alerts", status="pending") == 0
     assert value(done, "dcabot_alerts", status="sending") == 0
     assert value(done, "dcabot_alerts_oldest_undelivered_age_seconds") == 0
