@@ -10,10 +10,10 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
+from bot.cards.reply import Reply
 from bot.chat.commands import build_registry
 from bot.chat.confirmations import ConfirmationBook
 from bot.chat.registry import ChatServices, Registry
-from bot.chat.replies import Reply
 from bot.chat.roles import Role, User
 from bot.chat.terminal import ReadLine, TerminalChannel
 from bot.config import Settings

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.chat.replies import Reply
+from bot.cards.reply import Reply
 from bot.chat.roles import Role, User
 from bot.engine import strategy_settings
 from bot.engine.reserve import reserve_view

@@ -8,9 +8,9 @@ them together, and a stranger's update costs no database claim.
 
 from __future__ import annotations
 
+from bot.cards.taps import owner_tag
 from bot.chat.channels import card_secret
 from bot.chat.strangers import REFUSALS_PER_MINUTE
-from bot.chat.taps import owner_tag
 from tests.app_harness import (
     LINE_ADMIN,
     LINE_STRANGER,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat.replies import Reply
+from bot.cards.reply import Reply
 from bot.chat.roles import Role
 from bot.engine.analysis import (
     CHARTS_KEPT,

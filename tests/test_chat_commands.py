@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.cards.reply import Reply
 from bot.chat.commands.trading import order_on_confirm
-from bot.chat.replies import Reply
 from bot.chat.roles import Role, User
 from bot.engine.orders import OrderOutcome
 from storage.db import Database

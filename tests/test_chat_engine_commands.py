@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.chat.replies import Reply
+from bot.cards.reply import Reply
 from bot.chat.roles import Role, User
 from storage import ledger
 from storage.db import Database

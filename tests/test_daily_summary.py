@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
+from bot.cards.alerts import alert_card
 from bot.chat.roles import Role, User
 from bot.engine.daily_summary import send_daily_summary
-from bot.notify.layouts import alert_card
 from bot.scheduler import DcaScheduler
 from storage import outbox
 from storage.db import Database

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from linebot.v3.messaging import FlexContainer, FlexMessage, Message
 
-from bot.chat.line_render import (
+from bot.cards.line_flex import (
     CHART_NEEDS_PUBLIC_URL,
     MAX_BUBBLE_BYTES,
     QUICK_REPLIES,
@@ -18,7 +18,7 @@ from bot.chat.line_render import (
     flex_bubble,
     line_messages,
 )
-from bot.chat.replies import Button, Field, Reply, Tone
+from bot.cards.reply import Button, Field, Reply, Tone
 from tests.fakes.line_validation import validate_messages
 
 TEMPLATES = available_templates()

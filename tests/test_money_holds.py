@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.cards.reply import Reply
 from bot.chat.commands import build_registry
 from bot.chat.confirmations import ConfirmationBook
 from bot.chat.registry import ChatServices
-from bot.chat.replies import Reply
 from bot.chat.roles import Role, User
 from bot.engine import settlement, strategy_settings
 from bot.engine.buy_now import buy_now

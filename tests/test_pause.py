@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.cards.reply import Reply
 from bot.chat.registry import PAUSED_BANNER
-from bot.chat.replies import Reply
 from bot.chat.roles import Role, User
 from bot.engine import pause, strategy_settings
 from bot.engine.context import Engine

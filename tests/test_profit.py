@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from bot.chat.format import cents, rounded
+from bot.cards.format import cents, rounded
 from bot.chat.roles import Role, User
 from bot.engine.dca_run import run_schedule
 from bot.engine.profit_report import period_rows, profit_view

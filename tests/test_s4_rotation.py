@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.cards.alerts import alert_card
 from bot.engine import strategy_settings
 from bot.engine.context import Engine
 from bot.engine.errors import UserError
@@ -25,7 +26,6 @@ from bot.engine.orders import OrderRequest, place_order
 from bot.engine.reconcile import keep_settling, reconcile
 from bot.engine.s4_watch import s4_state, s4_watch
 from bot.exchanges.ccxt_exchange import CcxtExchange
-from bot.notify.layouts import alert_card
 from storage import holds, orders
 from storage.db import Database
 from storage.models import Order, OutboxAlert

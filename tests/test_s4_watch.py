@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, text
 
+from bot.cards.alerts import alert_card
 from bot.chat.commands.s4 import s4_card
 from bot.engine import strategy_settings
 from bot.engine.dca_run import run_schedule
@@ -18,7 +19,6 @@ from bot.engine.s4_view import s4_view
 from bot.engine.s4_watch import s4_state, s4_watch
 from bot.engine.schedules import add_schedule
 from bot.engine.setup import open_engine
-from bot.notify.layouts import alert_card
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import FlipEvent, Order, OutboxAlert, S4Rotation

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.chat.replies import Reply
+from bot.cards.alerts import alert_card
+from bot.cards.reply import Reply
 from bot.chat.roles import Role, User
 from bot.engine.dca_run import run_schedule
 from bot.engine.errors import UserError
@@ -20,7 +21,6 @@ from bot.engine.reserve import add_to_reserve, deploy_reserve
 from bot.engine.setup import open_accounts
 from bot.engine.trend_watch import act_on_flips
 from bot.exchanges.markets import snapshot_rules
-from bot.notify.layouts import alert_card
 from bot.scheduler import DcaScheduler
 from storage import ledger, outbox
 from storage.db import Database

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.chat.replies import Field, Reply
-from bot.chat.terminal import WIDTH, render
+from bot.cards.reply import Field, Reply
+from bot.cards.terminal_text import WIDTH, render
 from storage.db import Database
 from tests.chat_harness import Bot, make_bot
 from tests.conftest import Clock, make_settings

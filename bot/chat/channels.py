@@ -38,7 +38,7 @@ def check_chat_settings(settings: Settings) -> None:
 
 
 def card_secret(settings: Settings) -> bytes:
-    """The key of the owner tags on cards (`bot.chat.taps`): derived from the chat secrets, so
+    """The key of the owner tags on cards (`bot.cards.taps`): derived from the chat secrets, so
     every worker of one bot agrees on it and nobody without them can make a tag."""
     material = f"dcabot-cards:{settings.telegram_bot_token}:{settings.line_channel_secret}"
     return hashlib.sha256(material.encode()).digest()

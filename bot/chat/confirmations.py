@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.chat.replies import Reply, Tone, text_reply
+from bot.cards.reply import Reply, Tone, text_reply
 from bot.chat.roles import User
 
 Action = Callable[[str], Awaitable[Reply]]

@@ -10,12 +10,12 @@ that changes nothing.
 
 from __future__ import annotations
 
+from bot.cards.reply import Field, Reply, Tone, error_reply, notice, text_reply
+from bot.cards.taps import TapKind, owner_tag, parse_tap
 from bot.chat.commands.general import MAIN_BUTTONS
 from bot.chat.registry import ChatServices, Registry, with_pause_banner
-from bot.chat.replies import Field, Reply, Tone, error_reply, notice, text_reply
 from bot.chat.roles import Role, User, identify
 from bot.chat.strangers import StrangerGate
-from bot.chat.taps import TapKind, owner_tag, parse_tap
 
 MAX_COMMAND_TEXT = 4096  # Telegram's own limit; no command is anywhere near it
 

@@ -39,11 +39,11 @@ from linebot.v3.webhooks import (
     TextMessageContent,
 )
 
+from bot.cards.line_flex import line_messages
+from bot.cards.reply import Reply
 from bot.chat.background import BackgroundWork
 from bot.chat.inbound import Inbound
-from bot.chat.line_render import line_messages
 from bot.chat.line_send import push, reply_or_push
-from bot.chat.replies import Reply
 from bot.chat.roles import Role, User
 from bot.chat.webhooks import Refused, load_json
 from bot.config import Settings

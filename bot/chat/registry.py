@@ -14,8 +14,8 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy.exc import DataError
 
+from bot.cards.reply import Reply, error_reply
 from bot.chat.confirmations import ConfirmationBook
-from bot.chat.replies import Reply, error_reply
 from bot.chat.roles import Role, User
 from bot.engine import pause
 from bot.engine.accounts import Accounts

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.chat import format as fmt
-from bot.chat.replies import Button, Field, Reply
+from bot.cards import format as fmt
+from bot.cards.reply import Button, Field, Reply
 from bot.engine.portfolio import PortfolioStatus
 from bot.engine.portfolio_total import CENT, PortfolioTotal, Unreachable
 

@@ -16,7 +16,7 @@ from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from bot.chat.replies import Reply, Tone
+from bot.cards.reply import Reply, Tone
 from bot.chat.roles import User
 
 Clock = Callable[[], datetime]

@@ -21,11 +21,11 @@ from telegram.constants import ChatType
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
+from bot.cards.reply import Reply, Tone, notice_text
+from bot.cards.taps import TELEGRAM_LIMIT, TapKind, parse_tap
 from bot.chat.background import BackgroundWork
 from bot.chat.inbound import Inbound
-from bot.chat.replies import Reply, Tone, notice_text
 from bot.chat.roles import Role, User
-from bot.chat.taps import TELEGRAM_LIMIT, TapKind, parse_tap
 from bot.chat.telegram_send import deliver, drop_buttons, replace_card
 from bot.chat.webhooks import Refused
 from bot.config import Settings

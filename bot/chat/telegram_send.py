@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import timedelta
 from typing import TypeVar
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot.chat.replies import Reply
-from bot.chat.telegram_render import caption, keyboard, render_html
+from bot.cards.reply import Reply
+from bot.cards.telegram_html import caption, keyboard, render_html
+from bot.telegram_retry import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +29,6 @@ T = TypeVar("T")
 MAX_RETRY_AFTER_S = 30.0
 NETWORK_RETRY_DELAY_S = 1.0
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-
-
-def retry_after_seconds(error: RetryAfter) -> float:
-    """`retry_after` in seconds, be it an int or (with PTB_TIMEDELTA set) a timedelta."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        value: float | timedelta = error.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
 async def _patiently(call: Callable[[], Awaitable[T]]) -> T:

@@ -1,6 +1,6 @@
 """The alert kinds: what `/alerts` lists and mutes, and which only lose their sound when muted.
 
-Every kind here has a card in `bot.notify.layouts` (or its ops and S4 companions).
+Every kind here has a card in `bot.cards.alerts` (or its ops and S4 companions).
 """
 
 from __future__ import annotations

@@ -23,11 +23,11 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.chat import format as fmt
-from bot.chat.replies import Reply
+from bot.cards import format as fmt
+from bot.cards.alerts import alert_card
+from bot.cards.reply import Reply
 from bot.notify.alert_kinds import KINDS
 from bot.notify.channel_state import RATE_LIMITED, ChannelBoard
-from bot.notify.layouts import alert_card
 from bot.notify.outcomes import AlertMessage, Outcome, Sender
 from bot.notify.routes import Person
 from storage import outbox

@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.chat import format as fmt
-from bot.chat.replies import Field
+from bot.cards import format as fmt
+from bot.cards.reply import Field
 from bot.config import Settings
 from bot.notify.channel_state import OK, ChannelState
 from storage import alert_prefs, outbox

@@ -31,7 +31,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from bot.chat.line_render import alt_text, flex_bubble
+from bot.cards.line_flex import alt_text, flex_bubble
 from bot.notify.outcomes import DELIVERED, AlertMessage, Outcome, SendResult
 from bot.notify.rate_limits import ChannelPacer
 from bot.notify.routes import LINE, Route

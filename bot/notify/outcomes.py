@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from bot.chat.replies import Reply
+from bot.cards.reply import Reply
 from bot.notify.routes import Route
 
 

@@ -28,11 +28,11 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.chat.telegram_render import keyboard, render_html
-from bot.chat.telegram_send import retry_after_seconds
+from bot.cards.telegram_html import keyboard, render_html
 from bot.notify.outcomes import DELIVERED, AlertMessage, Outcome, SendResult
 from bot.notify.rate_limits import ChannelPacer, ChatPacer
 from bot.notify.routes import TELEGRAM, Route
+from bot.telegram_retry import retry_after_seconds
 
 GLOBAL_WINDOW = 1.0  # 429s in two chats this close together mean the overall limit was hit
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from bot.chat.terminal import render
+from bot.cards.terminal_text import render
 from bot.notify.outcomes import DELIVERED, AlertMessage, SendResult
 from bot.notify.routes import TERMINAL, Route
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.cards.reply import Field, Reply, Tone
 from bot.chat.registry import Invocation, Registry
-from bot.chat.replies import Field, Reply, Tone
 from bot.engine.errors import UserError, shown
 from bot.notify.alert_kinds import KINDS
 from bot.notify.health import alert_health, configured_channels, status_summary

@@ -10,9 +10,9 @@ import re
 from datetime import date
 from decimal import Decimal
 
-from bot.chat import format as fmt
+from bot.cards import format as fmt
+from bot.cards.reply import Button, Field, Reply
 from bot.chat.registry import Invocation, Registry
-from bot.chat.replies import Button, Field, Reply
 from bot.engine.analysis import (
     EMA_WARMUP_DAYS,
     ComparisonView,

@@ -7,9 +7,9 @@ import asyncio
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.cards.reply import Field, Reply, Tone
 from bot.chat.commands.analysis import parse_day
 from bot.chat.registry import Invocation, Registry
-from bot.chat.replies import Field, Reply, Tone
 from bot.chat.roles import Role
 from bot.engine.errors import UserError
 from bot.engine.exports import kinds_of, write_exports

@@ -5,9 +5,9 @@ from __future__ import annotations
 import platform
 
 from bot import __version__
-from bot.chat import format as fmt
+from bot.cards import format as fmt
+from bot.cards.reply import Button, Field, Reply, Tone, text_reply
 from bot.chat.registry import Invocation, Registry
-from bot.chat.replies import Button, Field, Reply, Tone, text_reply
 from bot.chat.roles import Role
 from bot.engine import pause
 from storage.migrate import current_revision

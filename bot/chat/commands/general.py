@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from bot.cards.reply import Button, Field, Reply
 from bot.chat.registry import Invocation, Registry
-from bot.chat.replies import Button, Field, Reply
 
 MAIN_BUTTONS = (Button("Status", "/status"), Button("History", "/history"), Button("Help", "/help"))
 

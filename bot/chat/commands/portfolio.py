@@ -8,10 +8,10 @@ import logging
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.chat import format as fmt
+from bot.cards import format as fmt
+from bot.cards.reply import Button, Field, Reply
 from bot.chat.arguments import parse_count
 from bot.chat.registry import Invocation, Registry
-from bot.chat.replies import Button, Field, Reply
 from bot.chat.several_status import several_status_card
 from bot.engine.history import MAX_HISTORY, recent_orders
 from bot.engine.portfolio import PortfolioStatus, refreshing_status, remembered_status

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.chat import format as fmt
+from bot.cards import format as fmt
+from bot.cards.reply import Button, Field, Reply
 from bot.chat.arguments import parse_count
 from bot.chat.registry import Invocation, Registry
-from bot.chat.replies import Button, Field, Reply
 from bot.engine.context import Engine
 from bot.engine.errors import UserError, shown
 from bot.engine.number_text import read_count

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bot.chat import format as fmt
+from bot.cards import format as fmt
+from bot.cards.reply import Field, Reply, Tone
 from bot.chat.arguments import parse_amount, parse_percent
 from bot.chat.commands.trading import order_on_confirm, pick_exchange
 from bot.chat.registry import Invocation, Registry, require_admin
-from bot.chat.replies import Field, Reply, Tone
 from bot.chat.roles import Role
 from bot.engine.caps import capped_sale, capped_spend
 from bot.engine.errors import UserError, shown

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from bot.chat import format as fmt
+from bot.cards import format as fmt
+from bot.cards.alerts_s4 import NAMES, holdings_text
+from bot.cards.reply import Button, Field, Reply, Tone
 from bot.chat.registry import Invocation, Registry
-from bot.chat.replies import Button, Field, Reply, Tone
 from bot.engine import strategy_settings
 from bot.engine.context import Engine
 from bot.engine.errors import UserError
 from bot.engine.s4_view import RotationLine, S4View, s4_view
-from bot.notify.layouts_s4 import NAMES, holdings_text
 
 STATUS_WORDS = {
     "shadow": "shadow (told, not traded)",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from bot.chat import format as fmt
+from bot.cards import format as fmt
+from bot.cards.reply import Field, Reply, Tone
 from bot.chat.arguments import parse_amount
 from bot.chat.registry import Invocation, Registry, require_admin
-from bot.chat.replies import Field, Reply, Tone
 from bot.engine.errors import UserError, shown
 from bot.engine.number_text import read_count
 from bot.engine.schedules import (

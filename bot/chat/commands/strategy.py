@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.chat import format as fmt
+from bot.cards import format as fmt
+from bot.cards.reply import Field, Reply, Tone
 from bot.chat.arguments import parse_amount, parse_percent
 from bot.chat.commands.s4 import ask_to_execute
 from bot.chat.registry import Invocation, Registry, require_admin
-from bot.chat.replies import Field, Reply, Tone
 from bot.engine import flip_policy, strategy_settings
 from bot.engine.errors import UserError, shown
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from bot.chat import format as fmt
+from bot.cards import format as fmt
+from bot.cards.reply import Field, Reply, Tone
 from bot.chat.arguments import parse_amount
 from bot.chat.registry import Invocation, Registry
-from bot.chat.replies import Field, Reply, Tone
 from bot.chat.roles import Role
 from bot.engine.buy_now import buy_now, preview_buy
 from bot.engine.context import Engine

@@ -36,7 +36,7 @@ class Reply:
     `kind` names the layout (and the Flex template on LINE): status, buy_confirm, order_result,
     history, help, error, text, ... A `notice` is for the person who tapped a button only: a
     toast on Telegram, a message to them alone on LINE. `owner_tag` marks the card as one
-    person's (`bot.chat.taps`), so a tap on it by anyone else changes nothing.
+    person's (`bot.cards.taps`), so a tap on it by anyone else changes nothing.
     """
 
     kind: str

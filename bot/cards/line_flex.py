@@ -15,8 +15,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from bot.chat.replies import Reply, Tone
-from bot.chat.taps import command_data, confirm_data
+from bot.cards.reply import Reply, Tone
+from bot.cards.taps import command_data, confirm_data
 
 TONE_COLOURS = {Tone.ERROR: "#C62828", Tone.WARNING: "#F9A825"}
 MAX_TEXT = 2000

@@ -7,8 +7,8 @@ from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.chat.replies import Reply, Tone
-from bot.chat.taps import TapKind, command_data, confirm_data, parse_tap
+from bot.cards.reply import Reply, Tone
+from bot.cards.taps import TapKind, command_data, confirm_data, parse_tap
 
 MAX_MESSAGE = 4000  # below Telegram's 4096, leaving room for entities
 MAX_CAPTION = 1024

@@ -9,8 +9,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.chat import format as fmt
-from bot.chat.replies import Button, Field, Reply, Tone
+from bot.cards import format as fmt
+from bot.cards.reply import Button, Field, Reply, Tone
 
 Payload = Mapping[str, Any]
 TRADE, FLIP, ERROR = "alert_trade", "alert_flip", "alert_error"

@@ -13,11 +13,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.chat import format as fmt
-from bot.chat.replies import Button, Field, Reply, Tone
-from bot.notify.layouts_ops import OPS_KINDS
-from bot.notify.layouts_s4 import s4_buy_fields, s4_rotation
-from bot.notify.layouts_summary import SUMMARY_KINDS
+from bot.cards import format as fmt
+from bot.cards.alerts_ops import OPS_KINDS
+from bot.cards.alerts_s4 import s4_buy_fields, s4_rotation
+from bot.cards.alerts_summary import SUMMARY_KINDS
+from bot.cards.reply import Button, Field, Reply, Tone
 
 Payload = Mapping[str, Any]
 TRADE, FLIP, ERROR, INFO = "alert_trade", "alert_flip", "alert_error", "alert"

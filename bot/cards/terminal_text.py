@@ -1,0 +1,45 @@
+"""A card as plain text for a terminal: every line fits 80 columns, words are never cut."""
+
+from __future__ import annotations
+
+import textwrap
+
+from bot.cards.reply import Reply
+
+LABEL_WIDTH = 16
+WIDTH = 80  # a terminal's columns: every line of a card fits
+
+
+def _wrapped(text: str, indent: int) -> list[str]:
+    pad = " " * indent
+    return textwrap.wrap(text, WIDTH, initial_indent=pad, subsequent_indent=pad,
+                         break_on_hyphens=False) or [pad]
+
+
+def _field(label: str, value: str, width: int) -> list[str]:
+    line = f"  {label.ljust(width)}{value}"
+    if len(line) <= WIDTH:
+        return [line]
+    if len(label) + 2 <= width:  # a long value under a short label: wrap it beside the label
+        first, *rest = _wrapped(value, 2 + width)
+        return [f"  {label.ljust(width)}{first.lstrip()}", *rest]
+    return [*_wrapped(label, 2), *_wrapped(value, 6)]  # e.g. /help's long usages
+
+
+def render(reply: Reply) -> str:
+    """A reply as plain text for a terminal, no line wider than `WIDTH`."""
+    out = _wrapped(f"== {reply.title} ==", 0)
+    width = min(max([LABEL_WIDTH, *(len(f.label) + 2 for f in reply.fields)]), 24)
+    for f in reply.fields:
+        out += _field(f.label, f.value, width)
+    for line in reply.lines:
+        out += _wrapped(line, 2)
+    if reply.footer:
+        out += _wrapped(reply.footer, 2)
+    if reply.image is not None:
+        out.append(f"  Chart: {reply.image}")
+    for document in reply.documents:
+        out += _wrapped(f"File: {document}", 2)
+    if reply.confirm_token:
+        out.append("  Type yes to confirm; no, or any command, cancels.")
+    return "\n".join(out)
