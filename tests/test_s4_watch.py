@@ -157,7 +157,7 @@ async def test_s4_command_shows_state_rotations_and_a_chart(
     state = s4_state(engine)
     assert rows["S4 holds"].startswith({"btc": "BTC", "gold": "gold"}[state.active.value])
     assert rows["Rotations"] == "shadow: told, not traded"
-    assert rows["Holdings"] == "0.5 BTC · 0 PAXG"
+    assert rows["Holdings"] == "0.50000000 BTC · 0.00000000 PAXG"
     shown = [line for line in card.lines if "shadow (told, not traded)" in line]
     assert len(shown) == min(5, len(state.rotations)) > 0
     assert card.image is not None and card.image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

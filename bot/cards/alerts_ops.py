@@ -3,40 +3,23 @@ cannot be reached, a background task that failed, an exchange that asked the bot
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.cards import format as fmt
-from bot.cards.reply import Button, Field, Reply, Tone
+from bot.cards import alert_parts as part
+from bot.cards.alert_parts import Payload
+from bot.cards.reply import Button, Reply, Tone
 
-Payload = Mapping[str, Any]
 ERROR = "alert_error"
 
 
-def _local(payload: Payload, key: str, zone: ZoneInfo) -> str | None:
-    value = payload.get(key)
-    if not isinstance(value, str):
-        return None
-    try:
-        return fmt.local_time(datetime.fromisoformat(value), zone)
-    except ValueError:
-        return value
-
-
-def _fields(*pairs: tuple[str, str | None]) -> tuple[Field, ...]:
-    return tuple(Field(label, value) for label, value in pairs if value)
-
-
 def run_delayed(payload: Payload, zone: ZoneInfo) -> Reply:
-    until = _local(payload, "retry_until", zone)
+    until = part.local(payload, "retry_until", zone)
     return Reply(
         kind=ERROR,
         title=f"Scheduled DCA #{payload.get('schedule_id', '?')} delayed",
         tone=Tone.WARNING,
-        fields=_fields(
-            ("Was due", _local(payload, "due_at", zone)),
+        fields=part.fields(
+            ("Was due", part.local(payload, "due_at", zone)),
             ("Where", " · ".join(str(payload[k]) for k in ("mode", "exchange") if payload.get(k))),
             ("Why", payload.get("reason")),
             ("Retrying until", until),
@@ -54,7 +37,7 @@ def task_failed(payload: Payload, zone: ZoneInfo) -> Reply:
         kind=ERROR,
         title=f"Background work failed: {payload.get('task', '?')}",
         tone=Tone.ERROR,
-        fields=_fields(("Why", payload.get("reason"))),
+        fields=part.fields(("Why", payload.get("reason"))),
         lines=("It restarts by itself with backoff; the bot's log has the details.",),
     )
 
@@ -64,10 +47,10 @@ def exchange_paused(payload: Payload, zone: ZoneInfo) -> Reply:
         kind=ERROR,
         title=f"{str(payload.get('exchange', '?')).capitalize()} asked the bot to wait",
         tone=Tone.ERROR,
-        fields=_fields(
+        fields=part.fields(
             ("Mode", payload.get("mode")),
             ("Why", payload.get("reason")),
-            ("Trading resumes", _local(payload, "until", zone)),
+            ("Trading resumes", part.local(payload, "until", zone)),
         ),
         lines=("Nothing is sent to it until then; runs due meanwhile are retried after.",),
     )
@@ -78,8 +61,8 @@ def run_paused(payload: Payload, zone: ZoneInfo) -> Reply:
         kind=ERROR,
         title=f"Scheduled DCA #{payload.get('schedule_id', '?')} skipped: paused",
         tone=Tone.WARNING,
-        fields=_fields(
-            ("Was due", _local(payload, "due_at", zone)),
+        fields=part.fields(
+            ("Was due", part.local(payload, "due_at", zone)),
             ("Amount", f"{payload['amount']} USDT" if payload.get("amount") else None),
             ("Where", " · ".join(str(payload[k]) for k in ("mode", "exchange") if payload.get(k))),
         ),
@@ -93,7 +76,7 @@ def trading_paused(payload: Payload, zone: ZoneInfo) -> Reply:
         kind=ERROR,
         title="Trading paused",
         tone=Tone.WARNING,
-        fields=_fields(("By", payload.get("by")), ("Since", _local(payload, "at", zone))),
+        fields=part.fields(("By", payload.get("by")), ("Since", part.local(payload, "at", zone))),
         lines=(
             "Scheduled buys, trend flips and S4 rotations start no order until /resume; "
             "each run due meanwhile is skipped and told. /buy and /sell still work.",
@@ -107,8 +90,8 @@ def trading_resumed(payload: Payload, zone: ZoneInfo) -> Reply:
         kind=ERROR,
         title="Trading resumed",
         tone=Tone.SUCCESS,
-        fields=_fields(
-            ("By", payload.get("by")), ("Paused since", _local(payload, "paused_at", zone))
+        fields=part.fields(
+            ("By", payload.get("by")), ("Paused since", part.local(payload, "paused_at", zone))
         ),
         lines=("The next due run buys as scheduled.",),
         buttons=(Button("Schedules", "/schedule"),),

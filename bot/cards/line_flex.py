@@ -18,7 +18,13 @@ from typing import Any
 from bot.cards.reply import Reply, Tone
 from bot.cards.taps import command_data, confirm_data
 
-TONE_COLOURS = {Tone.ERROR: "#C62828", Tone.WARNING: "#F9A825"}
+TONE_COLOURS = {
+    Tone.ERROR: "#C62828",
+    Tone.WARNING: "#F9A825",
+    Tone.SELL: "#AD1457",
+    Tone.SAVE: "#1565C0",
+    Tone.DEPLOY: "#00838F",
+}
 MAX_TEXT = 2000
 MAX_ALT_TEXT = 400
 QUICK_REPLIES = ("/status", "/signal", "/reserve", "/schedule", "/history", "/help")

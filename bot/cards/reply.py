@@ -9,10 +9,15 @@ from pathlib import Path
 
 
 class Tone(StrEnum):
+    """A card's style: each kind of money move looks different (buy, sell, save, deploy)."""
+
     INFO = "info"
-    SUCCESS = "success"
+    SUCCESS = "success"  # a buy, or a change that worked
     WARNING = "warning"
     ERROR = "error"
+    SELL = "sell"
+    SAVE = "save"  # a run's money set aside in the reserve, or a run skipped
+    DEPLOY = "deploy"  # the reserve spent
 
 
 @dataclass(frozen=True, slots=True)

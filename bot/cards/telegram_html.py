@@ -12,7 +12,10 @@ from bot.cards.taps import TapKind, command_data, confirm_data, parse_tap
 
 MAX_MESSAGE = 4000  # below Telegram's 4096, leaving room for entities
 MAX_CAPTION = 1024
-ICONS = {Tone.INFO: "ℹ️", Tone.SUCCESS: "✅", Tone.WARNING: "❓", Tone.ERROR: "⚠️"}
+ICONS = {
+    Tone.INFO: "ℹ️", Tone.SUCCESS: "✅", Tone.WARNING: "❓", Tone.ERROR: "⚠️",
+    Tone.SELL: "🔻", Tone.SAVE: "🏦", Tone.DEPLOY: "🔄",
+}
 
 
 def html_lines(reply: Reply) -> list[str]:

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from bot.engine import strategy_settings
 from bot.engine.context import Engine
 from bot.engine.errors import UserError
+from bot.engine.fill_context import trend_context
 from bot.engine.funds import BalanceReading, under_account_lock
 from bot.engine.orders import OrderRequest, place_order
 from bot.engine.pause import TradingPaused, paused, skip_paused_run
@@ -213,8 +214,11 @@ async def _set_aside(engine: Engine, key: str, amount: Decimal, trend: object) -
                 "mode": engine.exchange.mode,
                 "amount": amount,
                 "reserve": reserve,
-                "trend": str(trend),
                 "run": key,
+                "at": now,
+                "schedule_id": int(key.split(":")[1]),
+                **trend_context(engine),
+                "trend": str(trend),
             },
         )
 

@@ -11,14 +11,13 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from bot.engine import settlement
 from bot.engine.context import Engine
+from bot.engine.fill_context import fill_context
 from bot.exchanges.base import BelowMinimum, Fill
 from bot.exchanges.markets import gold_symbol
 from storage import orders, outbox, s4
-from storage.models import Order, OrderFee, Schedule
+from storage.models import Order, OrderFee
 
 log = logging.getLogger(__name__)
 SEND_BUDGET = timedelta(minutes=2)  # from an intent's write to its first request, at most
@@ -60,16 +59,6 @@ def outcome_of(order: Order, fill: Fill | None, *, repeated: bool = False) -> Or
     )
 
 
-def schedule_context(session: Session, order: Order) -> dict[str, Any]:
-    """A scheduled buy's alert names its schedule: its id, and its label when it has one."""
-    parts = orders.base_key(order.cause_key).split(":")
-    if order.cause != "schedule" or len(parts) < 2 or not parts[1].isdigit():
-        return {}
-    row = session.get(Schedule, int(parts[1]))
-    group = (row.leg_of or row.id) if row is not None else int(parts[1])
-    return {"schedule_id": group, "schedule_label": row.label if row is not None else None}
-
-
 def fill_payload(order: Order, fill: Fill) -> dict[str, Any]:
     return {
         "side": fill.side,
@@ -84,6 +73,7 @@ def fill_payload(order: Order, fill: Fill) -> dict[str, Any]:
         "fee_asset": fill.fee_asset,
         "fees": [[asset, amount] for asset, amount in fill.fees],
         "partial": not fill.complete,
+        "simulated": fill.simulated_price,
         "requested_quote": order.requested_quote,
         "requested_base": order.requested_base,
         "client_order_id": fill.client_order_id,
@@ -126,7 +116,7 @@ def record_fill(
         )
         if kind is not None:
             payload = fill_payload(order, fill)
-            payload.update(schedule_context(session, order))
+            payload.update(fill_context(session, engine, order))
             markets = (engine.symbol, gold_symbol(order.exchange))
             payload.update(s4.fill_context(session, order, markets))
             outbox.enqueue(session, kind=kind, payload=payload, now=now, urgent=True)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from bot.cards import format as fmt
 from bot.cards.reply import Field, Reply, Tone
 from bot.chat.arguments import parse_amount, parse_percent
-from bot.chat.commands.trading import order_on_confirm, pick_exchange
+from bot.chat.commands.trading import expiry, order_on_confirm, pick_exchange
 from bot.chat.registry import Invocation, Registry, require_admin
 from bot.chat.roles import Role
 from bot.engine.caps import capped_sale, capped_spend
@@ -117,6 +117,8 @@ def register(registry: Registry) -> None:
                 confirmed,
                 retry_hint="/reserve deploy",
             )
+            price = await engine.exchange.price(engine.symbol)
+            fee = spend * engine.settings.taker_fee
             title = f"Buy BTC with the whole reserve ({fmt.money(view.balance, quote)})?"
             lines: tuple[str, ...] = ()
             if spend < view.balance:
@@ -130,8 +132,16 @@ def register(registry: Registry) -> None:
                 title=title,
                 tone=Tone.WARNING,
                 confirm_token=token,
-                fields=(Field("Exchange", view.exchange),),
+                fields=(
+                    Field("Exchange", f"{view.exchange} {view.mode}"),
+                    Field("Price now", fmt.price(price, quote)),
+                    Field("Spends", fmt.money(spend, quote)),
+                    Field("You get about", fmt.crypto(spend / price.price * (1 - engine.settings
+                                                      .taker_fee), engine.settings.base_asset)),
+                    Field("Fee about", fmt.money(fee, quote)),
+                ),
                 lines=lines,
+                footer=expiry(call),
             )
         raise UserError(
             f"{shown(action)!r} is not a /reserve action; use add or deploy"
@@ -172,6 +182,8 @@ def register(registry: Registry) -> None:
         )
         wanted = held * percent / 100
         selling = await capped_sale(engine, wanted, engine.symbol)
+        price = await engine.exchange.price(engine.symbol)
+        proceeds = selling * price.price
         lines: tuple[str, ...] = ()
         if selling < wanted:
             lines = (
@@ -186,7 +198,11 @@ def register(registry: Registry) -> None:
             fields=(
                 Field("About", fmt.crypto(selling, base)),
                 Field("Exchange", f"{engine.exchange.name} {engine.mode}"),
+                Field("Price now", fmt.price(price, quote)),
+                Field("Proceeds about", fmt.money(proceeds, quote)),
+                Field("Fee about", fmt.money(proceeds * engine.settings.taker_fee, quote)),
                 Field("Proceeds go to", f"the {engine.exchange.name} reserve"),
             ),
             lines=lines,
+            footer=expiry(call),
         )

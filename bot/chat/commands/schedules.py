@@ -25,8 +25,7 @@ from bot.engine.schedules import (
 MAX_SCHEDULE_ID = 10**9
 USAGE = (
     "/schedule, /schedule add <days> <HH:MM> <amount> [exchange] [mode], "
-    "/schedule pause/resume/remove <id> [exchange], /schedule label <id> <name> (exchange: a "
-    "name, both, or binance=60,okx=40 as amount)"
+    "/schedule pause/resume/remove <id> [exchange], /schedule label <id> <name>"
 )
 EVERY_EXCHANGE = {"both", "all"}
 _LEG = re.compile(r"([A-Za-z0-9]{1,40})=([^=]*?)(?=,[A-Za-z0-9]{1,40}=|$)")
@@ -102,7 +101,8 @@ def _schedule_id(text: str) -> int:
 def register(registry: Registry) -> None:
     @registry.add(
         "schedule",
-        "List DCA schedules; admins add, pause, resume, remove",
+        "List DCA schedules; admins add (on an exchange, both, or binance=60,okx=40), pause, "
+        "resume, remove, label",
         USAGE,
         group="schedules",
     )

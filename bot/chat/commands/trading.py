@@ -104,6 +104,15 @@ def order_on_confirm(
     return confirmed
 
 
+def expiry(call: Invocation) -> str:
+    """When a confirmation asked now stops working, for its card's footer."""
+    book = call.services.confirmations
+    until = book.clock() + book.ttl
+    zone = call.services.engine.settings.zone
+    return (f"Confirm within {int(book.ttl.total_seconds())} s (by "
+            f"{until.astimezone(zone):%H:%M:%S %Z}); it works once.")
+
+
 def pick_exchange(call: Invocation, before: int, wrong: str) -> Engine:
     """The engine of the exchange named after `before` arguments (the default when none is);
     `wrong` when more words follow, or the word is not an exchange of this bot."""
@@ -144,7 +153,6 @@ def register(registry: Registry) -> None:
             retry_hint=f"/buy {fmt.number(amount)}"
             + (f" {engine.exchange.name}" if call.services.accounts.several else ""),
         )
-        ttl = int(call.services.confirmations.ttl.total_seconds())
         return Reply(
             kind="buy_confirm",
             title=f"Buy {base} for {fmt.money(amount, quote)}?",
@@ -157,5 +165,5 @@ def register(registry: Registry) -> None:
                 Field("Fee about", fmt.crypto(preview.estimated_fee, base)),
                 Field(f"{quote} free", fmt.money(preview.quote_free, quote)),
             ),
-            footer=f"Confirm within {ttl} s.",
+            footer=expiry(call),
         )
