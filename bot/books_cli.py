@@ -8,10 +8,13 @@ import argparse
 import asyncio
 from pathlib import Path
 
+from bot.charts_profit import render_profit_chart
 from bot.chat.commands.analysis import parse_day
 from bot.chat.commands.books import span
 from bot.config import load_settings
 from bot.engine.exports import KINDS, kinds_of, write_exports
+from bot.engine.profit_history import profit_history
+from bot.engine.profit_report import profit_view
 from bot.engine.setup import open_accounts
 from bot.engine.trade_sync import sync_trades
 
@@ -54,6 +57,40 @@ def cmd_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Each exchange's /profit figures, and with `--chart FILE` its performance chart."""
+    accounts = open_accounts(load_settings())
+
+    async def run() -> None:
+        try:
+            for engine in accounts:
+                view = await profit_view(engine)
+                pct = view.return_pct
+                print(f"{engine.exchange.name} {engine.mode}: invested {view.invested:,.2f}, "
+                      f"value {view.value:,.2f}, realized {view.realized:+,.2f}, unrealized "
+                      f"{view.unrealized:+,.2f}, fees {view.fees_total:,.2f}, reserve "
+                      f"{view.reserve:,.2f} USDT, return "
+                      f"{f'{pct:+.2f}%' if pct is not None else 'n/a'}")
+                if args.chart:
+                    history = await profit_history(engine)
+                    if history is None:
+                        print("  nothing bought yet: no chart")
+                        continue
+                    target = Path(args.chart)
+                    if accounts.several:
+                        target = target.with_name(f"{target.stem}-{engine.exchange.name}"
+                                                  f"{target.suffix or '.png'}")
+                    print(f"  chart: {render_profit_chart(history, target)}")
+        finally:
+            await accounts.close()
+
+    try:
+        asyncio.run(run())
+    finally:
+        accounts.db.dispose()
+    return 0
+
+
 def add_export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     export = sub.add_parser("export", help="write your orders, reserve and fees as CSV files")
     export.add_argument("kind", nargs="?", default="all", metavar="|".join((*KINDS, "all")),
@@ -64,3 +101,6 @@ def add_export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     export.set_defaults(func=cmd_export)
     sync = sub.add_parser("sync", help="read the exchanges' trade lists into the books")
     sync.set_defaults(func=cmd_sync)
+    report = sub.add_parser("report", help="profit figures per exchange, and a chart")
+    report.add_argument("--chart", metavar="FILE.png", help="write the performance chart there")
+    report.set_defaults(func=cmd_report)

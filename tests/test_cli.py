@@ -52,16 +52,17 @@ def test_the_readme_example_buys_once_and_the_numbers_add_up(tmp_path: Path) -> 
     run = dcabot(tmp_path, "/status\n/buy 50\nyes\n/status\n", "chat")
     assert run.returncode == 0, run.stderr
     before, confirm, fill, after = run.stdout.strip().split("\n\n")
-    assert field(before, "BTC held") == "0 BTC"
+    assert field(before, "BTC held") == "0.00000000 BTC"
     assert field(before, "USDT free") == "10,000.00 USDT"
     assert "Type yes to confirm" in confirm
     assert fill.startswith("== Bought ==")
     # 50 / 93883.21 = 0.000532576.. -> 0.00053 BTC (step 0.00001); fee 0.1% in BTC
-    assert field(fill, "Amount") == "0.00053 BTC"
-    assert field(fill, "Cost") == "49.7581013 USDT"
+    assert field(fill, "Amount") == "0.00053000 BTC"
+    assert field(fill, "Cost") == "49.76 USDT"  # 49.7581013 in the books: cards show cents
     assert field(fill, "Fee") == "0.00000053 BTC"
     assert field(after, "BTC held") == "0.00052947 BTC"
-    assert amount(field(after, "USDT free")) == Decimal("10000") - Decimal("49.7581013")
+    assert amount(field(after, "USDT free")) == (
+        Decimal("10000") - Decimal("49.7581013")).quantize(Decimal("0.01"))
     assert amount(field(after, "BTC held")) == amount(field(fill, "Amount")) - amount(
         field(fill, "Fee")
     )
@@ -74,7 +75,7 @@ def test_a_restart_keeps_balances_and_history(tmp_path: Path) -> None:
     second = dcabot(tmp_path, "/status\n/history\n", "chat")
     assert second.returncode == 0, second.stderr
     assert field(second.stdout, "BTC held") == "0.00052947 BTC"
-    bought = "buy BTC/USDT  0.00053 BTC for 49.7581013 USDT  [binance paper]"
+    bought = "buy BTC/USDT  0.00053000 BTC for 49.76 USDT  [binance paper]"
     assert " ".join(second.stdout.split()).count(" ".join(bought.split())) == 1  # 80 columns
 
 
@@ -127,3 +128,13 @@ def test_an_exchange_ccxt_does_not_know_stops_start_up_in_one_line(tmp_path: Pat
         "dcabot: DCABOT_EXCHANGE='bitkub' is invalid: 'bitkub' is not an exchange ccxt knows; "
         "use binance or okx (e.g. DCABOT_EXCHANGE=binance)"
     ]
+
+
+def test_report_prints_the_profit_figures_and_writes_the_chart(tmp_path: Path) -> None:
+    assert dcabot(tmp_path, "/buy 50\nyes\n", "chat").returncode == 0
+    run = dcabot(tmp_path, "", "report", "--chart", str(tmp_path / "performance.png"))
+    assert run.returncode == 0, run.stderr
+    first, chart = run.stdout.strip().splitlines()
+    assert first.startswith("binance paper: invested 49.76, value ")  # 49.7581013 spent
+    assert chart == f"  chart: {tmp_path / 'performance.png'}"
+    assert (tmp_path / "performance.png").read_bytes()[:4] == b"\x89PNG"

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -38,8 +39,8 @@ async def manual(bot: Bot, command: str) -> None:
 
 
 @pytest.fixture
-async def year(tmp_path: object, db: Database, clock: Clock) -> Bot:
-    settings = make_settings(tmp_path, prices_csv=BTC_DAILY,  # type: ignore[arg-type]
+async def year(tmp_path: Path, db: Database, clock: Clock) -> Bot:
+    settings = make_settings(tmp_path, prices_csv=BTC_DAILY,
                              paper_start_balance=Decimal(100_000))
     bot = make_bot(settings, db, clock)
     engine = bot.services.engine
@@ -166,3 +167,24 @@ async def test_a_bad_period_changes_nothing_and_says_what_would_be_right(year: B
                   "/daily x"):
         reply = await year.say(wrong)
         assert reply.kind == "error" and len(reply.lines) == 2, (wrong, reply)
+
+
+async def test_the_performance_chart_is_drawn_from_the_same_books(year: Bot) -> None:
+    reply = await year.say("/profit chart")
+    assert reply.image is not None and reply.image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    books = books_until(year.db, END + DAY)
+    price = CANDLES[datetime(2024, 12, 31, tzinfo=UTC)].open
+    worth = books.invested + books.realized + books.held * price - books.cost
+    assert reply.lines == (f"Value {float(worth):,.2f} USDT for {float(books.invested):,.2f} "
+                           "USDT invested.",)
+    assert reply.footer == "Value at each daily close."  # real candles: not SIMULATED
+
+
+async def test_a_chart_from_simulated_prices_says_so(
+        tmp_path: Path, db: Database, clock: Clock) -> None:
+    clock.now = datetime(2026, 11, 21, 9, tzinfo=UTC)
+    bot = make_bot(make_settings(tmp_path), db, clock)  # the seeded simulated market
+    assert (await bot.say("/profit chart")).kind == "error"  # nothing bought: nothing to draw
+    await manual(bot, "/buy 100")
+    reply = await bot.say("/profit chart")
+    assert reply.image is not None and reply.footer == "SIMULATED prices."

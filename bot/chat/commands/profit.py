@@ -6,11 +6,14 @@ from datetime import datetime, timedelta
 
 from bot.cards import format as fmt
 from bot.cards.reply import Button, Field, Reply
+from bot.charts_profit import render_profit_chart
 from bot.chat.arguments import parse_count
 from bot.chat.registry import Invocation, Registry
+from bot.engine.analysis import render_chart
 from bot.engine.context import Engine
 from bot.engine.errors import UserError, shown
 from bot.engine.number_text import read_count
+from bot.engine.profit_history import profit_history
 from bot.engine.profit_report import PeriodRow, ProfitView, period_rows, period_start, profit_view
 
 PERIODS = "all, today, week, month, year or a number of days like 30d"
@@ -67,10 +70,12 @@ def register(registry: Registry) -> None:
     @registry.add(
         "profit",
         "Invested, value, P&L, fees by cause, return; period: all, today, week, month, year, 30d",
-        "/profit [period]",
+        "/profit [period], /profit chart [exchange]",
         group="portfolio",
     )
     async def profit(call: Invocation) -> Reply:
+        if call.args and call.args[0].lower() == "chart":
+            return await _chart(call)
         if len(call.args) > 1:
             raise UserError(f"Give at most one period: {PERIODS}")
         accounts = call.services.accounts
@@ -93,6 +98,25 @@ def register(registry: Registry) -> None:
 
     for command, (unit, default, most) in TABLES.items():
         _register_table(registry, command, unit, default, most)
+
+
+async def _chart(call: Invocation) -> Reply:
+    """Value against invested since the first buy, with buys, sales and flips marked."""
+    if len(call.args) > 2:
+        raise UserError("Use /profit chart, or /profit chart okx for one exchange")
+    engine = call.services.accounts.on(call.args[1] if len(call.args) > 1 else None)
+    history = await profit_history(engine)
+    if history is None:
+        raise UserError("Nothing was bought yet, so there is nothing to chart; try /buy 50")
+    chart = await render_chart(engine, lambda path: render_profit_chart(history, path))
+    last = history.points[-1]
+    return Reply(
+        kind="status",
+        title=f"Performance, {engine.exchange.name} {engine.mode}",
+        lines=(f"Value {last.value:,.2f} USDT for {last.invested:,.2f} USDT invested.",),
+        image=chart,
+        footer="SIMULATED prices." if history.simulated else "Value at each daily close.",
+    )
 
 
 def _register_table(registry: Registry, command: str, unit: str, default: int, most: int

@@ -1,0 +1,72 @@
+"""Value against invested, day by day, for the performance chart (`/profit chart`,
+`dcabot report --chart`): at each daily close, what was put in, and what it has become (invested
+plus realized and unrealized P&L: the holdings at that close and what sales brought back), with
+the buys, sales and trend flips to mark on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.engine.context import Engine
+from bot.engine.profit import ZERO, books_of, trades
+from storage.models import FlipEvent
+
+DAY = timedelta(days=1)
+MAX_DAYS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class DayPoint:
+    at: datetime  # the daily close
+    invested: float
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class ProfitHistory:
+    exchange: str
+    mode: str
+    points: tuple[DayPoint, ...]
+    buys: tuple[datetime, ...]
+    sells: tuple[datetime, ...]
+    flips: tuple[tuple[datetime, str], ...]  # (candle, "up" or "down")
+    simulated: bool  # prices (or fills) came from the simulated market: the chart says so
+
+
+async def profit_history(engine: Engine, days: int = 365) -> ProfitHistory | None:
+    """None when nothing was bought yet (there is nothing to draw)."""
+    found = trades(engine)
+    if not found:
+        return None
+    days = min(days, MAX_DAYS)
+    first_day = found[0].at.replace(hour=0, minute=0, second=0, microsecond=0)
+    now = engine.clock()
+    span = min(days, (now - first_day).days + 2)
+    symbols = list(dict.fromkeys(t.symbol for t in found))
+    closes = {s: {c.time + DAY: c.close for c in await engine.exchange.closed_candles(s, span)}
+              for s in symbols}
+    price = await engine.exchange.price(engine.symbol)
+    points = []
+    for closed_at in sorted(closes[engine.symbol]):
+        if closed_at < first_day:
+            continue
+        books = books_of(t for t in found if t.at < closed_at)
+        prices = {s: by_time[closed_at] for s, by_time in closes.items() if closed_at in by_time}
+        worth = books.invested + books.realized + books.unrealized(prices)
+        points.append(DayPoint(closed_at, float(books.invested), float(worth)))
+    books = books_of(found)
+    now_worth = books.invested + books.realized + books.unrealized({engine.symbol: price.price})
+    points.append(DayPoint(now, float(books.invested), float(now_worth or ZERO)))
+    with engine.db.transaction() as session:
+        flips = [(f.candle_time, f.trend) for f in session.scalars(select(FlipEvent).where(
+            FlipEvent.exchange == engine.exchange.name, FlipEvent.candle_time >= first_day,
+            FlipEvent.trend.in_(("up", "down"))).order_by(FlipEvent.candle_time))]
+    return ProfitHistory(
+        exchange=engine.exchange.name, mode=engine.exchange.mode, points=tuple(points),
+        buys=tuple(t.at for t in found if t.side == "buy"),
+        sells=tuple(t.at for t in found if t.side == "sell"),
+        flips=tuple(flips), simulated=price.simulated,
+    )
