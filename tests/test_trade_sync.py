@@ -6,6 +6,8 @@ fake's own trade list exactly, and a second sync changes nothing."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +19,9 @@ from sqlalchemy import select
 
 from bot.engine.buy_now import buy_now
 from bot.engine.context import Engine
+from bot.engine.exports import write_exports
 from bot.engine.portfolio import cost_basis
+from bot.engine.profit_report import profit_view
 from bot.engine.trade_sync import EXTERNAL, sync_trades
 from bot.exchanges.ccxt_exchange import CcxtExchange
 from storage import orders
@@ -131,3 +135,33 @@ async def test_an_order_still_filling_waits_for_the_next_sync(venue: Venue) -> N
     assert (await sync_trades(venue.engine)).added == 0  # it may still be filling
     await settled()
     assert (await sync_trades(venue.engine)).added == 1
+
+
+async def test_profit_and_exports_count_the_trades_made_by_hand(
+        venue: Venue, tmp_path: Path) -> None:
+    engine = venue.engine
+    await buy_now(engine, Decimal(300), confirmation="tok-1", requested_by="t")
+    await by_hand(venue, "buy", Decimal(500), "1")
+    await by_hand(venue, "sell", Decimal("0.003"), "2")
+    await settled()
+    await sync_trades(engine)
+    invested = realized = fees = held = cost = Decimal(0)
+    for order in venue.fake.ledger.orders:  # the exchange's own record, averaged here again
+        if order.side == "buy":
+            invested += order.cost
+            held += order.amount - order.fee
+            cost += order.cost
+            fees += order.fee * order.price
+        else:
+            share = cost * order.amount / held
+            realized += order.cost - order.fee - share
+            held, cost = held - order.amount, cost - share
+            fees += order.fee
+    view = await profit_view(engine)
+    assert (view.invested, view.realized, view.fees_total) == (invested, realized, fees)
+    assert view.fees == {"manual": view.fees["manual"], "external": view.fees["external"]}
+    (orders_file,) = write_exports([engine], ["orders"], tmp_path / "exports")
+    rows = list(csv.DictReader(io.StringIO(orders_file.path.read_text(encoding="utf-8"))))
+    assert [(r["cause"], r["side"]) for r in rows] == [
+        ("buy_now", "buy"), ("external", "buy"), ("external", "sell")]
+    assert sum(Decimal(r["fee_value_usdt"]) for r in rows) == fees
