@@ -109,3 +109,14 @@ async def test_sell_and_deploy_confirmations_show_price_amounts_fee_and_expiry(
     done = await bot.services.confirmations.answer(ADMIN, deploy.confirm_token or "",
                                                    accept=True)
     assert all("stays in your USDT balance" not in line for line in done.lines)
+
+
+async def test_a_flip_card_says_why_the_trend_turned(
+        tmp_path: Path, db: Database, clock: Clock) -> None:
+    clock.now = datetime(2025, 1, 7, tzinfo=UTC)  # the baseline: the last closed day is 01-06
+    bot = bangkok(tmp_path, db, clock)
+    await act_on_flips(bot.services.engine)
+    clock.now = datetime(2025, 1, 10, 0, 5, tzinfo=UTC)  # the 01-09 candle turned it red
+    await act_on_flips(bot.services.engine)
+    (card,) = cards(bot, "trend_flip")
+    assert card["Why"].startswith("down, red zone: EMA12 ") and "below EMA26" in card["Why"]

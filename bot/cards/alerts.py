@@ -36,8 +36,13 @@ def _trend_flip(payload: Payload, zone: ZoneInfo) -> Reply:
             ("Market", payload.get("symbol")),
             ("Exchange", payload.get("exchange")),
             ("Candle", part.local(payload, "candle", zone)),
+            ("Why", part.trend_why(payload)),
         ),
-        lines=lines,
+        lines=lines or (
+            "The bot now sells the set percent into the reserve (or what the flip policy says)."
+            if trend == "down" else "The bot now buys BTC with the reserve (or what the flip "
+            "policy says).",),
+        tone=Tone.SELL if trend == "down" else Tone.SUCCESS,
         buttons=(Button("Signal", "/signal"), Button("Status", "/status")),
     )
 

@@ -125,9 +125,25 @@ def _record_flips(engine: Engine, reading: TrendReading) -> Flip | None:
                     "trend": flip.trend.value,
                     "candle": flip.time,
                     "superseded": superseded,
+                    **_flip_reading(reading, flip),
                 },
             )
         return fresh[-1]
+
+
+def _flip_reading(reading: TrendReading, flip: Flip) -> dict[str, object]:
+    """The zone and the EMAs at the flip's candle, for the card that tells it."""
+    series = reading.series
+    try:
+        at = series.times.index(flip.time)
+    except ValueError:
+        return {}
+    fast, slow, zone = series.ema_fast[at], series.ema_slow[at], series.zones[at]
+    return {
+        "zone": zone.value if zone is not None else None,
+        "ema_fast": f"{fast:.2f}" if fast is not None else None,
+        "ema_slow": f"{slow:.2f}" if slow is not None else None,
+    }
 
 
 async def act_on_flips(engine: Engine, reading: TrendReading | None = None) -> str | None:
