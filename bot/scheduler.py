@@ -9,8 +9,9 @@ Jobs: one per schedule; `settle` every minute (rebuild the jobs when the table c
 open orders up again, retry runs, flips and S4 rotations whose time has come); the daily trend
 watch and the daily S4 watch (when a schedule uses S4 or S4 executes) just after the daily
 candle closes, each tried again every 15 minutes that day when the exchange cannot be read,
-reported once. Each job's last success and failure are kept for `/health`, which says
-`leader` only while the jobs are scheduled and calls a job that has not run when due degraded.
+reported once; the runway check hourly; the daily summary when `DCABOT_DAILY_SUMMARY` says.
+Each job's last success and failure are kept for `/health` (`leader` only while the jobs are
+scheduled; a job that has not run when due is degraded).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from bot.engine.context import Engine
 from bot.engine.daily_summary import send_daily_summary
 from bot.engine.dca_run import run_schedule
 from bot.engine.incidents import report_incident
+from bot.engine.look_ahead import check_runway
 from bot.engine.reconcile import keep_settling
 from bot.engine.s4_watch import s4_in_use, s4_watch
 from bot.engine.schedule_spec import ScheduleSpec
@@ -110,6 +112,7 @@ class DcaScheduler:
         self._add("trend-watch", self._trend_watch, TREND_WATCH, misfire_grace_time=3600)
         self._add("s4-watch", self._s4_watch, TREND_WATCH, misfire_grace_time=3600)
         self._add("settle", self._settle, IntervalTrigger(minutes=1))
+        self._add("runway", self._runway, IntervalTrigger(hours=1))
         summary_at = self.engine.settings.daily_summary_at
         if summary_at:
             hour, minute = (int(part) for part in summary_at.split(":"))
@@ -208,6 +211,9 @@ class DcaScheduler:
 
     async def _daily_summary(self) -> None:
         await send_daily_summary(self.accounts)
+
+    async def _runway(self) -> None:  # hourly: a run a day away is told in time
+        await check_runway(self.accounts)
 
     async def _each(self, label: str, work: Callable[[Engine], Awaitable[object]],
                     engines: list[Engine] | None = None) -> list[object]:

@@ -88,6 +88,45 @@ def trades_synced(payload: Payload, zone: ZoneInfo) -> Reply:
     )
 
 
+def _runway_fields(payload: Payload, zone: ZoneInfo) -> tuple[Field, ...]:
+    at = payload.get("at")
+    when = fmt.local_time(datetime.fromisoformat(at), zone) if isinstance(at, str) else "soon"
+    label = payload.get("label")
+    schedule = f"#{payload.get('schedule_id')}" + (f" {label}" if label else "")
+    return (
+        Field("Where", f"{payload.get('mode')} · {payload.get('exchange')}"),
+        Field("Free now", _usdt(payload.get("free"))),
+        Field("Runs it pays for", str(payload.get("covered", 0))),
+        Field("Money runs out",
+              f"{when}: schedule {schedule} needs {_usdt(payload.get('amount'))}"),
+    )
+
+
+def runway_low(payload: Payload, zone: ZoneInfo) -> Reply:
+    return Reply(
+        kind=INFO,
+        title="Your USDT runs low",
+        fields=_runway_fields(payload, zone),
+        lines=("Top up the exchange account, or lower or pause a schedule (/schedule), so the "
+               "coming runs can buy.",),
+        tone=Tone.WARNING,
+        buttons=(Button("Schedules", "/schedule next"), Button("Status", "/status")),
+    )
+
+
+def run_unfunded(payload: Payload, zone: ZoneInfo) -> Reply:
+    return Reply(
+        kind=INFO,
+        title="A run within a day cannot be paid",
+        fields=_runway_fields(payload, zone),
+        lines=("As things stand it will be skipped for lack of money; add USDT before then.",),
+        tone=Tone.ERROR,
+        buttons=(Button("Schedules", "/schedule next"), Button("Status", "/status")),
+    )
+
+
 SUMMARY_KINDS = {
+    "runway_low": runway_low,
+    "run_unfunded": run_unfunded,
     "trades_synced": trades_synced,"daily_summary": daily_summary, "bot_started": bot_started,
                  "bot_stopped": bot_stopped}

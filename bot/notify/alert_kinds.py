@@ -38,6 +38,8 @@ KINDS: dict[str, Kind] = {
         Kind("schedule_changed", "a schedule was added, paused or removed", False),
         Kind("daily_summary", "the daily summary (DCABOT_DAILY_SUMMARY)", False),
         Kind("bot_started", "the bot started", False),
+        Kind("runway_low", "the free USDT pays for few coming runs", True),
+        Kind("run_unfunded", "a run within a day cannot be paid", True),
         Kind("trades_synced", "trades found on the exchange (by hand), or corrected", True),
         Kind("bot_stopped", "the bot was shut down", False),
         Kind("run_delayed", "a scheduled DCA waits for the exchange", True),

@@ -7,9 +7,10 @@ from decimal import Decimal
 
 from bot.cards import format as fmt
 from bot.cards.reply import Field, Reply, Tone
-from bot.chat.arguments import parse_amount
+from bot.chat.arguments import parse_amount, parse_count
 from bot.chat.registry import Invocation, Registry, require_admin
 from bot.engine.errors import UserError, shown
+from bot.engine.look_ahead import RUNWAY_RUNS, next_runs, runway
 from bot.engine.number_text import read_count
 from bot.engine.schedules import (
     MODES,
@@ -21,11 +22,12 @@ from bot.engine.schedules import (
     list_schedules,
     split_evenly,
 )
+from bot.exchanges.base import ExchangeError
 
 MAX_SCHEDULE_ID = 10**9
 USAGE = (
     "/schedule, /schedule add <days> <HH:MM> <amount> [exchange] [mode], "
-    "/schedule pause/resume/remove <id> [exchange], /schedule label <id> <name>"
+    "/schedule pause/resume/remove <id> [exchange], /schedule label <id> <name>, /schedule next"
 )
 EVERY_EXCHANGE = {"both", "all"}
 _LEG = re.compile(r"([A-Za-z0-9]{1,40})=([^=]*?)(?=,[A-Za-z0-9]{1,40}=|$)")
@@ -87,6 +89,35 @@ def _legs(call: Invocation, amount_text: str, exchange: str | None) -> dict[str,
             )
         return split_evenly(amount, accounts.names)
     return {accounts.on(exchange).exchange.name: amount}
+
+
+async def _next(call: Invocation, rest: tuple[str, ...]) -> Reply:
+    """The coming runs, what each would do now, and how many the free USDT pays for."""
+    count = parse_count(rest[0] if rest else None, default=5, maximum=20,
+                        example="/schedule next 5")
+    accounts = call.services.accounts
+    settings = accounts.settings
+    runs = await next_runs(accounts, count)
+    lines = [
+        f"{fmt.local_time(r.at, settings.zone)}  #{r.schedule_id}"
+        + (f" {r.label}" if r.label else "")
+        + f"  {r.exchange}  {fmt.money(r.amount, settings.quote_asset)}: would {r.would}"
+        for r in runs
+    ]
+    for engine in accounts:
+        try:
+            way = await runway(engine, await next_runs(accounts, 4 * RUNWAY_RUNS))
+        except ExchangeError as exc:
+            lines.append(f"{engine.exchange.name}: the balance cannot be read now ({exc})")
+            continue
+        paid = (f"pays for all of the next {len(way.runs)} runs" if way.runs_out is None
+                else f"pays for {way.covered}; the money runs out at the run of "
+                f"{fmt.local_time(way.runs_out.at, settings.zone)}")
+        lines.append(f"{engine.exchange.name}: free {fmt.money(way.free, settings.quote_asset)} "
+                     f"{paid}")
+    return Reply(kind="schedules", title=f"Next {len(runs)} runs",
+                 lines=tuple(lines) or ("No schedules yet. e.g. /schedule add mon 07:00 100",),
+                 footer=f"Times in {settings.timezone}; 'would' is what the rule says now.")
 
 
 def _schedule_id(text: str) -> int:
@@ -168,6 +199,8 @@ def register(registry: Registry) -> None:
                 tone=Tone.SUCCESS,
                 fields=schedule_lines(views, call),
             )
+        if action == "next":
+            return await _next(call, rest)
         if action == "label":
             require_admin(call, "/schedule label")
             if not rest:
