@@ -5,7 +5,8 @@
     GET  /health              "ok" or "degraded"; details for loopback or the health token
     GET  /metrics             Prometheus figures (bot.metrics); the metrics token, or loopback
     GET  /charts/<id>.png     chart images, which LINE fetches by URL
-    GET  /downloads/<token>   an export, once, within 10 minutes of being offered (LINE)
+    GET  /downloads/<token>   a page with a download button (a preview never uses the link)
+    POST /downloads/<token>   the export, once, within 10 minutes of being offered (LINE)
 
 The lifespan makes the data folder private, builds the engine (and the scheduler for `run`),
 then the chat channels inside the running loop, and on shutdown drains the replies in flight
@@ -18,6 +19,7 @@ import asyncio
 import contextlib
 import dataclasses
 import hmac
+import html
 import ipaddress
 import logging
 import re
@@ -30,7 +32,7 @@ from typing import Any
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from bot import __version__
@@ -91,7 +93,8 @@ def create_app(
         Route("/health", health, methods=["GET"]),
         Route("/metrics", metrics.endpoint, methods=["GET"]),
         Route("/charts/{chart_id}.png", chart, methods=["GET"]),
-        Route("/downloads/{token}", download, methods=["GET"]),
+        Route("/downloads/{token}", download_page, methods=["GET"]),
+        Route("/downloads/{token}", download, methods=["POST"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 
@@ -234,6 +237,27 @@ async def health(request: Request) -> Response:
     return JSONResponse(body, status_code)
 
 
+GONE = {"error": "this link was used already, expired or never existed"}
+DOWNLOAD_PAGE = (
+    "<!doctype html><meta charset=utf-8><meta name=viewport content='width=device-width'>"
+    "<title>dcabot export</title><form method=post><p>{name}</p>"
+    "<button type=submit>Download</button></form>"
+)
+
+
+async def download_page(request: Request) -> Response:
+    """A link opened (or previewed, or asked with HEAD): a page with a button that downloads.
+    Only the button's POST takes the link, so a chat app's preview never uses it up."""
+    chat: ChatChannels = request.app.state.chat
+    engine = chat.runtime.services.engine
+    token = str(request.path_params.get("token", ""))
+    path = await asyncio.to_thread(downloads.peek, engine.db, token, engine.clock())
+    if path is None:
+        return JSONResponse(GONE, status_code=404)
+    return HTMLResponse(DOWNLOAD_PAGE.replace("{name}", html.escape(path.name)),
+                        headers={"Cache-Control": "no-store"})
+
+
 async def download(request: Request) -> Response:
     """An export by its one-time link: served once, within its 10 minutes, then gone."""
     chat: ChatChannels = request.app.state.chat
@@ -241,8 +265,7 @@ async def download(request: Request) -> Response:
     token = str(request.path_params.get("token", ""))
     path = await asyncio.to_thread(downloads.take, engine.db, token, engine.clock())
     if path is None or not await asyncio.to_thread(path.is_file):
-        return JSONResponse({"error": "this link was used already, expired or never existed"},
-                            status_code=404)
+        return JSONResponse(GONE, status_code=404)
     return FileResponse(path, media_type="text/csv", filename=path.name,
                         headers={"Cache-Control": "no-store"})
 

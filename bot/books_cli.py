@@ -9,9 +9,9 @@ import asyncio
 from pathlib import Path
 
 from bot.charts_profit import render_profit_chart
-from bot.chat.commands.analysis import parse_day
-from bot.chat.commands.books import span
 from bot.config import load_settings
+from bot.engine.days import day_span as span
+from bot.engine.days import parse_day
 from bot.engine.exports import KINDS, kinds_of, write_exports
 from bot.engine.profit_history import profit_history
 from bot.engine.profit_report import profit_view

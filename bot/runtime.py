@@ -73,6 +73,8 @@ async def running_bot(
     try:
         yield Runtime(build_registry(), services, scheduler, supervisor)
     finally:
+        if scheduler is not None:
+            scheduler.farewell()  # written while the dispatcher still runs: it goes out now
         alerts_stop.set()
         await supervisor.finish("alerts", ALERTS_DRAIN_S)  # sends in flight finish first
         await supervisor.stop()

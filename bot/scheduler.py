@@ -19,8 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -40,7 +39,14 @@ from bot.engine.schedule_spec import ScheduleSpec
 from bot.engine.trend_watch import act_on_flips
 from bot.exchanges.base import ExchangeError
 from bot.heartbeat import Heartbeat
-from bot.scheduler_accounts import announce, on_each, settle_then_catch_up, stray_reason
+from bot.scheduler_accounts import (
+    JobHealth,
+    announce,
+    jobs_health,
+    on_each,
+    settle_then_catch_up,
+    stray_reason,
+)
 from storage import schedules
 from storage.leader import LeaderLock
 
@@ -49,14 +55,6 @@ STANDBY_POLL_S = 5.0
 LEADER_CHECK_S = 15.0
 TREND_WATCH = CronTrigger(hour=0, minute=5, timezone=UTC)  # just after the daily candle closes
 TREND_RETRY = timedelta(minutes=15)
-OVERDUE = timedelta(minutes=2)
-
-
-@dataclass
-class JobHealth:
-    last_ok: datetime | None = None
-    last_error: str | None = None
-    failed_at: datetime | None = None
 
 
 class DcaScheduler:
@@ -72,6 +70,7 @@ class DcaScheduler:
         self._reported: dict[str, str] = {}  # watch -> the UTC day its failure was reported
         self._strays: set[int] = set()  # schedules on an exchange not traded: told once each
         self.heartbeat = Heartbeat(engine.settings.heartbeat_url)
+        self._said_goodbye = False
 
     @property
     def role(self) -> str:
@@ -278,27 +277,16 @@ class DcaScheduler:
 
     def health(self) -> dict[str, Any]:
         """What `/health` shows: the role, and each job's last success, failure and next run."""
-        now = self.engine.clock()
-        jobs: dict[str, Any] = {}
-        degraded = False
-        for job in self.scheduler.get_jobs() if self.scheduler.running else []:
-            state = self.jobs.get(job.id, JobHealth())
-            next_run = job.next_run_time
-            overdue = next_run is not None and next_run < now - OVERDUE
-            degraded = degraded or overdue
-            jobs[job.id] = {
-                "next_run": next_run.isoformat() if next_run else None,
-                "last_ok": state.last_ok.isoformat() if state.last_ok else None,
-                "last_error": state.last_error,
-                "overdue": overdue,
-            }
-        settle = self.jobs.get("settle")
-        if self.role == "leader" and settle is not None and settle.last_ok is not None:
-            degraded = degraded or now - settle.last_ok > OVERDUE + timedelta(minutes=1)
-        return {"role": self.role, "degraded": degraded, "jobs": jobs}
+        running = self.scheduler.get_jobs() if self.scheduler.running else []
+        return jobs_health(self.role, running, self.jobs, self.engine.clock())
+
+    def farewell(self) -> None:
+        """Tell the owner the leader is shutting down (before the alert dispatcher stops)."""
+        if self.lock.held and not self._said_goodbye:
+            self._said_goodbye = True
+            announce(self.engine, "bot_stopped")
 
     async def stop(self) -> None:
-        if self.lock.held:
-            announce(self.engine, "bot_stopped")
+        self.farewell()
         self._stop_jobs()
         self.lock.release()

@@ -1,15 +1,18 @@
-"""The scheduler's work across exchanges: each exchange's engine in turn, one failing never
-keeping the others from theirs; and what to say about a schedule on an exchange not traded."""
+"""The scheduler's work across exchanges (each exchange's engine in turn, one failing never
+keeping the others from theirs), what to say about a schedule on an exchange not traded, and
+how the jobs are doing for `/health`."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 from bot.engine.context import Engine
-from bot.engine.dca_run import catch_up
 from bot.engine.incidents import report_incident
+from bot.engine.missed_runs import catch_up
 from bot.engine.reconcile import reconcile
 
 log = logging.getLogger(__name__)
@@ -74,3 +77,36 @@ def stray_reason(group: int, exchange: str, listed: tuple[str, ...]) -> str:
         f"(DCABOT_EXCHANGES={','.join(listed)}): that part will not run until {exchange} is "
         f"listed there; /schedule remove {group} {exchange} removes it (and only it)"
     )
+
+
+OVERDUE = timedelta(minutes=2)
+
+
+@dataclass
+class JobHealth:
+    last_ok: datetime | None = None
+    last_error: str | None = None
+    failed_at: datetime | None = None
+
+
+def jobs_health(role: str, running: Sequence[Any], jobs: dict[str, JobHealth],
+                now: datetime) -> dict[str, Any]:
+    """Each scheduled job's next run, last success and failure; degraded when one is overdue
+    or the minute's settling stopped succeeding."""
+    report: dict[str, Any] = {}
+    degraded = False
+    for job in running:
+        state = jobs.get(job.id, JobHealth())
+        next_run = job.next_run_time
+        overdue = next_run is not None and next_run < now - OVERDUE
+        degraded = degraded or overdue
+        report[job.id] = {
+            "next_run": next_run.isoformat() if next_run else None,
+            "last_ok": state.last_ok.isoformat() if state.last_ok else None,
+            "last_error": state.last_error,
+            "overdue": overdue,
+        }
+    settle = jobs.get("settle")
+    if role == "leader" and settle is not None and settle.last_ok is not None:
+        degraded = degraded or now - settle.last_ok > OVERDUE + timedelta(minutes=1)
+    return {"role": role, "degraded": degraded, "jobs": report}

@@ -27,6 +27,16 @@ def offer(db: Database, path: Path, expires_at: datetime) -> str:
     return token
 
 
+def peek(db: Database, token: str, now: datetime) -> Path | None:
+    """The file of a link that can still be taken, without taking it (a preview, a HEAD)."""
+    if not 20 <= len(token) <= 64:
+        return None
+    with db.transaction() as session:
+        row = session.get(DownloadLink, _hash(token))
+        usable = row is not None and row.used_at is None and row.expires_at > now
+        return Path(row.path) if usable and row is not None else None
+
+
 def take(db: Database, token: str, now: datetime) -> Path | None:
     """The file, once, before it expires; None for an unknown, used or expired token."""
     if not 20 <= len(token) <= 64:

@@ -31,8 +31,9 @@ from typing import Any
 from bot.config import load_settings
 from bot.engine import strategy_settings
 from bot.engine.context import Engine
-from bot.engine.dca_run import catch_up, run_schedule
+from bot.engine.dca_run import run_schedule
 from bot.engine.exchange_state import clock_listener, pause_listener, pause_loader
+from bot.engine.missed_runs import catch_up
 from bot.engine.reconcile import keep_settling, reconcile
 from bot.engine.schedules import add_schedule
 from bot.engine.setup import circuit_alert

@@ -121,7 +121,8 @@ async def test_an_expired_confirmation_does_nothing(bot: Bot, clock: Clock) -> N
         ("/buy ²", "'²' is not an amount"),
         ("/buy 20000", "Only 10000 USDT is free to spend"),
         ("/buy 3", "Binance needs at least 5 USDT per BTC/USDT order; you asked for 3"),
-        ("/buy 5.123456789", "more than 8 decimals"),
+        ("/buy 5.123456789", "more than 2 decimals"),
+        ("/buy 10.005", "more than 2 decimals"),  # a card would show 10.01 for it
         ("/buy 5 6", "Give one amount"),
     ],
 )

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.engine.context import Engine
-from bot.engine.dca_run import catch_up, run_key, run_schedule
+from bot.engine.dca_run import run_key, run_schedule
+from bot.engine.missed_runs import catch_up
 from bot.engine.order_ids import client_order_id
 from bot.engine.reconcile import reconcile
 from bot.engine.schedules import add_schedule

@@ -102,13 +102,20 @@ def test_line_links_work_once_and_for_ten_minutes(world: World) -> None:
              for line in str(m["text"]).splitlines() if line.startswith(PUBLIC_URL)]
     assert len(links) == 3
     first = links[0].removeprefix(PUBLIC_URL)
-    got = world.client.get(first)
+    for _ in range(2):  # opening, previewing or HEAD shows the button and uses nothing up
+        page = world.client.get(first)
+        assert page.status_code == 200 and "<form method=post>" in page.text
+        assert "dcabot-orders.csv" in page.text
+    assert world.client.head(first).status_code == 200
+    got = world.client.post(first)
     assert got.status_code == 200 and got.text.startswith("time_utc,time_local")
     assert "attachment" in got.headers["content-disposition"]
-    assert world.client.get(first).status_code == 404  # once
+    assert world.client.post(first).status_code == 404  # once
+    assert world.client.get(first).status_code == 404
     world.clock.advance(minutes=10, seconds=1)
     assert world.client.get(links[1].removeprefix(PUBLIC_URL)).status_code == 404  # expired
-    assert world.client.get("/downloads/not-a-token-at-all-xxxxxxxxxx").status_code == 404
+    assert world.client.post(links[1].removeprefix(PUBLIC_URL)).status_code == 404
+    assert world.client.post("/downloads/not-a-token-at-all-xxxxxxxxxx").status_code == 404
 
 
 def test_the_command_line_writes_the_same_files(

@@ -77,10 +77,11 @@ def dca_reserved(payload: Payload, zone: ZoneInfo) -> Reply:
             ("When", part.local(payload, "at", zone)),
             ("Where", part.where(payload)),
             ("Schedule", part.schedule_name(payload)),
-            ("Trend", part.trend_why(payload) or str(payload.get("trend") or "") or None),
+            ("Trend", part.trend_why(payload)),
         ),
-        lines=("cdc schedule: the trend is red, so this run's money waits in the reserve; "
-               "the next green flip buys BTC with it.",),
+        lines=(("cdc schedule: the trend is red, so this run's money waits in the reserve; "
+                "the next green flip buys BTC with it.",) if not payload.get("reason") else
+               (f"Saved to the reserve: {payload['reason']}.",)),
     )
 
 

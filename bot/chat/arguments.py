@@ -9,19 +9,23 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from bot.cards.format import CASH
 from bot.engine.errors import UserError, shown
 from bot.engine.number_text import NumberText, read_count, read_decimal
 
 MAX_DECIMALS = 8
+CASH_DECIMALS = 2  # USDT amounts are cents: the exchange spends them to its 0.01 tick anyway
 MAX_WHOLE_DIGITS = 12  # nearly a trillion: above any real order, far below NUMERIC(38, 18)
 
 
 def parse_amount(text: str | None, *, example: str, asset: str = "USDT") -> Decimal:
-    """A positive amount with at most 8 decimals ('1,000.5' and Thai digits are accepted)."""
+    """A positive amount: at most 2 decimals of USDT, 8 of a coin ('1,000.5' and Thai digits
+    are accepted), so what a card shows is exactly what is spent."""
     if text is None:
         raise UserError(f"Give an amount in {asset}, e.g. {example}")
+    decimals = CASH_DECIMALS if asset in CASH else MAX_DECIMALS
     try:
-        value = read_decimal(text, max_whole_digits=MAX_WHOLE_DIGITS, max_decimals=MAX_DECIMALS)
+        value = read_decimal(text, max_whole_digits=MAX_WHOLE_DIGITS, max_decimals=decimals)
     except NumberText as exc:
         if str(exc) == "is below zero":
             raise UserError(f"The amount must be more than 0 {asset}; e.g. {example}") from None

@@ -25,9 +25,11 @@ KIND = "daily_summary"
 
 
 def _actions(accounts: Accounts, start: datetime, end: datetime) -> dict[str, Any]:
+    traded = {(engine.exchange.name, engine.exchange.mode) for engine in accounts}
     with accounts.db.transaction() as session:
-        filled = session.scalars(select(Order).where(
-            Order.status == "filled", Order.updated_at >= start, Order.updated_at < end)).all()
+        filled = [o for o in session.scalars(select(Order).where(
+            Order.status == "filled", Order.updated_at >= start, Order.updated_at < end))
+            if (o.exchange, o.mode) in traded]  # never an old paper order on a live bot
         runs = session.scalars(select(ScheduleRun).where(
             ScheduleRun.due_at >= start, ScheduleRun.due_at < end)).all()
     bought = sum((o.filled_quote or Decimal(0) for o in filled if o.side == "buy"), Decimal(0))

@@ -1,18 +1,19 @@
-"""A scheduled DCA run, exactly once per (schedule, due time), and the runs missed while down.
+"""A scheduled DCA run, exactly once per (schedule, due time) (the runs missed while no bot
+was leading: `missed_runs`).
 
 A run first acts on any trend flip not yet acted on (so a flip and a DCA on the same day happen
 in the backtester's order), then applies the DCA rule: buy while the trend is up, set the amount
 aside in the reserve while it is down, always buy in `plain` mode. An `s4` run first decides any
 S4 rotation not decided yet, then buys the asset S4 holds (BTC in shadow mode, saying what S4
-would have bought). The run's row is claimed
-before anything else; a second attempt with the same key does nothing.
+would have bought). The run's row is claimed before anything else; a second attempt with the
+same key does nothing.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy.orm import Session
@@ -28,13 +29,11 @@ from bot.engine.reserve import set_aside
 from bot.engine.run_decision import save_instead
 from bot.engine.run_outcomes import finish_unrun, grace, missed_late, retry_later
 from bot.engine.s4_watch import s4_market
-from bot.engine.schedule_spec import ScheduleSpec
 from bot.engine.settlement import REST_SUFFIX
 from bot.exchanges.base import ExchangeUnavailable, UnknownMarket
 from storage import orders, outbox, schedules
-from storage.models import Schedule
+from strategies.cdc import Trend
 
-MAX_MISSED_LISTED = 52
 log = logging.getLogger(__name__)
 
 
@@ -47,10 +46,6 @@ class RunResult:
 
 def run_key(schedule_id: int, due_at: datetime) -> str:
     return f"schedule:{schedule_id}:{due_at.astimezone(UTC):%Y-%m-%dT%H:%MZ}"
-
-
-def _spec(schedule: Schedule) -> ScheduleSpec:
-    return ScheduleSpec(schedule.days, schedule.local_time)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +200,9 @@ async def _set_aside(engine: Engine, key: str, amount: Decimal, trend: object) -
         reserve = set_aside(session, engine, reading, amount, "dca_to_reserve", key)
         now = engine.clock()
         schedules.finish(session, key, schedules.DONE, f"{amount} to reserve", now)
+        leg = schedules.find(session, int(key.split(":")[1]))
+        why = ({"trend": trend.value} if isinstance(trend, Trend)
+               else {"trend": None, "reason": str(trend)})
         outbox.enqueue(
             session,
             kind="dca_reserved",
@@ -216,9 +214,10 @@ async def _set_aside(engine: Engine, key: str, amount: Decimal, trend: object) -
                 "reserve": reserve,
                 "run": key,
                 "at": now,
-                "schedule_id": int(key.split(":")[1]),
+                "schedule_id": (leg.leg_of or leg.id) if leg else int(key.split(":")[1]),
+                "schedule_label": leg.label if leg else None,
                 **trend_context(engine),
-                "trend": str(trend),
+                **why,
             },
         )
 
@@ -228,53 +227,6 @@ async def _set_aside(engine: Engine, key: str, amount: Decimal, trend: object) -
         finish_unrun(engine, key, f"failed: {exc}")
         return RunResult(key, "done", f"failed: {exc}")
     return RunResult(key, "done", f"{amount} to reserve")
-
-
-def _record_missed(engine: Engine, schedule: Schedule, due_at: datetime) -> None:
-    now = engine.clock()
-    key = run_key(schedule.id, due_at)
-    with engine.db.transaction() as session:
-        if (
-            schedules.claim_run(session, schedule.id, key, due_at, now, status=schedules.MISSED)
-            is not None
-        ):
-            outbox.enqueue(
-                session,
-                kind="schedule_missed",
-                now=now,
-                urgent=True,
-                payload={
-                    "schedule_id": schedule.id,
-                    "due_at": due_at,
-                    "amount": schedule.amount,
-                    "exchange": schedule.exchange,
-                    "mode": engine.exchange.mode,
-                    "reason": "the bot was not running at that time",
-                },
-            )
-
-
-async def catch_up(engine: Engine, grace: timedelta) -> list[RunResult]:
-    """Runs due while the bot was down: the newest runs once if within `grace`, the rest (and
-    it, if older) are recorded as missed and the owner is told. Never silent."""
-    now, zone = engine.clock(), engine.settings.zone
-    with engine.db.transaction() as session:
-        active = [s for s in schedules.active(session, engine.exchange.name) if not s.paused]
-        since = {s.id: schedules.last_due(session, s.id) or s.created_at for s in active}
-    results: list[RunResult] = []
-    for schedule in active:
-        due = _spec(schedule).due_between(zone, since[schedule.id], now)[-MAX_MISSED_LISTED:]
-        if not due:
-            continue
-        *older, newest = due
-        for when in older:
-            _record_missed(engine, schedule, when)
-        if now - newest <= grace:
-            results.append(await run_schedule(engine, schedule.id, newest))
-        else:
-            _record_missed(engine, schedule, newest)
-            results.append(RunResult(run_key(schedule.id, newest), "missed", "past the grace"))
-    return results
 
 
 async def resume_unfinished_runs(engine: Engine) -> list[RunResult]:

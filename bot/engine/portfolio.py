@@ -33,9 +33,10 @@ def cost_basis(fills: Iterable[Order], base: str) -> CostBasis:
     for order in fills:
         amount = order.filled_base or Decimal(0)
         fee = order.fee or Decimal(0)
-        if order.side == "buy":
+        if order.side == "buy":  # as `profit.Books` counts it: a fee in quote adds to the cost
             held += amount - fee if order.fee_asset == base else amount
-            cost += order.filled_quote or Decimal(0)
+            quote_fee = fee if order.fee_asset == order.symbol.split("/")[-1] else Decimal(0)
+            cost += (order.filled_quote or Decimal(0)) + quote_fee
         elif held > 0:
             sold = min(amount, held)
             cost -= cost * sold / held

@@ -15,6 +15,7 @@ Everything is exact `Decimal`; nothing is rounded until a card shows it.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -178,3 +179,15 @@ def books_of(found: Iterable[Trade]) -> Books:
     for trade in found:
         books.apply(trade)
     return books
+
+
+def books_at(found: Sequence[Trade], moments: Sequence[datetime]) -> list[Books]:
+    """The books as they stood just before each of `moments` (in order), in one pass over the
+    trades (sorted as `trades` returns them)."""
+    books, taken, snapshots = Books(), 0, []
+    for moment in moments:
+        while taken < len(found) and found[taken].at < moment:
+            books.apply(found[taken])
+            taken += 1
+        snapshots.append(copy.deepcopy(books))
+    return snapshots

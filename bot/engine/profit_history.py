@@ -5,13 +5,15 @@ the buys, sales and trend flips to mark on it."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import select
 
 from bot.engine.context import Engine
-from bot.engine.profit import ZERO, books_of, trades
+from bot.engine.profit import Trade, books_at, trades
 from storage.models import FlipEvent
 
 DAY = timedelta(days=1)
@@ -23,6 +25,20 @@ class DayPoint:
     at: datetime  # the daily close
     invested: float
     value: float
+
+
+def _points(found: list[Trade], closes: dict[str, dict[datetime, Decimal]],
+            moments: list[datetime], now: datetime, current: dict[str, Decimal]
+            ) -> tuple[DayPoint, ...]:
+    """Value and invested at each daily close and now: one pass over the trades."""
+    points = []
+    every = [*moments, now]
+    for moment, books in zip(every, books_at(found, every), strict=True):
+        prices = current if moment == now else {
+            s: by_time[moment] for s, by_time in closes.items() if moment in by_time}
+        worth = books.invested + books.realized + books.unrealized(prices)
+        points.append(DayPoint(moment, float(books.invested), float(worth)))
+    return tuple(points)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,27 +61,20 @@ async def profit_history(engine: Engine, days: int = 365) -> ProfitHistory | Non
     first_day = found[0].at.replace(hour=0, minute=0, second=0, microsecond=0)
     now = engine.clock()
     span = min(days, (now - first_day).days + 2)
-    symbols = list(dict.fromkeys(t.symbol for t in found))
+    symbols = list(dict.fromkeys([engine.symbol, *(t.symbol for t in found)]))
     closes = {s: {c.time + DAY: c.close for c in await engine.exchange.closed_candles(s, span)}
               for s in symbols}
-    price = await engine.exchange.price(engine.symbol)
-    points = []
-    for closed_at in sorted(closes[engine.symbol]):
-        if closed_at < first_day:
-            continue
-        books = books_of(t for t in found if t.at < closed_at)
-        prices = {s: by_time[closed_at] for s, by_time in closes.items() if closed_at in by_time}
-        worth = books.invested + books.realized + books.unrealized(prices)
-        points.append(DayPoint(closed_at, float(books.invested), float(worth)))
-    books = books_of(found)
-    now_worth = books.invested + books.realized + books.unrealized({engine.symbol: price.price})
-    points.append(DayPoint(now, float(books.invested), float(now_worth or ZERO)))
+    current = {s: (await engine.exchange.price(s)) for s in symbols}
+    moments = sorted({t for by_time in closes.values() for t in by_time if first_day <= t < now})
+    points = await asyncio.to_thread(_points, found, closes, moments, now,
+                                     {s: q.price for s, q in current.items()})
+    price = current[engine.symbol]
     with engine.db.transaction() as session:
         flips = [(f.candle_time, f.trend) for f in session.scalars(select(FlipEvent).where(
             FlipEvent.exchange == engine.exchange.name, FlipEvent.candle_time >= first_day,
             FlipEvent.trend.in_(("up", "down"))).order_by(FlipEvent.candle_time))]
     return ProfitHistory(
-        exchange=engine.exchange.name, mode=engine.exchange.mode, points=tuple(points),
+        exchange=engine.exchange.name, mode=engine.exchange.mode, points=points,
         buys=tuple(t.at for t in found if t.side == "buy"),
         sells=tuple(t.at for t in found if t.side == "sell"),
         flips=tuple(flips), simulated=price.simulated,

@@ -8,13 +8,14 @@ start at midnight in the owner's time zone (weeks on Monday).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from bot.engine.context import Engine
-from bot.engine.profit import ZERO, Books, Trade, books_of, trades
+from bot.engine.profit import ZERO, Books, Trade, books_at, books_of, trades
 from bot.engine.reserve import recorded_reserve
 
 UNITS = ("day", "week", "month")
@@ -152,13 +153,16 @@ async def period_rows(engine: Engine, unit: str, count: int) -> list[PeriodRow]:
         at = {s: _price_at(closes[s], when) for s in symbols}
         return {s: p for s, p in at.items() if p is not None}
 
-    rows = []
-    for start, end in spans:
-        earlier = books_of(t for t in found if t.at < start)
-        later = books_of(t for t in found if t.at < end)
-        bought, sold, fees, realized = _between(later, earlier)
-        end_prices, start_prices = prices_at(end), prices_at(start)
-        moved = later.unrealized(end_prices) - earlier.unrealized(start_prices)
-        rows.append(PeriodRow(start, end, bought, sold, sum(fees.values(), ZERO),
-                              later.value(end_prices), realized + moved))
-    return rows
+    def rows() -> list[PeriodRow]:  # in a worker thread: a year of trades is work
+        edges = [start for start, _ in spans] + [spans[-1][1]]
+        snapshots = books_at(found, edges)
+        made = []
+        for (start, end), earlier, later in zip(spans, snapshots, snapshots[1:], strict=False):
+            bought, sold, fees, realized = _between(later, earlier)
+            end_prices, start_prices = prices_at(end), prices_at(start)
+            moved = later.unrealized(end_prices) - earlier.unrealized(start_prices)
+            made.append(PeriodRow(start, end, bought, sold, sum(fees.values(), ZERO),
+                                  later.value(end_prices), realized + moved))
+        return made
+
+    return await asyncio.to_thread(rows)

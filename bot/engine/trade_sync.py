@@ -8,10 +8,14 @@ id, or by client order id, asked of the exchange when its trade list does not ca
 - an order of the bot recorded with other amounts is corrected to the exchange's, and the owner
   is told what changed (the reserve is not re-booked: the alert says so);
 - an order the bot did not make (a trade by hand) is recorded as `external`: it counts in the
-  holdings' average cost and in P&L, and is listed as such.
+  holdings' average cost and in P&L, and is listed as such; one still executing (a resting
+  order part filled) is not booked yet, and the cursor stays before its first trade, so the
+  next sync reads all of it once it is done.
 
-Booking is idempotent (an external order's id is derived from the exchange's), so a repeated or
-overlapping sync changes nothing; the cursor is saved after the orders it covered.
+Booking is idempotent (an external order's id is derived from the exchange's and its market),
+so a repeated or overlapping sync changes nothing; the cursor is saved after what it covered.
+A correction compares the base amount exactly and the quote to a millionth of a USDT (an
+order's cost and the sum of its trades may round differently), and rewrites its fee rows.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.engine.context import Engine
@@ -33,6 +37,7 @@ from storage import outbox
 from storage.models import Order, OrderFee, TradeSync
 
 EXTERNAL = "external"
+QUOTE_TOLERANCE = Decimal("0.000001")
 
 
 @dataclass
@@ -42,6 +47,7 @@ class SyncResult:
     linked: int = 0
     added: int = 0
     corrected: list[str] = field(default_factory=list)
+    waiting: int = 0  # orders of the list still executing: booked once they are done
 
 
 def _cursor(engine: Engine, symbol: str) -> str:
@@ -63,16 +69,19 @@ def _save_cursor(engine: Engine, symbol: str, cursor: str) -> None:
 
 def _mine(engine: Engine, fill: Fill) -> Order | None:
     name, mode = engine.exchange.name, engine.exchange.mode
-    match = Order.exchange_order_id == fill.exchange_order_id
+    match = Order.exchange_order_id == fill.exchange_order_id  # ids are per market (Binance)
     if fill.client_order_id:
         match = or_(match, Order.client_order_id == fill.client_order_id)
     with engine.db.transaction() as session:
         return session.scalars(select(Order).where(
-            Order.exchange == name, Order.mode == mode, match)).first()
+            Order.exchange == name, Order.mode == mode, Order.symbol == fill.symbol,
+            match)).first()
 
 
 def external_id(engine: Engine, fill: Fill) -> str:
-    return f"ext-{engine.exchange.name}-{engine.exchange.mode}-{fill.exchange_order_id}"[:64]
+    market = fill.symbol.replace("/", "")
+    return (f"ext-{engine.exchange.name}-{engine.exchange.mode}-{market}-"
+            f"{fill.exchange_order_id}")[:64]
 
 
 async def _record_external(engine: Engine, listed: ExchangeOrder) -> bool:
@@ -99,38 +108,47 @@ async def _record_external(engine: Engine, listed: ExchangeOrder) -> bool:
     return True
 
 
-def _correct(engine: Engine, mine: Order, fill: Fill) -> str | None:
+def _correct(engine: Engine, mine: Order, fill: Fill, values: dict[str, Decimal | None]
+             ) -> str | None:
     """Make a filled order say what the exchange says; what changed, or None."""
     was = (mine.filled_base or Decimal(0), mine.filled_quote or Decimal(0))
-    if was == (fill.amount, fill.cost):
+    if was[0] == fill.amount and abs(was[1] - fill.cost) <= QUOTE_TOLERANCE:
         return None
     with engine.db.transaction() as session:
         row = session.get(Order, mine.id, with_for_update=True)
         assert row is not None
         row.filled_base, row.filled_quote, row.price = fill.amount, fill.cost, fill.price
         row.fee, row.fee_asset = fill.fee, fill.fee_asset  # its time stays when it filled
+        session.execute(delete(OrderFee).where(OrderFee.order_id == row.id))
+        for asset, amount in fill.fees or ((fill.fee_asset, fill.fee),):
+            session.add(OrderFee(order_id=row.id, asset=asset, amount=amount,
+                                 quote_value=values.get(asset)))
     return (f"{mine.client_order_id}: {was[0]} for {was[1]} -> {fill.amount} for {fill.cost} "
             f"{fill.symbol}")
 
 
-async def _book(engine: Engine, listed: ExchangeOrder, result: SyncResult) -> None:
+async def _book(engine: Engine, listed: ExchangeOrder, result: SyncResult) -> bool:
+    """Book one listed order; False when it is still executing (not booked: read again)."""
     fill = listed.fill
     mine = _mine(engine, fill)
-    if mine is None and not fill.client_order_id:
-        asked = await engine.exchange.client_order_id_of(fill.symbol, fill.exchange_order_id)
-        if asked:
+    if mine is None:
+        asked, done = await engine.exchange.order_status(fill.symbol, fill.exchange_order_id)
+        if asked and not fill.client_order_id:
             fill = replace(fill, client_order_id=asked)
             mine = _mine(engine, fill)
+        if mine is None and not done:
+            return False
     if mine is None:
-        result.added += await _record_external(engine, listed)
-        return
+        result.added += await _record_external(engine, replace(listed, fill=fill))
+        return True
     result.linked += 1
     if mine.status == order_rows.FILLED:
-        changed = _correct(engine, mine, fill)
+        changed = _correct(engine, mine, fill, await fee_values(engine, fill))
         if changed:
             result.corrected.append(changed)
     elif mine.cause != EXTERNAL:  # waiting for its answer, or recorded as never placed
         record_fill(engine, mine.client_order_id, fill, await fee_values(engine, fill))
+    return True
 
 
 def _markets(engine: Engine) -> list[str]:
@@ -145,9 +163,12 @@ async def sync_trades(engine: Engine) -> SyncResult:
     result = SyncResult(engine.exchange.name, engine.exchange.mode)
     for symbol in _markets(engine):
         page = await engine.exchange.trade_history(symbol, _cursor(engine, symbol))
+        cursor = page.cursor
         for listed in page.orders:
-            await _book(engine, listed, result)
-        _save_cursor(engine, symbol, page.cursor)
+            if not await _book(engine, listed, result):  # still executing: read it all later
+                result.waiting += 1
+                cursor = str(min(int(cursor or 0), listed.first_key - 1))
+        _save_cursor(engine, symbol, cursor)
     if result.added or result.corrected:
         with engine.db.transaction() as session:
             outbox.enqueue(session, kind="trades_synced", now=engine.clock(), urgent=bool(

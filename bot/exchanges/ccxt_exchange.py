@@ -30,7 +30,7 @@ from bot.exchanges.base import (
 )
 from bot.exchanges.ccxt_calls import CcxtCalls, ExchangeLog, RetryPolicy, Sleep
 from bot.exchanges.ccxt_client import build_client
-from bot.exchanges.ccxt_orders import describe_fill, quote_to_spend, to_decimal
+from bot.exchanges.ccxt_orders import describe_fill, is_final, quote_to_spend, to_decimal
 from bot.exchanges.circuit import CircuitBreaker, CircuitListener, CircuitState
 from bot.exchanges.exchange_clock import ClockListener, ExchangeClock
 from bot.exchanges.markets import rules_from_ccxt_market
@@ -197,12 +197,13 @@ class CcxtExchange:
         now_ms = int(self.server_now().timestamp() * 1000)
         return await read_trade_history(self.calls, rules, cursor, now_ms)
 
-    async def client_order_id_of(self, symbol: str, exchange_order_id: str) -> str:
-        """The client order id of an order the trade list names only by its exchange id."""
+    async def order_status(self, symbol: str, exchange_order_id: str) -> tuple[str, bool]:
+        """An order the trade list names by its exchange id: its client order id, and whether
+        it is done executing (a resting order may fill more later)."""
         order = await self.calls.read(
             f"order {exchange_order_id}",
             lambda: self.client.fetch_order(exchange_order_id, symbol))
-        return str(order.get("clientOrderId") or "")
+        return str(order.get("clientOrderId") or ""), is_final(order)
 
     def circuit_state(self) -> CircuitState:
         return self.breaker.state()

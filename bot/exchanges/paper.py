@@ -127,11 +127,11 @@ class PaperExchange:
             orders = tuple(ExchangeOrder(_as_fill(row), row.created_at) for row in rows)
         return TradePage(orders, str(rows[-1].id) if rows else cursor)
 
-    async def client_order_id_of(self, symbol: str, exchange_order_id: str) -> str:
+    async def order_status(self, symbol: str, exchange_order_id: str) -> tuple[str, bool]:
         number = exchange_order_id.removeprefix("paper-")
         with self.db.transaction() as session:
             row = paper.fill_by_id(session, self.name, int(number)) if number.isdigit() else None
-            return row.client_order_id if row is not None else ""
+            return (row.client_order_id if row is not None else ""), True  # fills at once
 
     async def close(self) -> None:
         await self.feed.close()

@@ -29,6 +29,7 @@ class ExchangeOrder:
 
     fill: Fill
     at: datetime  # its last trade
+    first_key: int = 0  # where its first trade stands in the list (a cursor before it re-reads it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +124,7 @@ async def read_trade_history(calls: CcxtCalls, rules: MarketRules, cursor: str,
                                base=rules.base, quote=rules.quote, trades=list(rows))
         if fill is not None:
             at = datetime.fromtimestamp(int(rows[-1]["timestamp"]) / 1000, UTC)
-            orders.append(ExchangeOrder(fill, at))
+            orders.append(ExchangeOrder(fill, at, _key(exchange, rows[0])))
     keys = [_key(exchange, t) for rows in booked.values() for t in rows]
     orders.sort(key=lambda o: o.at)
     return TradePage(tuple(orders), str(max(keys)) if keys else cursor)

@@ -101,6 +101,8 @@ class Dispatcher:
                     log.exception("alert dispatcher round failed")
                 await self._pause(stop)
         finally:
+            with contextlib.suppress(Exception):  # what was written just before the stop (the
+                await self._round()  # leader's goodbye) still goes out, within the grace
             self._stopping = True
             await self._finish()
             settler.cancel()

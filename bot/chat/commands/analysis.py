@@ -6,7 +6,6 @@ same `strategies/` code as `dcabot signal` and `dcabot backtest`; this module on
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from decimal import Decimal
 
@@ -21,14 +20,14 @@ from bot.engine.analysis import (
     parse_strategy,
     trend_signal,
 )
-from bot.engine.errors import UserError, shown
+from bot.engine.days import parse_day
+from bot.engine.errors import UserError
 from bot.exchanges.base import PriceQuote
 from strategies.backtest import BacktestResult, Strategy
 from strategies.indicators import EMA_FAST_PERIOD, EMA_SLOW_PERIOD
 
 BACKTEST_USAGE = "/backtest [strategy] [start] [end]"
 SATOSHI = Decimal("0.00000001")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _source_footer(quote: PriceQuote, what: str, offline_history: str = "") -> str:
@@ -131,18 +130,6 @@ def backtest_card(view: ComparisonView) -> Reply:
         image=view.chart,
         footer=_source_footer(view.price, "candles", view.offline_history),
         buttons=(Button("Signal", "/signal"),),
-    )
-
-
-def parse_day(text: str, which: str) -> date:
-    """A YYYY-MM-DD date; the strict pattern refuses forms `date.fromisoformat` lets through."""
-    try:
-        if _DATE.match(text):
-            return date.fromisoformat(text)
-    except ValueError:
-        pass
-    raise UserError(
-        f"{shown(text)!r} is not a date for the {which}; write it as YYYY-MM-DD, e.g. 2024-01-31"
     )
 
 

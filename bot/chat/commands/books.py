@@ -4,30 +4,17 @@ trade list in (trades made by hand, amounts corrected)."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from bot.cards.reply import Field, Reply, Tone
-from bot.chat.commands.analysis import parse_day
 from bot.chat.registry import Invocation, Registry
 from bot.chat.roles import Role
+from bot.engine.days import day_span as span
+from bot.engine.days import parse_day
 from bot.engine.errors import UserError
 from bot.engine.exports import kinds_of, write_exports
 from bot.engine.trade_sync import sync_trades
 
 USAGE = "/export [orders|reserve|fees|all] [from YYYY-MM-DD] [to YYYY-MM-DD]"
-
-
-def _at(day: date | None, later: int, zone: ZoneInfo) -> datetime | None:
-    if day is None:
-        return None
-    return datetime.combine(day + timedelta(days=later), time(0), tzinfo=zone)
-
-
-def span(start: date | None, end: date | None, zone: ZoneInfo
-         ) -> tuple[datetime | None, datetime | None]:
-    """Days in the owner's zone: from the start of `start` to the end of `end`."""
-    return _at(start, 0, zone), _at(end, 1, zone)
 
 
 def register(registry: Registry) -> None:
