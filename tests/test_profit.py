@@ -15,6 +15,7 @@ from sqlalchemy import select
 from bot.cards.format import cents, rounded
 from bot.chat.roles import Role, User
 from bot.engine.dca_run import run_schedule
+from bot.engine.profit import Trade, books_of
 from bot.engine.profit_report import period_rows, profit_view
 from bot.engine.schedules import add_schedule
 from bot.engine.trend_watch import act_on_flips
@@ -188,3 +189,16 @@ async def test_a_chart_from_simulated_prices_says_so(
     await manual(bot, "/buy 100")
     reply = await bot.say("/profit chart")
     assert reply.image is not None and reply.footer == "SIMULATED prices."
+
+
+def test_coins_sold_beyond_the_books_are_not_profit() -> None:
+    """Average cost by hand: 0.01 BTC bought for 900; 0.03 BTC sold for 3,000 (two thirds of
+    it deposited coins the books never saw bought)."""
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    bought = Trade(at, "BTC/USDT", "buy", Decimal("0.01"), Decimal(900), (), "buy_now")
+    sold = Trade(at + DAY, "BTC/USDT", "sell", Decimal("0.03"), Decimal(3000),
+                 (("USDT", Decimal(3), Decimal(3)),), "sell_now")
+    books = books_of([bought, sold])
+    assert books.realized == Decimal(2997) / 3 - 900  # the covered third of the proceeds
+    assert books.uncosted == Decimal(2997) * 2 / 3
+    assert books.positions["BTC/USDT"].held == 0 and books.fees["manual"] == 3

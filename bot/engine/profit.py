@@ -5,7 +5,9 @@ filled, by the **average-cost method**, one position per market (BTC/USDT, and g
 
 - a buy adds the base it delivered (less a fee taken in base) and the quote it cost;
 - a sale takes base out at the position's average cost; its realized P&L is the proceeds (less
-  a fee taken in quote) minus that cost;
+  a fee taken in quote) minus that cost; the part of a sale beyond what the books hold (coins
+  deposited, or bought before the bot's history) has no known cost: its proceeds are counted
+  apart (`uncosted`), never as profit;
 - a fee paid in a third currency (BNB) is charged to realized P&L when paid, at the value
   recorded with the fill;
 - `invested` is the quote spent on buys; fees are totalled by cause, valued in the quote.
@@ -96,6 +98,9 @@ class Books:
     bought: Decimal = ZERO  # quote spent on buys (same as invested, kept per period)
     sold: Decimal = ZERO  # quote received from sales, before fees
     fees: dict[str, Decimal] = field(default_factory=dict)  # by cause, valued in quote
+    # proceeds of coins sold that the books never saw bought (deposited, or bought before the
+    # history the bot has): not P&L, since their cost is unknown
+    uncosted: Decimal = ZERO
 
     def apply(self, trade: Trade) -> Decimal:
         """Book one trade; returns the realized P&L it made."""
@@ -117,7 +122,10 @@ class Books:
             cost_out = position.cost * sold / position.held if position.held > 0 else ZERO
             position.held -= sold
             position.cost -= cost_out
-            made += trade.quote - trade.fee_in(quote) - cost_out
+            proceeds = trade.quote - trade.fee_in(quote)
+            covered = proceeds * sold / trade.base if trade.base else ZERO
+            made += covered - cost_out
+            self.uncosted += proceeds - covered
             self.sold += trade.quote
         self.realized += made
         return made

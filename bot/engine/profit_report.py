@@ -36,6 +36,7 @@ class ProfitView:
     value: Decimal  # holdings now, at the current price
     reserve: Decimal
     total_realized: Decimal  # all time
+    uncosted: Decimal = ZERO  # all time: proceeds of coins the books never saw bought
 
     @property
     def fees_total(self) -> Decimal:
@@ -91,6 +92,7 @@ async def profit_view(engine: Engine, since: datetime | None = None) -> ProfitVi
         value=books.value(prices),
         reserve=recorded_reserve(engine),
         total_realized=books.realized,
+        uncosted=books.uncosted,
     )
 
 

@@ -54,7 +54,8 @@ def _profit_fields(view: ProfitView, quote: str, name: str) -> tuple[Field, ...]
         ("Bought / sold", f"{fmt.cents(view.bought, quote)} / {fmt.cents(view.sold, quote)}"),
         ("Reserve", fmt.cents(view.reserve, quote)),
         ("Return since start", fmt.percent(pct) if pct is not None else "n/a"),
-    )
+    ) + ((("Sold without cost", f"{fmt.cents(view.uncosted, quote)} of coins the books never "
+           "saw bought (not counted as profit)"),) if view.uncosted else ())
     return tuple(Field(f"{name} {label.lower()}" if name else label, value)
                  for label, value in figures)
 
