@@ -43,8 +43,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if not settings.chat_tokens_configured and sys.stdin.isatty() and not args.headless:
         print(
-            f"dcabot {__version__} · {settings.exchanges_text} · no chat tokens set, so "
-            "this terminal is the chat. Try /status, /buy 50, /help; quit to leave.\n",
+            f"dcabot {__version__} · {settings.exchanges_text}\n"
+            "No chat tokens set, so this terminal is the chat.\n"
+            "Try /status, /buy 50, /help; quit to leave.\n",
             flush=True,
         )
         from bot.runtime import serve_terminal

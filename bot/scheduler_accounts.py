@@ -40,7 +40,10 @@ async def settle_then_catch_up(engines: list[Engine], grace: timedelta) -> None:
     next) go on: its runs are retried by the minute's settling like any other."""
 
     async def settle(engine: Engine) -> object:
-        log.info("reconciled %s: %s", engine.exchange.name, await reconcile(engine))
+        done = await reconcile(engine)
+        log.info("open orders on %s looked up: %d recorded, %d never placed, %d unknown, %d "
+                 "may still land", engine.exchange.name, done.recorded, done.failed,
+                 done.unknown, done.waiting)
         return None
 
     async def missed(engine: Engine) -> object:

@@ -110,7 +110,8 @@ async def test_signal_is_the_cdc_state_of_the_last_closed_candle(
     assert fields["Last close"] == f"{usdt(history[-1].close)} on {last_day}"
     assert fields["Zone"].startswith(f"{zone.value} (EMA12 ")
     days = (series.times[-1] - since.time).days + 1
-    assert fields["Trend"] == f"{trend.value} since {since.time:%Y-%m-%d} ({days} days)"
+    assert fields["Trend"] == (f"{trend.value} since {since.time:%Y-%m-%d} ({days} "
+                               f"day{'' if days == 1 else 's'})")
     expected_flips = [f"  {f.time:%Y-%m-%d}  {f.trend.value}" for f in trend_flips(series)[-5:]]
     assert list(reply.lines[2:]) == expected_flips[::-1]
     assert "SIMULATED" not in fields["Price"] and "SIMULATED" not in reply.footer

@@ -50,7 +50,8 @@ def signal_card(view: SignalView, quote_asset: str) -> Reply:
     trend = "not set yet (no green or red candle so far)"
     if view.since is not None:
         days = (view.last_time - view.since.time).days + 1
-        trend = f"{view.since.trend.value} since {view.since.time:%Y-%m-%d} ({days} days)"
+        trend = (f"{view.since.trend.value} since {view.since.time:%Y-%m-%d} "
+                 f"({days} day{'' if days == 1 else 's'})")
     flips = [f"  {flip.time:%Y-%m-%d}  {flip.trend.value}" for flip in view.flips]
     return Reply(
         kind="signal",

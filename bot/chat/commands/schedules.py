@@ -110,7 +110,7 @@ async def _next(call: Invocation, rest: tuple[str, ...]) -> Reply:
         except ExchangeError as exc:
             lines.append(f"{engine.exchange.name}: the balance cannot be read now ({exc})")
             continue
-        paid = (f"pays for all of the next {len(way.runs)} runs" if way.runs_out is None
+        paid = (f"pays for at least the next {len(way.runs)} runs" if way.runs_out is None
                 else f"pays for {way.covered}; the money runs out at the run of "
                 f"{fmt.local_time(way.runs_out.at, settings.zone)}")
         lines.append(f"{engine.exchange.name}: free {fmt.money(way.free, settings.quote_asset)} "
