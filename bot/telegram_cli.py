@@ -9,22 +9,25 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from telegram import Bot, BotCommand
-from telegram.error import InvalidToken, TelegramError
-
-from bot.chat.commands import build_registry
-from bot.chat.roles import Role
-from bot.chat.telegram_channel import ALLOWED_UPDATES, webhook_secret
 from bot.config import Settings, load_settings
 from bot.engine.errors import UserError
+
+if TYPE_CHECKING:  # the SDK and the channel are imported when a command runs, not to build
+    from telegram import Bot, BotCommand  # the command line (`dcabot backtest` stays quick)
 
 WEBHOOK_PATH = "/webhook/telegram"
 
 
 def menu_commands() -> list[BotCommand]:
     """The commands a viewer may use (admins' extras are in /help), as Telegram's menu."""
+    from telegram import BotCommand
+
+    from bot.chat.commands import build_registry
+    from bot.chat.roles import Role
+
     return [
         BotCommand(command.name, command.summary[:256])
         for command in build_registry().visible_to(Role.VIEWER)
@@ -43,6 +46,8 @@ def webhook_url(given: str | None, settings: Settings) -> str:
 
 
 def _bot(settings: Settings) -> Bot:
+    from telegram import Bot
+
     if not settings.telegram_bot_token:
         raise UserError("TELEGRAM_BOT_TOKEN is not set (get one from @BotFather)")
     api = settings.telegram_api_url
@@ -50,6 +55,8 @@ def _bot(settings: Settings) -> Bot:
 
 
 async def _set_webhook(settings: Settings, url: str, drop_pending: bool) -> str:
+    from bot.chat.telegram_channel import ALLOWED_UPDATES, webhook_secret
+
     async with _bot(settings) as bot:
         await bot.set_webhook(
             url,
@@ -82,6 +89,8 @@ async def _webhook_info(settings: Settings) -> str:
 
 
 def _run(action: str, args: argparse.Namespace) -> int:
+    from telegram.error import InvalidToken, TelegramError
+
     settings = load_settings()
     try:
         if action == "set":
