@@ -72,6 +72,9 @@ EXAMPLES: dict[str, str] = {
     "DCABOT_LOG_FORMAT": "json",
     "DCABOT_DAILY_SUMMARY": "21:00",
     "DCABOT_HEARTBEAT_URL": "https://hc-ping.com/your-check-uuid",
+    "DCABOT_DISPLAY_FIAT": "THB",
+    "DCABOT_FIAT_RATE": "36.5",
+    "DCABOT_FIAT_MARKET": "USDT/THB",
 }
 
 

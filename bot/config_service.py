@@ -6,16 +6,18 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings
 
 from bot import config_checks as checks
 
 LOG_FILE = "logs/dcabot.log"  # inside the data dir
+_FIAT = re.compile(r"[A-Z]{3}")
 _LOCAL_TIME = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 LOG_FILE_OFF = "off"
 
@@ -57,6 +59,43 @@ class ServiceSettings(BaseSettings):
     # looking after it (bot/scheduler.py): a daily summary at a local time, a monitor pinged
     daily_summary_at: str = _env("DCABOT_DAILY_SUMMARY", default="")
     heartbeat_url: str = _env("DCABOT_HEARTBEAT_URL", default="")
+
+    # display (bot/engine/fiat.py): values also in the owner's money, with the rate's source
+    display_fiat: str = _env("DCABOT_DISPLAY_FIAT", default="")
+    fiat_rate: Decimal | None = _env("DCABOT_FIAT_RATE", default=None)
+    fiat_market: str = _env("DCABOT_FIAT_MARKET", default="", validate_default=True)
+
+    @field_validator("display_fiat")
+    @classmethod
+    def _display_fiat(cls, value: str) -> str:
+        text = value.strip()
+        if text and not _FIAT.fullmatch(text):
+            raise ValueError("must be a currency code of 3 capital letters, e.g. THB, or empty")
+        return text
+
+    @field_validator("fiat_rate", mode="before")
+    @classmethod
+    def _blank_rate(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("fiat_rate")
+    @classmethod
+    def _fiat_rate(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and not (value.is_finite() and Decimal(0) < value < Decimal(10**7)):
+            raise ValueError("must be the price of 1 USDT in your money, above 0, e.g. 36.5")
+        return value
+
+    @field_validator("fiat_market")
+    @classmethod
+    def _fiat_market(cls, value: str, info: ValidationInfo) -> str:
+        text, fiat = value.strip(), info.data.get("display_fiat") or ""
+        if text and not (fiat and text == f"USDT/{fiat}"):
+            raise ValueError("must be USDT/<DCABOT_DISPLAY_FIAT>, a market of the first "
+                             "exchange (e.g. USDT/THB), or empty for DCABOT_FIAT_RATE only")
+        if fiat and not text and info.data.get("fiat_rate") is None:
+            raise ValueError(f"must be set (or DCABOT_FIAT_RATE) to show values in {fiat}, e.g. "
+                             f"USDT/{fiat}")
+        return text
 
     @field_validator("daily_summary_at")
     @classmethod

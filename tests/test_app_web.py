@@ -80,7 +80,8 @@ def test_health_shows_the_scheduler_leader(
             assert time.monotonic() < deadline
             time.sleep(0.05)
         body = w.client.get("/health").json()
-        assert set(body["jobs"]) == {"trend-watch", "s4-watch", "settle", "runway"}  # no schedules yet
+        # no schedules yet: the watches, the minute's settling and the hourly runway check
+        assert set(body["jobs"]) == {"trend-watch", "s4-watch", "settle", "runway"}
         assert body["tasks"]["scheduler"]["state"] == "running"
         assert body["status"] == "ok"
 

@@ -120,3 +120,20 @@ async def test_a_flip_card_says_why_the_trend_turned(
     await act_on_flips(bot.services.engine)
     (card,) = cards(bot, "trend_flip")
     assert card["Why"].startswith("down, red zone: EMA12 ") and "below EMA26" in card["Why"]
+
+
+async def test_values_also_in_the_owners_money_say_where_the_rate_came_from(
+        tmp_path: Path, db: Database, clock: Clock) -> None:
+    clock.now = MONDAY
+    settings = make_settings(tmp_path, prices_csv=BTC_DAILY, display_fiat="THB",
+                             fiat_rate=Decimal("36.5"), fiat_market="USDT/THB")
+    bot = make_bot(settings, db, clock)
+    fields = {f.label: f.value for f in (await bot.say("/status")).fields}
+    value = Decimal(fields["Value"].split()[0].replace(",", ""))
+    # the paper market has no USDT/THB: the fixed rate is used, and says so
+    assert fields["Value in THB"] == (
+        f"≈ {value * Decimal('36.5'):,.2f} THB (36.5 a USDT, fixed (DCABOT_FIAT_RATE))")
+    profit = {f.label: f.value for f in (await bot.say("/profit")).fields}
+    assert profit["Value now in THB"].startswith("≈ 0.00 THB (36.5 a USDT")
+    plain = make_bot(make_settings(tmp_path, prices_csv=BTC_DAILY), db, clock)
+    assert not any("THB" in f.label for f in (await plain.say("/status")).fields)

@@ -152,6 +152,11 @@ BAD: dict[str, list[str | tuple[str, dict[str, str]]]] = {
     "DCABOT_LOG_BACKUPS": numbers("101", "2.5", zero=False),
     "DCABOT_LOG_FORMAT": ["xml", "", "JSON!"],
     "DCABOT_DAILY_SUMMARY": ["24:00", "9:00", "21:60", "tonight", "21:00:00"],
+    "DCABOT_DISPLAY_FIAT": ["thb", "BAHT", "TH"],
+    "DCABOT_FIAT_RATE": ["0", "-1", "nan", "inf", "1e30"],
+    "DCABOT_FIAT_MARKET": [("BTC/THB", {"DCABOT_DISPLAY_FIAT": "THB"}),
+                           ("USDT/THB", {}),
+                           ("", {"DCABOT_DISPLAY_FIAT": "THB"})],  # no market and no rate
     "DCABOT_HEARTBEAT_URL": [*BAD_URLS[:4], "https://hc-ping.com/x?token=1"],
 }
 
@@ -296,6 +301,8 @@ def test_every_variable_has_an_example_and_they_all_load_together(
 
 # What each example needs set around it to load on its own.
 NEEDS = {
+    "DCABOT_DISPLAY_FIAT": ["DCABOT_FIAT_RATE"],
+    "DCABOT_FIAT_MARKET": ["DCABOT_DISPLAY_FIAT"],
     "DCABOT_GOLD_PRICES_CSV": ["DCABOT_PRICES_CSV"],
     "DCABOT_ALERT_ROUTES": ["TELEGRAM_BOT_TOKEN", "LINE_CHANNEL_ACCESS_TOKEN"],
 }

@@ -6,11 +6,13 @@ import asyncio
 import dataclasses
 import logging
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from bot.cards import format as fmt
 from bot.cards.reply import Button, Field, Reply
 from bot.chat.arguments import parse_count
+from bot.chat.fiat import fiat_field
 from bot.chat.registry import Invocation, Registry
 from bot.chat.several_status import several_status_card
 from bot.engine.history import MAX_HISTORY, recent_orders
@@ -25,11 +27,12 @@ QUICK_S = 0.25  # a /status answer waits this long for fresh figures, then shows
 log = logging.getLogger(__name__)
 
 
-def _with_alerts(call: Invocation, card: Reply) -> Reply:
-    """The card with the alert delivery line."""
+async def _with_alerts(call: Invocation, card: Reply, value: Decimal | None = None) -> Reply:
+    """The card with the value in the owner's money (when set) and the alert delivery line."""
     engine = call.services.engine
     alerts = alerts_field(engine.settings, engine.db, engine.clock())
-    return dataclasses.replace(card, fields=(*card.fields, alerts))
+    fiat = await fiat_field(call, "Value", value) if value is not None else None
+    return dataclasses.replace(card, fields=(*card.fields, *([fiat] if fiat else []), alerts))
 
 
 def status_card(status: PortfolioStatus, now: datetime | None = None) -> Reply:
@@ -105,25 +108,29 @@ def register(registry: Registry) -> None:
             settings = call.services.engine.settings
             total = await portfolio_total(call.services.accounts, QUICK_S)
             card = several_status_card(total, settings.base_asset, settings.quote_asset)
-            return _with_alerts(call, card)
+            first = next(iter(total.by_mode.values()))
+            return await _with_alerts(call, card, first.value)
         engine = call.services.engine
         fresh, waited = refreshing_status(engine)
         try:
             now = await asyncio.wait_for(asyncio.shield(fresh), max(QUICK_S - waited, 0.001))
-            return _with_alerts(call, status_card(now))
+            return await _with_alerts(call, status_card(now), now.total_value)
         except TimeoutError:
             remembered = remembered_status(engine)
             if remembered is None:
-                return _with_alerts(call, status_card(await fresh))
+                figures = await fresh
+                return await _with_alerts(call, status_card(figures), figures.total_value)
 
         async def followup() -> Reply | None:
             try:
-                return _with_alerts(call, status_card(await fresh))
+                figures = await fresh
+                return await _with_alerts(call, status_card(figures), figures.total_value)
             except ExchangeError as exc:
                 log.info("/status: the fresh figures did not come: %s", exc)
                 return None
 
-        card = _with_alerts(call, status_card(remembered, engine.clock()))
+        card = await _with_alerts(call, status_card(remembered, engine.clock()),
+                                  remembered.total_value)
         return dataclasses.replace(card, followup=asyncio.ensure_future(followup()))
 
     @registry.add("history", f"Your last orders (default {DEFAULT_HISTORY})", "/history [n]")

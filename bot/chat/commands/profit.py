@@ -8,6 +8,7 @@ from bot.cards import format as fmt
 from bot.cards.reply import Button, Field, Reply
 from bot.charts_profit import render_profit_chart
 from bot.chat.arguments import parse_count
+from bot.chat.fiat import fiat_field
 from bot.chat.registry import Invocation, Registry
 from bot.engine.analysis import render_chart
 from bot.engine.context import Engine
@@ -88,6 +89,8 @@ def register(registry: Registry) -> None:
             view = await profit_view(engine, since)
             label = f"{engine.exchange.name} {engine.mode}" if accounts.several else ""
             fields += _profit_fields(view, quote, label)
+            fiat = await fiat_field(call, f"{label} value now".strip().capitalize(), view.value)
+            fields += [fiat] if fiat else []
         return Reply(
             kind="status",
             title=f"Profit, {name}",
