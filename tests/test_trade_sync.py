@@ -137,6 +137,45 @@ async def test_an_order_still_filling_waits_for_the_next_sync(venue: Venue) -> N
     assert (await sync_trades(venue.engine)).added == 1
 
 
+async def test_a_resting_order_part_filled_is_booked_whole_once_it_is_done(venue: Venue) -> None:
+    """A LIMIT order placed by hand rests part filled (Binance PARTIALLY_FILLED, OKX
+    partially_filled: ccxt "open"): the sync books none of it and keeps its cursor before the
+    order's first trade; once the rest fills, the next sync books it once with both trades."""
+    engine, fake = venue.engine, venue.fake
+
+    def filled_orders() -> list[Order]:
+        with engine.db.transaction() as session:
+            return list(orders.filled(session, exchange=fake.exchange_id, mode="live",
+                                      symbol="BTC/USDT"))
+
+    await buy_now(engine, Decimal(300), confirmation="tok-1", requested_by="t")
+    order_id = fake.rest_by_hand("BTC/USDT", "buy", "0.01", fake.price("BTC/USDT"), "0.004")
+    await buy_now(engine, Decimal(200), confirmation="tok-2", requested_by="t")  # while it rests
+    await settled()
+    first = await sync_trades(engine)
+    assert (first.linked, first.added, first.waiting, first.corrected) == (2, 0, 1, [])
+    assert [o.cause for o in filled_orders()] == ["buy_now", "buy_now"]
+
+    whole = fake.fill_rest(order_id)
+    assert len(whole.trades) == 2 and whole.amount == Decimal("0.01")
+    await settled()
+    second = await sync_trades(engine)  # re-reads from the resting order's first trade
+    assert (second.linked, second.added, second.waiting, second.corrected) == (1, 1, 0, [])
+    filled = filled_orders()
+    (external,) = [o for o in filled if o.cause == EXTERNAL]
+    assert (external.exchange_order_id, external.side) == (order_id, "buy")
+    assert (external.filled_base, external.filled_quote) == (whole.amount, whole.cost)
+    assert (external.fee, external.fee_asset) == (whole.fee, "BTC")
+    basis = cost_basis(filled, "BTC")
+    held, cost = expected_books(fake)
+    assert basis.held == held == fake.balances["BTC"]
+    assert basis.cost == cost
+
+    third = await sync_trades(engine)  # nothing new: nothing changes
+    assert (third.linked, third.added, third.waiting, third.corrected) == (0, 0, 0, [])
+    assert len(filled_orders()) == 3
+
+
 async def test_profit_and_exports_count_the_trades_made_by_hand(
         venue: Venue, tmp_path: Path) -> None:
     engine = venue.engine

@@ -9,7 +9,9 @@
 Markets come from tests/data (Binance's exchangeInfo, OKX's instruments plus a hand-made
 XAUT-USDT; see tests/shared_data.py), candles and default prices from its candle files. Market
 orders fill at once at the current price, in `trades_per_order` trades; the taker fee is taken
-from the asset received (or, with `bnb_fees`, in BNB while it lasts). Faults are injected per
+from the asset received (or, with `bnb_fees`, in BNB while it lasts). A person trading by hand on
+the same account can leave a LIMIT order resting partly filled (`rest_by_hand`) and have the rest
+fill later (`fill_rest`). Faults are injected per
 endpoint, once, N times or always; outages and Binance's rate limits and IP bans apply to every
 request; every request is recorded with its server time at arrival and at processing (see
 exchange_pipeline).
@@ -221,8 +223,49 @@ class FakeExchange:
 
     @property
     def balances(self) -> dict[str, Decimal]:
+        """What is free to spend (what resting orders hold is in `locked`)."""
         with self.ledger.lock:
             return dict(self.ledger.balances)
+
+    @property
+    def locked(self) -> dict[str, Decimal]:
+        """What resting orders hold (Binance `locked`, OKX `frozenBal`)."""
+        with self.ledger.lock:
+            return {asset: amount for asset, amount in self.ledger.locked.items() if amount}
+
+    # -- orders placed by hand ----------------------------------------------------------------
+
+    def rest_by_hand(
+        self,
+        symbol: str,
+        side: str,
+        qty: Decimal | int | str,
+        price: Decimal | int | str,
+        filled_now: Decimal | int | str,
+        *,
+        client_order_id: str | None = None,
+    ) -> str:
+        """A person places a LIMIT (GTC) order of `qty` base at `price` in the venue's app: a
+        trade of `filled_now` executes now (a taker, at `price`; balances and commission as for
+        a market order's trade) and the rest rests on the book, its spend locked. Until
+        `fill_rest`, the look-up answers Binance PARTIALLY_FILLED / OKX partially_filled (NEW /
+        live when `filled_now` is 0) with what executed so far, and openOrders / orders-pending
+        list it. `client_order_id`: default Binance "web_<32 hex>", OKX "" (the app sends none).
+        Returns the venue's order id (ValueError if the account cannot cover the whole order)."""
+        spec = self.venue.limit_order(
+            self.market_id(symbol),
+            side,
+            Decimal(str(qty)),
+            Decimal(str(price)),
+            client_order_id,
+        )
+        return self.ledger.rest(spec, Decimal(str(filled_now))).order_id
+
+    def fill_rest(self, order_id: str) -> FakeOrder:
+        """The rest of a resting order fills now (venue time, at least 1 ms after its last
+        trade), in one more trade with a new trade id / billId, as the maker; the order is then
+        FILLED / filled with the whole quantity and cost executed, and its lock released."""
+        return self.ledger.complete(order_id, self.clock.now())
 
     def archive(self, client_order_id: str) -> FakeOrder:
         """Make the order's look-up fail as for an order the venue archived: Binance -2026
@@ -317,7 +360,8 @@ class FakeExchange:
 
     @property
     def orders(self) -> list[FakeOrder]:
-        """Orders accepted (filled, or expired with what they filled), oldest first."""
+        """Orders accepted (filled, or expired with what they filled, or resting), oldest
+        first."""
         with self.ledger.lock:
             return list(self.ledger.orders)
 

@@ -122,7 +122,7 @@ class BinanceVenue(BinanceTrading, Venue):
             "GET /api/v3/account": self._account,
             "POST /api/v3/order": lambda: self._place(params, fault),
             "GET /api/v3/order": lambda: self._query_order(params),
-            "GET /api/v3/openOrders": lambda: Response(200, []),  # market orders never rest
+            "GET /api/v3/openOrders": lambda: self._open_orders(params),
             "GET /api/v3/allOrders": lambda: self._all_orders(params),
             "GET /api/v3/myTrades": lambda: self._my_trades(params),
             "GET /sapi/v1/account/apiRestrictions": lambda: Response(200, self.api_restrictions),

@@ -4,11 +4,17 @@ orders by quantity or quote amount, order look-up, all orders and the account's 
 A market order that runs out of liquidity ends EXPIRED with what it executed (faqs/
 market_orders_faq.md), with `expiryReason` (rest-api.md, "Conditional fields in Order Responses").
 An archived order's look-up answers -2026 ORDER_ARCHIVED; its trades stay in myTrades.
+
+A LIMIT order placed by hand (FakeExchange.rest_by_hand) rests with `status` NEW or
+PARTIALLY_FILLED (enums.md "Order status"), `executedQty` / `cummulativeQuoteQty` what executed so
+far, until it is FILLED; it is listed by openOrders meanwhile, and what it may still spend shows as
+`locked` in the account. myTrades lists each of its trades as it happens.
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -70,9 +76,14 @@ class BinanceTrading:
 
     def _account(self) -> Response:
         with self.ledger.lock:
+            free, locked = self.ledger.balances, self.ledger.locked
             balances = [
-                {"asset": a, "free": f8(v), "locked": "0.00000000"}
-                for a, v in sorted(self.ledger.balances.items())
+                {
+                    "asset": a,
+                    "free": f8(free.get(a, Decimal(0))),
+                    "locked": f8(locked.get(a, Decimal(0))),
+                }
+                for a in sorted(free.keys() | locked.keys())
             ]
         return Response(
             200,
@@ -123,6 +134,35 @@ class BinanceTrading:
             qty = amount if raw_qty is not None else floor_to_step(amount / price, step)
             refused = self._check_filters(symbol, qty, price, step)
             return refused or self._fill(symbol, side, qty, price, step, client_id, params, fault)
+
+    def limit_order(
+        self, market: str, side: str, qty: Decimal, price: Decimal, client_id: str | None
+    ) -> Execution:
+        """Binance's app names its orders "web_" and 32 hex digits (the fake's choice of form)."""
+        info = self.symbols[market]
+        step = Decimal(self._filter(market, "LOT_SIZE").get("stepSize", "0"))
+        tick = Decimal(self._filter(market, "PRICE_FILTER").get("tickSize", "0"))
+        if not is_multiple(qty, step) or not is_multiple(price, tick) or price <= 0:
+            raise ValueError(f"{market}: quantity in steps of {step}, price in ticks of {tick}")
+        client_id = client_id or f"web_{secrets.token_hex(16)}"
+        params = {"symbol": market, "side": side.upper(), "type": "LIMIT", "timeInForce": "GTC",
+                  "quantity": f8(qty), "price": f8(price), "newClientOrderId": client_id}
+        return Execution(
+            self.name,
+            str(self.ledger.next_order_id()),
+            client_id,
+            market,
+            info["baseAsset"],
+            info["quoteAsset"],
+            side,
+            qty,
+            price,
+            step,
+            Decimal(1),
+            EIGHT_PLACES,
+            self.now(),
+            params,
+        )
 
     def _check_filters(
         self, symbol: str, qty: Decimal, price: Decimal, step: Decimal
@@ -206,17 +246,17 @@ class BinanceTrading:
             "orderId": int(order.order_id),
             "orderListId": -1,
             "clientOrderId": order.client_order_id,
-            "price": "0.00000000",
+            "price": f8(order.price) if order.order_type == "limit" else "0.00000000",
             "origQty": f8(order.requested),
             "executedQty": f8(order.amount),
             "cummulativeQuoteQty": f8(order.cost),
             "origQuoteOrderQty": order.params.get("quoteOrderQty", "0.00000000"),
             "status": order.status.upper(),
             "timeInForce": "GTC",
-            "type": "MARKET",
+            "type": order.order_type.upper(),
             "side": order.side.upper(),
             "time": order.created_ms,
-            "updateTime": order.created_ms,
+            "updateTime": order.updated_ms,
             "workingTime": order.created_ms,
             "isWorking": True,
             "selfTradePreventionMode": "EXPIRE_MAKER",
@@ -254,6 +294,13 @@ class BinanceTrading:
     def _orders_of(self, symbol: str) -> list[FakeOrder]:
         with self.ledger.lock:
             return [o for o in self.ledger.orders if o.symbol == symbol]
+
+    def _open_orders(self, params: dict[str, str]) -> Response:
+        """Resting orders, of `symbol` or of every symbol (market orders never rest)."""
+        symbol = params.get("symbol")
+        with self.ledger.lock:
+            found = [o for o in self.ledger.orders if symbol in (None, o.symbol) and o.resting]
+        return Response(200, [self._order_body(o) for o in found])
 
     def _all_orders(self, params: dict[str, str]) -> Response:
         if not params.get("symbol"):
@@ -305,7 +352,7 @@ def _trade_row(order: FakeOrder, trade: FakeTrade) -> dict[str, Any]:
         "commissionAsset": trade.commission_asset,
         "time": trade.time_ms,
         "isBuyer": order.side == "buy",
-        "isMaker": False,
+        "isMaker": trade.maker,
         "isBestMatch": True,
     }
 

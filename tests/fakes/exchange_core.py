@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 from tests.shared_data import DATA_DIR as DATA_DIR
 
 if TYPE_CHECKING:
-    from .exchange_ledger import Ledger
+    from .exchange_ledger import Execution, Ledger
 
 
 
@@ -367,6 +367,13 @@ class Venue:
         raise NotImplementedError
 
     def backend_timeout(self, fault: Fault) -> Response:
+        raise NotImplementedError
+
+    def limit_order(
+        self, market: str, side: str, qty: Decimal, price: Decimal, client_id: str | None
+    ) -> Execution:
+        """A LIMIT (GTC) order as a person places it in the venue's app or web site, for
+        `Ledger.rest`: the venue's id, assets, lot step, rounding and request parameters."""
         raise NotImplementedError
 
     def unavailable(self) -> Response:

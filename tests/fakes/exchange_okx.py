@@ -104,7 +104,7 @@ class OkxVenue(OkxTrading, Venue):
                 request.body, fault, batch=True
             ),
             "GET /api/v5/trade/order": lambda: self._query_order(query),
-            "GET /api/v5/trade/orders-pending": lambda: ok([]),  # market orders never rest
+            "GET /api/v5/trade/orders-pending": lambda: self._pending(query),
             "GET /api/v5/trade/fills": lambda: self._fills(request.path, query),
             "GET /api/v5/trade/fills-history": lambda: self._fills(request.path, query),
         }

@@ -5,6 +5,11 @@ order look-up by `ordId` / `clOrdId`, and transaction details (fills) of the las
 A market order the book could not fill ends `canceled` with `accFillSz` short of its size (OKX's
 order states: live, partially_filled, filled, canceled; partially_filled is only ever transient
 for a market order). An archived order's look-up answers 51603 while its fills stay listed.
+
+A limit order placed by hand (FakeExchange.rest_by_hand) rests `live` or `partially_filled`, with
+`accFillSz` what executed so far and `fillSz` / `fillPx` / `fillTime` its last trade, until it is
+`filled`; /trade/orders-pending lists it meanwhile, and what it may still spend is `frozenBal`.
+Each of its trades is a fill with its own `tradeId`, `billId` and `ts` (the resting one "M").
 """
 
 from __future__ import annotations
@@ -45,6 +50,8 @@ MESSAGES = {
     "51149": "Order timed out. Please try again.",
     "51603": "Order does not exist.",
 }
+# the fake's order status -> OKX's `state` ("expired": a market order the book ran dry on)
+STATES = {"new": "live", "partially_filled": "partially_filled", "filled": "filled"}
 # OKX documents these HTTP statuses next to the codes (the error code table)
 STATUS = {"50004": 400, "51149": 500}
 
@@ -73,19 +80,19 @@ class OkxTrading:
     def _balance(self, query: dict[str, str]) -> Response:
         wanted = set(query["ccy"].split(",")) if query.get("ccy") else None
         with self.ledger.lock:
-            held = sorted(self.ledger.balances.items())
-        now = str(self.now())
+            free, locked = dict(self.ledger.balances), dict(self.ledger.locked)
+        now, zero = str(self.now()), Decimal(0)
         details = [
             {
                 "ccy": ccy,
-                "eq": plain(amount),
-                "cashBal": plain(amount),
-                "availBal": plain(amount),
-                "frozenBal": "0",
-                "ordFrozen": "0",
+                "eq": plain(free.get(ccy, zero) + locked.get(ccy, zero)),
+                "cashBal": plain(free.get(ccy, zero) + locked.get(ccy, zero)),
+                "availBal": plain(free.get(ccy, zero)),
+                "frozenBal": plain(locked[ccy]) if locked.get(ccy) else "0",
+                "ordFrozen": plain(locked[ccy]) if locked.get(ccy) else "0",
                 "uTime": now,
             }
-            for ccy, amount in held
+            for ccy in sorted(free.keys() | locked.keys())
             if wanted is None or ccy in wanted
         ]
         return ok([{"adjEq": "", "details": details, "totalEq": "", "uTime": now}])
@@ -162,6 +169,40 @@ class OkxTrading:
             )
         return self.result(params, "0", "Order placed", order.order_id)
 
+    def limit_order(
+        self, market: str, side: str, qty: Decimal, price: Decimal, client_id: str | None
+    ) -> Execution:
+        """OKX's app sends no clOrdId: the order's is "" unless one is given."""
+        info = self.instruments[market]
+        lot, tick = Decimal(info["lotSz"]), Decimal(info["tickSz"])
+        if not is_multiple(qty, lot) or not is_multiple(price, tick) or price <= 0:
+            raise ValueError(f"{market}: size in lots of {lot}, price in ticks of {tick}")
+        params = {"instId": market, "tdMode": "cash", "side": side, "ordType": "limit",
+                  "sz": plain(qty), "px": plain(price), "clOrdId": client_id or ""}
+        return Execution(
+            self.name,
+            str(self.ledger.next_order_id()),
+            client_id or "",
+            market,
+            info["baseCcy"],
+            info["quoteCcy"],
+            side,
+            qty,
+            price,
+            lot,
+            Decimal(1),
+            None,
+            self.now(),
+            params,
+        )
+
+    def _pending(self, query: dict[str, str]) -> Response:
+        """Resting orders, newest first (market orders never rest)."""
+        inst = query.get("instId")
+        with self.ledger.lock:
+            found = [o for o in self.ledger.orders if inst in (None, o.symbol) and o.resting]
+        return ok([_order_body(o) for o in reversed(found)])
+
     def result(
         self, params: dict[str, Any], code: str, msg: str | None = None, order_id: str = ""
     ) -> dict[str, str]:
@@ -222,6 +263,7 @@ def _order_body(order: FakeOrder) -> dict[str, Any]:
     two currencies (not something OKX documents for spot) the fake reports the first trade's
     currency and its total; the fills carry each trade's own."""
     ts, params = str(order.created_ms), order.params
+    limit = order.order_type == "limit"
     last = order.trades[-1] if order.trades else None
     fee_ccy = order.trades[0].commission_asset if order.trades else order.fee_asset
     return {
@@ -230,14 +272,14 @@ def _order_body(order: FakeOrder) -> dict[str, Any]:
         "ordId": order.order_id,
         "clOrdId": order.client_order_id,
         "tag": str(params.get("tag", "")),
-        "px": "",
+        "px": plain(order.price) if limit else "",
         "sz": str(params.get("sz", "")),
         "tgtCcy": str(params.get("tgtCcy", "")),
-        "ordType": "market",
+        "ordType": order.order_type,
         "side": order.side,
         "posSide": "net",
         "tdMode": "cash",
-        "state": "filled" if order.status == "filled" else "canceled",
+        "state": STATES.get(order.status, "canceled"),
         "accFillSz": plain(order.amount),
         "fillSz": plain(last.qty) if last else "0",
         "fillPx": plain(last.price) if last else "",
@@ -252,7 +294,7 @@ def _order_body(order: FakeOrder) -> dict[str, Any]:
         "cancelSource": "",  # OKX's code for "the book ran dry" is not documented here
         "cancelSourceReason": "",
         "fillTime": str(last.time_ms) if last else "",
-        "uTime": ts,
+        "uTime": str(order.updated_ms),
         "cTime": ts,
         "reduceOnly": "false",
         "attachAlgoOrds": [],
@@ -281,7 +323,7 @@ def _fill(order: FakeOrder, trade: FakeTrade, rate: Decimal) -> dict[str, str]:
         "fillMarkPx": "",
         "side": order.side,
         "posSide": "net",
-        "execType": "T",
+        "execType": "M" if trade.maker else "T",
         "feeCcy": trade.commission_asset,
         "fee": charged(trade.commission),
         "feeRate": charged(rate),
