@@ -18,9 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import hmac
 import html
-import ipaddress
 import logging
 import re
 import stat
@@ -44,6 +42,7 @@ from bot.engine.context import Clock, Engine, system_clock
 from bot.metrics import AppMetrics
 from bot.notify.health import alert_health, configured_channels, health_json
 from bot.runtime import running_bot
+from bot.web_access import sees_details
 from storage import downloads
 from storage.db import Database
 from storage.inbound import forget_beyond_newest, forget_processed_before
@@ -55,9 +54,6 @@ KEEP_CLAIMS = timedelta(days=7)  # Telegram and LINE stop redelivering within a 
 KEEP_CLAIMS_PER_CHANNEL = 100_000  # and never more than this many, however fast they come
 PRUNE_EVERY_S = 3600.0
 # A request relayed by a proxy carries one of these; its socket peer says nothing of the caller.
-FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
-
-
 def create_app(
     settings: Settings,
     *,
@@ -173,28 +169,6 @@ def _exchange_health(engine: Engine) -> dict[str, Any]:
         else:
             report["circuit"] = _plain(state)
     return report
-
-
-def sees_details(request: Request, token: str) -> bool:
-    """Whether `/health` may show its details: to `Authorization: Bearer <token>` (compared in
-    constant time; no token set, no bearer), or to a loopback peer that no proxy relayed. With
-    uvicorn's proxy headers a proxy on this machine looks like loopback, so a relayed request
-    (X-Forwarded-For, Forwarded, X-Real-IP) counts as from elsewhere: behind a local proxy that
-    sets none of them, the details are everyone's unless the proxy adds one."""
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if token and scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode("latin-1", "replace"), token.encode()
-    ):
-        return True
-    if any(name in request.headers for name in FORWARDING_HEADERS):
-        return False
-    try:
-        peer = ipaddress.ip_address(request.client.host if request.client else "")
-    except ValueError:  # Starlette's TestClient, a unix socket
-        return False
-    if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped is not None:
-        return peer.ipv4_mapped.is_loopback
-    return peer.is_loopback
 
 
 async def health(request: Request) -> Response:

@@ -68,7 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _serve(settings: Settings, args: argparse.Namespace, *, schedule: bool) -> int:
     from bot.engine.setup import open_database
-    from bot.runtime import serve_web
+    from bot.serve import serve_web
 
     open_database(settings).dispose()  # an unreachable database: one line, before the server
     polling = bool(getattr(args, "polling", False))

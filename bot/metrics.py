@@ -39,10 +39,11 @@ from bot.exchanges.request_observers import (
 )
 from bot.notify.channel_state import DOWN, EXHAUSTED, OK, RATE_LIMITED
 from bot.notify.health import alert_health, configured_channels
+from bot.web_access import sees_details
 from storage import monitoring
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
+    from bot.running import Runtime
 
 log = logging.getLogger(__name__)
 CHANNEL_STATES = (OK, RATE_LIMITED, EXHAUSTED, DOWN)
@@ -275,7 +276,6 @@ class AppMetrics:
                 status_code=401,
                 headers={"WWW-Authenticate": 'Bearer realm="dcabot metrics"'},
             )
-        from bot.app import sees_details  # the app's loopback rule; imported late (it imports us)
 
         if sees_details(request, ""):
             return None

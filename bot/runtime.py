@@ -1,19 +1,18 @@
-"""`dcabot run`: the engine, the scheduler (leader or standby) and the chat channels, in one
-event loop. Without chat tokens the terminal is the chat."""
+"""`dcabot run`'s parts in one event loop: the engines, the scheduler (leader or standby), the
+alert dispatcher, built once and closed in order (`running_bot`); the terminal chat. The web
+app (`bot/app.py`) builds its runtime here; `bot/serve.py` puts the app on uvicorn."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.chat.commands import build_registry
 from bot.chat.confirmations import ConfirmationBook
-from bot.chat.registry import ChatServices, Registry
+from bot.chat.registry import ChatServices
 from bot.chat.terminal import run_terminal
 from bot.config import Settings
 from bot.engine.context import Clock, system_clock
@@ -21,19 +20,12 @@ from bot.engine.exchange_keys import warn_about_key_location
 from bot.engine.incidents import report_incident
 from bot.engine.setup import open_accounts
 from bot.notify.service import run_dispatcher
+from bot.running import Runtime
 from bot.scheduler import DcaScheduler
 from bot.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 ALERTS_DRAIN_S = 15.0
-
-
-@dataclass
-class Runtime:
-    registry: Registry
-    services: ChatServices
-    scheduler: DcaScheduler | None
-    supervisor: Supervisor
 
 
 @asynccontextmanager
@@ -91,41 +83,3 @@ async def serve_terminal(settings: Settings, *, schedule: bool, greet: bool) -> 
         await run_terminal(
             runtime.registry, runtime.services, first_command="/status" if greet else None
         )
-
-
-def _exit_quietly(signum: int, frame: object) -> None:
-    raise SystemExit(0)
-
-
-async def serve_web(
-    settings: Settings, *, host: str, port: int, schedule: bool, polling: bool = False
-) -> None:
-    """The webhook app on uvicorn (with the scheduler when `schedule`), until SIGINT/SIGTERM."""
-    import uvicorn
-
-    from bot.app import create_app
-    from bot.chat.channels import check_chat_settings
-    from bot.engine.errors import UserError
-
-    check_chat_settings(settings)
-    app = create_app(settings, schedule=schedule, polling=polling)
-    config = uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_config=None,  # the root logger `dcabot` configured
-        access_log=False,
-        server_header=False,
-        proxy_headers=True,
-    )
-    server = uvicorn.Server(config)
-    # uvicorn re-raises SIGTERM once it has shut down gracefully; make that a clean exit
-    signal.signal(signal.SIGTERM, _exit_quietly)
-    try:
-        await server.serve()
-    except SystemExit as exc:
-        if exc.code == 0:
-            raise
-        raise UserError(
-            f"the web app did not start on {host}:{port}; the log above says why"
-        ) from None

@@ -19,7 +19,7 @@ from bot.chat.strangers import StrangerGate
 from bot.chat.telegram_channel import TelegramChannel, build_application, webhook_secret
 from bot.config import Settings
 from bot.engine.errors import UserError
-from bot.runtime import Runtime
+from bot.running import Runtime
 
 log = logging.getLogger(__name__)
 
