@@ -137,3 +137,14 @@ async def test_values_also_in_the_owners_money_say_where_the_rate_came_from(
     assert profit["Value now in THB"].startswith("≈ 0.00 THB (36.5 a USDT")
     plain = make_bot(make_settings(tmp_path, prices_csv=BTC_DAILY), db, clock)
     assert not any("THB" in f.label for f in (await plain.say("/status")).fields)
+
+
+async def test_every_confirmation_says_until_when_it_is_taken(
+        tmp_path: Path, db: Database, clock: Clock) -> None:
+    clock.now = MONDAY
+    bot = bangkok(tmp_path, db, clock)
+    await bot.say("/reserve add 40")
+    for command in ("/buy 50", "/pause", "/reserve deploy"):
+        reply = await bot.say(command)
+        assert reply.confirm_token, command
+        assert reply.footer == "Confirm within 60 s (by 07:01:00 +07); it works once.", command

@@ -7,6 +7,7 @@ import platform
 from bot import __version__
 from bot.cards import format as fmt
 from bot.cards.reply import Button, Field, Reply, Tone, text_reply
+from bot.chat.asking import confirm_card
 from bot.chat.registry import Invocation, Registry
 from bot.chat.roles import Role
 from bot.engine import pause
@@ -45,14 +46,12 @@ def register(registry: Registry) -> None:
                 tone=Tone.SUCCESS,
             )
 
-        token = call.services.confirmations.ask(
-            call.user, "Pause trading", confirmed, retry_hint="/pause"
-        )
-        return Reply(
-            kind="buy_confirm",
+        return confirm_card(
+            call,
+            summary="Pause trading",
+            action=confirmed,
+            retry_hint="/pause",
             title="Pause the bot's trading?",
-            tone=Tone.WARNING,
-            confirm_token=token,
             lines=(
                 "Scheduled buys, the sells and buys of trend flips and S4 rotations stop; "
                 "the bot keeps answering and alerting. Orders already sent are settled.",
@@ -76,14 +75,12 @@ def register(registry: Registry) -> None:
                 "Trading resumed", "The next due run buys as scheduled.", tone=Tone.SUCCESS
             )
 
-        token = call.services.confirmations.ask(
-            call.user, "Resume trading", confirmed, retry_hint="/resume"
-        )
-        return Reply(
-            kind="buy_confirm",
+        return confirm_card(
+            call,
+            summary="Resume trading",
+            action=confirmed,
+            retry_hint="/resume",
             title="Resume the bot's trading?",
-            tone=Tone.WARNING,
-            confirm_token=token,
             fields=(
                 Field("Paused by", current.paused_by),
                 Field("Since", fmt.local_time(current.paused_at, engine.settings.zone)),

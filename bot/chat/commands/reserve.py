@@ -5,9 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from bot.cards import format as fmt
-from bot.cards.reply import Field, Reply, Tone
+from bot.cards.reply import Field, Reply
 from bot.chat.arguments import parse_amount, parse_percent
-from bot.chat.commands.trading import expiry, order_on_confirm, pick_exchange
+from bot.chat.asking import confirm_card
+from bot.chat.commands.trading import order_on_confirm, pick_exchange
 from bot.chat.registry import Invocation, Registry, require_admin
 from bot.chat.roles import Role
 from bot.engine.caps import capped_sale, capped_spend
@@ -111,12 +112,6 @@ def register(registry: Registry) -> None:
             )
 
             spend = capped_spend(engine, view.balance)
-            token = call.services.confirmations.ask(
-                call.user,
-                f"Deploy the reserve of {fmt.money(view.balance, quote)}",
-                confirmed,
-                retry_hint="/reserve deploy",
-            )
             price = await engine.exchange.price(engine.symbol)
             fee = spend * engine.settings.taker_fee
             title = f"Buy BTC with the whole reserve ({fmt.money(view.balance, quote)})?"
@@ -127,11 +122,13 @@ def register(registry: Registry) -> None:
                     f"The per-order cap on {view.exchange} is {fmt.money(spend, quote)}: "
                     f"{fmt.money(view.balance - spend, quote)} stays in the reserve.",
                 )
-            return Reply(
-                kind="buy_confirm",
+            return confirm_card(
+                call,
+                summary=f"Deploy the reserve of {fmt.money(view.balance, quote)}",
+                action=confirmed,
+                retry_hint="/reserve deploy"
+                + (f" {engine.exchange.name}" if call.services.accounts.several else ""),
                 title=title,
-                tone=Tone.WARNING,
-                confirm_token=token,
                 fields=(
                     Field("Exchange", f"{view.exchange} {view.mode}"),
                     Field("Price now", fmt.price(price, quote)),
@@ -141,7 +138,6 @@ def register(registry: Registry) -> None:
                     Field("Fee about", fmt.money(fee, quote)),
                 ),
                 lines=lines,
-                footer=expiry(call),
             )
         raise UserError(
             f"{shown(action)!r} is not a /reserve action; use add or deploy"
@@ -173,13 +169,6 @@ def register(registry: Registry) -> None:
             quote,
         )
 
-        token = call.services.confirmations.ask(
-            call.user,
-            f"Sell {fmt.number(percent)}% of your {base}",
-            confirmed,
-            retry_hint=f"/sell {fmt.number(percent)}"
-            + (f" {engine.exchange.name}" if call.services.accounts.several else ""),
-        )
         wanted = held * percent / 100
         selling = await capped_sale(engine, wanted, engine.symbol)
         price = await engine.exchange.price(engine.symbol)
@@ -190,11 +179,13 @@ def register(registry: Registry) -> None:
                 f"The per-order cap on {engine.exchange.name} limits one sale to about "
                 f"{fmt.crypto(selling, base)}; the rest of your {base} is kept.",
             )
-        return Reply(
-            kind="buy_confirm",
+        return confirm_card(
+            call,
+            summary=f"Sell {fmt.number(percent)}% of your {base}",
+            action=confirmed,
+            retry_hint=f"/sell {fmt.number(percent)}"
+            + (f" {engine.exchange.name}" if call.services.accounts.several else ""),
             title=f"Sell {fmt.number(percent)}% of your {base}?",
-            tone=Tone.WARNING,
-            confirm_token=token,
             fields=(
                 Field("About", fmt.crypto(selling, base)),
                 Field("Exchange", f"{engine.exchange.name} {engine.mode}"),
@@ -204,5 +195,4 @@ def register(registry: Registry) -> None:
                 Field("Proceeds go to", f"the {engine.exchange.name} reserve"),
             ),
             lines=lines,
-            footer=expiry(call),
         )

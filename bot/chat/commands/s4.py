@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from bot.cards import format as fmt
 from bot.cards.alerts_s4 import NAMES, holdings_text
 from bot.cards.reply import Button, Field, Reply, Tone
+from bot.chat.asking import confirm_card
 from bot.chat.registry import Invocation, Registry
 from bot.engine import strategy_settings
 from bot.engine.context import Engine
@@ -77,16 +78,13 @@ async def ask_to_execute(call: Invocation, engine: Engine) -> Reply:
             lines=(view.next_signal(engine) + ".",),
         )
 
-    token = call.services.confirmations.ask(
-        call.user, "Trade S4 rotations", confirmed,
-        retry_hint=f"/strategy s4 execute on {engine.exchange.name}",
-    )
     buys = NAMES[view.active.value]
-    return Reply(
-        kind="buy_confirm",
+    return confirm_card(
+        call,
+        summary="Trade S4 rotations",
+        action=confirmed,
+        retry_hint=f"/strategy s4 execute on {engine.exchange.name}",
         title="Trade S4 rotations for real?",
-        tone=Tone.WARNING,
-        confirm_token=token,
         fields=(
             Field("S4 holds", NAMES[view.active.value]),
             Field("Holdings", holdings_text(view.holdings) or "could not be read"),

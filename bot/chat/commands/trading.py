@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from bot.cards import format as fmt
 from bot.cards.reply import Field, Reply, Tone
 from bot.chat.arguments import parse_amount
+from bot.chat.asking import confirm_card
 from bot.chat.registry import Invocation, Registry
 from bot.chat.roles import Role
 from bot.engine.buy_now import buy_now, preview_buy
@@ -104,15 +105,6 @@ def order_on_confirm(
     return confirmed
 
 
-def expiry(call: Invocation) -> str:
-    """When a confirmation asked now stops working, for its card's footer."""
-    book = call.services.confirmations
-    until = book.clock() + book.ttl
-    zone = call.services.engine.settings.zone
-    return (f"Confirm within {int(book.ttl.total_seconds())} s (by "
-            f"{until.astimezone(zone):%H:%M:%S %Z}); it works once.")
-
-
 def pick_exchange(call: Invocation, before: int, wrong: str) -> Engine:
     """The engine of the exchange named after `before` arguments (the default when none is);
     `wrong` when more words follow, or the word is not an exchange of this bot."""
@@ -146,18 +138,13 @@ def register(registry: Registry) -> None:
             base,
             quote,
         )
-        token = call.services.confirmations.ask(
-            call.user,
-            f"Buy {fmt.money(amount, quote)} of {base}",
-            confirmed,
+        return confirm_card(
+            call,
+            summary=f"Buy {fmt.money(amount, quote)} of {base}",
+            action=confirmed,
             retry_hint=f"/buy {fmt.number(amount)}"
             + (f" {engine.exchange.name}" if call.services.accounts.several else ""),
-        )
-        return Reply(
-            kind="buy_confirm",
             title=f"Buy {base} for {fmt.money(amount, quote)}?",
-            tone=Tone.WARNING,
-            confirm_token=token,
             fields=(
                 Field("Mode", f"{preview.mode} · {preview.exchange}"),
                 Field("Price now", fmt.price(preview.price, quote)),
@@ -165,5 +152,4 @@ def register(registry: Registry) -> None:
                 Field("Fee about", fmt.crypto(preview.estimated_fee, base)),
                 Field(f"{quote} free", fmt.money(preview.quote_free, quote)),
             ),
-            footer=expiry(call),
         )
