@@ -7,7 +7,6 @@ that names the variable, says what is wrong and shows a good value (`SettingsErr
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
@@ -27,23 +26,22 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 
 from bot import config_checks as checks
 from bot import config_exchanges as exchanges
+from bot.config_chat import ChatSettings
 from bot.config_choices import Mode as Mode  # re-exported: every module names them from here
 from bot.config_choices import PartialRest as PartialRest
 from bot.config_choices import PriceSource as PriceSource
 from bot.config_errors import EXAMPLES as EXAMPLES  # re-exported: the start-up line's parts
-from bot.config_errors import LINE_API, TELEGRAM_API, describe
 from bot.config_errors import SECRET_VARIABLES as SECRET_VARIABLES
-from bot.config_service import ServiceSettings
+from bot.config_errors import describe
 
 CHANNELS = ("telegram", "line", "terminal")
-_WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_\-]{1,256}$")
 
 
 def _env(name: str, default: Any, **extra: Any) -> Any:
     return Field(default=default, validation_alias=AliasChoices(name), **extra)
 
 
-class Settings(ServiceSettings):
+class Settings(ChatSettings):
     """All of dcabot's settings. Build with `load_settings()` to get the one-line errors."""
 
     model_config = SettingsConfigDict(
@@ -82,21 +80,6 @@ class Settings(ServiceSettings):
     confirm_ttl_s: int = _env("DCABOT_CONFIRM_TTL", default=60)
     missed_run_grace_h: float = _env("DCABOT_MISSED_RUN_GRACE", default=6.0)
     trend_history_days: int = _env("DCABOT_TREND_HISTORY_DAYS", default=1000)
-    telegram_bot_token: str = _env("TELEGRAM_BOT_TOKEN", default="")
-    telegram_webhook_secret: str = _env("TELEGRAM_WEBHOOK_SECRET", default="")
-    telegram_api_url: str = _env("TELEGRAM_API_URL", default=TELEGRAM_API)
-    line_channel_secret: str = _env("LINE_CHANNEL_SECRET", default="")
-    line_channel_access_token: str = _env("LINE_CHANNEL_ACCESS_TOKEN", default="")
-    line_api_url: str = _env("LINE_API_URL", default=LINE_API)
-    public_url: str = _env("PUBLIC_URL", default="")
-    alert_routes: str = _env("DCABOT_ALERT_ROUTES", default="")
-    telegram_rate: float = _env("DCABOT_TELEGRAM_RATE", default=30.0)
-    telegram_chat_rate: float = _env("DCABOT_TELEGRAM_CHAT_RATE", default=1.0)
-    telegram_group_rate: float = _env("DCABOT_TELEGRAM_GROUP_RATE", default=20.0)
-    line_rate: float = _env("DCABOT_LINE_RATE", default=100.0)
-    line_quota_reset_day: int = _env("DCABOT_LINE_QUOTA_RESET_DAY", default=1)
-    alert_retry_max_s: float = _env("DCABOT_ALERT_RETRY_MAX", default=600.0)
-    stranger_replies: int = _env("DCABOT_STRANGER_REPLIES", default=20)
     health_token: SecretStr = _env("DCABOT_HEALTH_TOKEN", default=SecretStr(""))
 
     @field_validator("data_dir", mode="before")
@@ -213,49 +196,6 @@ class Settings(ServiceSettings):
         checks.check_bearer_token(value.get_secret_value())
         return value
 
-    @field_validator("telegram_bot_token")
-    @classmethod
-    def _telegram_token(cls, value: str) -> str:
-        return checks.check_telegram_token(value)
-
-    @field_validator("line_channel_secret", "line_channel_access_token")
-    @classmethod
-    def _line_secret(cls, value: str) -> str:
-        return checks.check_opaque_secret(value)
-
-    @field_validator("telegram_webhook_secret")
-    @classmethod
-    def _webhook_secret(cls, value: str) -> str:
-        if value and not _WEBHOOK_SECRET.match(value):
-            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
-        return value
-
-    @field_validator("telegram_api_url", "line_api_url")
-    @classmethod
-    def _api_url(cls, value: str) -> str:
-        return checks.check_url(value)
-
-    @field_validator("public_url")
-    @classmethod
-    def _public_url(cls, value: str) -> str:
-        try:
-            return checks.check_url(value, https_only=True, empty_means="no charts on LINE")
-        except ValueError:
-            raise ValueError(
-                "must be the bot's https:// address with a host (LINE fetches charts over https)"
-            ) from None
-
-    @field_validator("alert_routes")
-    @classmethod
-    def _alert_routes(cls, value: str, info: ValidationInfo) -> str:
-        tokens = {
-            "telegram": info.data.get("telegram_bot_token", ""),
-            "line": info.data.get("line_channel_access_token", ""),
-        }
-        if value.strip():
-            checks.check_routes(value, tokens)
-        return value
-
     def mode_for(self, exchange: str) -> Mode:
         """The exchange's own mode (`DCABOT_MODE_OKX`), or `DCABOT_MODE`."""
         own: Mode | None = getattr(self, f"mode_{exchange}", None)
@@ -293,10 +233,6 @@ class Settings(ServiceSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'dcabot.db').as_posix()}"
-
-    @property
-    def chat_tokens_configured(self) -> bool:
-        return bool(self.telegram_bot_token or self.line_channel_access_token)
 
 
 class SettingsError(Exception):

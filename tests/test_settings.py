@@ -21,15 +21,13 @@ from pydantic import BaseModel, ValidationError
 from bot.cli import main
 from bot.config import (
     EXAMPLES,
-    LINE_API,
     SECRET_VARIABLES,
-    TELEGRAM_API,
     VARIABLES,
     SettingsError,
     load_settings,
 )
 from bot.config_checks import AMOUNT_RULES, NUMBER_RULES
-from bot.config_errors import describe
+from bot.config_errors import LINE_API, TELEGRAM_API, describe
 from storage.master_key import encode_master_key, new_master_key
 from tests.test_readme import table
 

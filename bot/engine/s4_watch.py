@@ -275,10 +275,8 @@ def s4_in_use(engine: Engine) -> bool:
     if strategy_settings.current(engine).s4_execute:
         return True
     with engine.db.transaction() as session:
-        return any(
-            s.mode == "s4" and not s.paused
-            for s in schedules.active(session, engine.exchange.name)
-        )
+        legs = schedules.active(session, engine.exchange.name)
+        return any(s.mode == "s4" and not s.paused for s in legs)
 
 
 async def s4_market(engine: Engine, execute: bool) -> tuple[str, str]:

@@ -30,7 +30,7 @@ from bot.exchanges.base import (
 )
 from bot.exchanges.ccxt_calls import CcxtCalls, ExchangeLog, RetryPolicy, Sleep
 from bot.exchanges.ccxt_client import build_client
-from bot.exchanges.ccxt_orders import describe_fill, is_final, quote_to_spend, to_decimal
+from bot.exchanges.ccxt_orders import describe_fill, quote_to_spend, to_decimal
 from bot.exchanges.circuit import CircuitBreaker, CircuitListener, CircuitState
 from bot.exchanges.exchange_clock import ClockListener, ExchangeClock
 from bot.exchanges.markets import rules_from_ccxt_market
@@ -39,7 +39,7 @@ from bot.exchanges.public_market import OHLCV_PAGE, closed_daily_candles
 from bot.exchanges.quantize import exchange_title, fmt_plain, plan_buy, plan_sell
 from bot.exchanges.rate_gate import PauseListener, PauseLoader, RateGate
 from bot.exchanges.single_flight import SingleFlight
-from bot.exchanges.trade_history import TradePage, read_trade_history
+from bot.exchanges.trade_history import TradePage, read_order_status, read_trade_history
 from storage.credentials import ApiCredentials
 from strategies.candles import Candle
 
@@ -89,34 +89,17 @@ class CcxtExchange:
             self.title, mode, self._wall_clock, on_pause=on_pause, load=load_pause
         )
         self.client = build_client(
-            exchange_id,
-            mode,
-            credentials=credentials,
-            base_url=base_url,
-            timeout_s=timeout_s,
-            client_config=client_config or {},
-            gate=self.gate,
-            logger=_wire_log,
+            exchange_id, mode, credentials=credentials, base_url=base_url, timeout_s=timeout_s,
+            client_config=client_config or {}, gate=self.gate, logger=_wire_log,
         )
         self.breaker = CircuitBreaker(
-            exchange_id,
-            mode,
-            title=self.title,
-            threshold=circuit_failures,
-            cooldown=circuit_cooldown,
-            clock=clock,
-            on_change=on_circuit_change,
+            exchange_id, mode, title=self.title, threshold=circuit_failures,
+            cooldown=circuit_cooldown, clock=clock, on_change=on_circuit_change,
         )
         self.log = ExchangeLog(log, {"mode": mode, "exchange": exchange_id})
         self.calls = CcxtCalls(
-            self.client,
-            self.breaker,
-            retry or RetryPolicy(),
-            self.log,
-            title=self.title,
-            mode=mode,
-            gate=self.gate,
-            sleep=sleep,
+            self.client, self.breaker, retry or RetryPolicy(), self.log, title=self.title,
+            mode=mode, gate=self.gate, sleep=sleep,
         )
         self.time = ExchangeClock(self.calls, clock, self._admit, on_clock)
         self.calls.resync = self.time.sync
@@ -198,12 +181,7 @@ class CcxtExchange:
         return await read_trade_history(self.calls, rules, cursor, now_ms)
 
     async def order_status(self, symbol: str, exchange_order_id: str) -> tuple[str, bool]:
-        """An order the trade list names by its exchange id: its client order id, and whether
-        it is done executing (a resting order may fill more later)."""
-        order = await self.calls.read(
-            f"order {exchange_order_id}",
-            lambda: self.client.fetch_order(exchange_order_id, symbol))
-        return str(order.get("clientOrderId") or ""), is_final(order)
+        return await read_order_status(self.calls, symbol, exchange_order_id)
 
     def circuit_state(self) -> CircuitState:
         return self.breaker.state()

@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.exchanges.base import Fill, MarketRules
 from bot.exchanges.ccxt_calls import CcxtCalls
-from bot.exchanges.ccxt_orders import fill_from_order
+from bot.exchanges.ccxt_orders import fill_from_order, is_final
 
 BINANCE_PAGE, OKX_PAGE, OTHER_PAGE = 1000, 100, 500
 MAX_PAGES = 200  # 200,000 Binance trades in one sync at most; the next sync goes on
@@ -128,3 +128,12 @@ async def read_trade_history(calls: CcxtCalls, rules: MarketRules, cursor: str,
     keys = [_key(exchange, t) for rows in booked.values() for t in rows]
     orders.sort(key=lambda o: o.at)
     return TradePage(tuple(orders), str(max(keys)) if keys else cursor)
+
+
+async def read_order_status(calls: CcxtCalls, symbol: str, exchange_order_id: str
+                            ) -> tuple[str, bool]:
+    """An order the trade list names by its exchange id: its client order id, and whether it
+    is done executing (a resting order may fill more later)."""
+    order = await calls.read(f"order {exchange_order_id}",
+                             lambda: calls.client.fetch_order(exchange_order_id, symbol))
+    return str(order.get("clientOrderId") or ""), is_final(order)
