@@ -228,3 +228,13 @@ def backlog(session: Session) -> tuple[int, datetime | None]:
         )
     ).one()
     return int(count or 0), oldest
+
+
+def told(session: Session, kind: str, field: str, value: str, *, within: int = 50) -> bool:
+    """Whether one of the newest `within` alerts of `kind` carries `field` = `value` (an alert
+    said once per day, per shortfall: its key in its payload)."""
+    rows = session.scalars(
+        select(OutboxAlert).where(OutboxAlert.kind == kind)
+        .order_by(OutboxAlert.id.desc()).limit(within)
+    )
+    return any(payload_of(row).get(field) == value for row in rows)

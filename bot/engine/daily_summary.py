@@ -19,7 +19,7 @@ from bot.engine.profit_report import period_start, profit_view
 from bot.engine.schedule_spec import ScheduleSpec
 from bot.exchanges.base import ExchangeError
 from storage import outbox, schedules
-from storage.models import Order, OutboxAlert, ScheduleRun
+from storage.models import Order, ScheduleRun
 
 KIND = "daily_summary"
 
@@ -70,11 +70,7 @@ async def _accounts_part(accounts: Accounts, since: datetime) -> list[dict[str, 
 
 def sent_for(accounts: Accounts, day: str) -> bool:
     with accounts.db.transaction() as session:
-        return any(
-            outbox.payload_of(row).get("day") == day
-            for row in session.scalars(select(OutboxAlert).where(OutboxAlert.kind == KIND)
-                                       .order_by(OutboxAlert.id.desc()).limit(5))
-        )
+        return outbox.told(session, KIND, "day", day)
 
 
 async def send_daily_summary(accounts: Accounts) -> bool:

@@ -12,6 +12,7 @@ from bot.engine.context import Engine
 from bot.engine.portfolio import cost_basis
 from storage import ledger, orders
 from storage.models import Order, Schedule
+from strategies.cdc import CdcSeries
 
 RULES = {
     "flip_sell": "the trend turned red: sell the set percent of the BTC into the reserve",
@@ -35,21 +36,26 @@ def _schedule(session: Session, order: Order) -> Schedule | None:
     return session.get(Schedule, int(parts[1]))
 
 
+def cdc_point(series: CdcSeries, at: int) -> dict[str, Any]:
+    """The trend, zone and EMAs of one candle of a CDC series, as a card shows them."""
+    fast, slow = series.ema_fast[at], series.ema_slow[at]
+    zone, trend = series.zones[at], series.trends[at]
+    return {
+        "trend": trend.value if trend is not None else None,
+        "zone": zone.value if zone is not None else None,
+        "ema_fast": f"{fast:.2f}" if fast is not None else None,
+        "ema_slow": f"{slow:.2f}" if slow is not None else None,
+        "trend_candle": series.times[at],
+    }
+
+
 def trend_context(engine: Engine) -> dict[str, Any]:
     """The trend the engine last read (on the trend's own exchange), if it read one."""
     reading = (engine.trend_source or engine).memory.trend
     series = getattr(reading, "series", None)
     if series is None or not len(series):
         return {}
-    fast, slow = series.ema_fast[-1], series.ema_slow[-1]
-    zone, trend = series.zones[-1], series.trends[-1]
-    return {
-        "trend": trend.value if trend is not None else None,
-        "zone": zone.value if zone is not None else None,
-        "ema_fast": f"{fast:.2f}" if fast is not None else None,
-        "ema_slow": f"{slow:.2f}" if slow is not None else None,
-        "trend_candle": series.times[-1],
-    }
+    return cdc_point(series, -1)
 
 
 def fill_context(session: Session, engine: Engine, order: Order) -> dict[str, Any]:

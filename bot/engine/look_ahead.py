@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
-
 from bot.engine.accounts import Accounts
 from bot.engine.context import Engine
 from bot.engine.funds import funds_now, read_balances
@@ -22,7 +20,6 @@ from bot.engine.schedule_spec import ScheduleSpec
 from bot.engine.trend_watch import read_trend
 from bot.exchanges.base import ExchangeError
 from storage import outbox, schedules
-from storage.models import OutboxAlert
 from strategies.cdc import Trend
 
 RUNWAY_RUNS = 4  # warn when the free money pays for fewer than this many coming runs
@@ -110,9 +107,7 @@ async def runway(engine: Engine, runs: list[NextRun]) -> Runway:
 
 def _told(engine: Engine, kind: str, key: str) -> bool:
     with engine.db.transaction() as session:
-        return any(outbox.payload_of(row).get("key") == key for row in session.scalars(
-            select(OutboxAlert).where(OutboxAlert.kind == kind)
-            .order_by(OutboxAlert.id.desc()).limit(50)))
+        return outbox.told(session, kind, "key", key)
 
 
 def _tell(engine: Engine, kind: str, key: str, payload: dict[str, object]) -> bool:

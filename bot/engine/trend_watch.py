@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.engine.context import Engine
+from bot.engine.fill_context import cdc_point
 from bot.engine.flip_actions import act_on_flip
 from bot.exchanges.base import ExchangeError
 from storage import outbox
@@ -133,17 +134,12 @@ def _record_flips(engine: Engine, reading: TrendReading) -> Flip | None:
 
 def _flip_reading(reading: TrendReading, flip: Flip) -> dict[str, object]:
     """The zone and the EMAs at the flip's candle, for the card that tells it."""
-    series = reading.series
     try:
-        at = series.times.index(flip.time)
+        at = reading.series.times.index(flip.time)
     except ValueError:
         return {}
-    fast, slow, zone = series.ema_fast[at], series.ema_slow[at], series.zones[at]
-    return {
-        "zone": zone.value if zone is not None else None,
-        "ema_fast": f"{fast:.2f}" if fast is not None else None,
-        "ema_slow": f"{slow:.2f}" if slow is not None else None,
-    }
+    point = cdc_point(reading.series, at)
+    return {key: point[key] for key in ("zone", "ema_fast", "ema_slow")}
 
 
 async def act_on_flips(engine: Engine, reading: TrendReading | None = None) -> str | None:
