@@ -35,7 +35,9 @@ from starlette.routing import Route
 
 from bot import __version__
 from bot.chat.channels import ChatChannels, open_channels
+from bot.chat.confirmations import KEEP_AFTER_EXPIRY
 from bot.chat.line_channel import charts_folder
+from bot.chat.strangers import REFUSAL_INTERVAL
 from bot.chat.webhooks import line_webhook, telegram_webhook
 from bot.config import Settings
 from bot.engine.context import Clock, Engine, system_clock
@@ -43,7 +45,7 @@ from bot.metrics import AppMetrics
 from bot.notify.health import alert_health, configured_channels, health_json
 from bot.runtime import running_bot
 from bot.web_access import sees_details
-from storage import downloads
+from storage import confirmations, downloads, strangers
 from storage.db import Database
 from storage.inbound import forget_beyond_newest, forget_processed_before
 
@@ -127,10 +129,19 @@ async def _forget_old_claims(engine: Engine) -> None:
                 forget_beyond_newest, engine.db, KEEP_CLAIMS_PER_CHANNEL
             )
             dropped += await asyncio.to_thread(downloads.forget_before, engine.db, engine.clock())
+            dropped += await asyncio.to_thread(_forget_answered, engine)
             log.debug("forgot %d old update claims", dropped)
         except Exception as exc:  # the database may be down for a while; try again later
             log.warning("could not prune processed updates: %s", type(exc).__name__)
         await asyncio.sleep(PRUNE_EVERY_S)
+
+
+def _forget_answered(engine: Engine) -> int:
+    """Confirmations long expired, and strangers' refusals that hold nothing back any more."""
+    now = engine.clock()
+    return confirmations.forget_expired_before(
+        engine.db, now - KEEP_AFTER_EXPIRY
+    ) + strangers.forget_refused_before(engine.db, now - REFUSAL_INTERVAL)
 
 
 def _database_answers(db: Database) -> bool:

@@ -51,7 +51,7 @@ async def running_bot(
     scheduler = DcaScheduler(accounts) if schedule else None
     services = ChatServices(
         engine,
-        ConfirmationBook(timedelta(seconds=settings.confirm_ttl_s), engine.clock),
+        ConfirmationBook(engine.db, timedelta(seconds=settings.confirm_ttl_s), engine.clock),
         accounts=accounts,
     )
     if scheduler is not None:

@@ -170,3 +170,31 @@ class TradeSync(Base):
     symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
     cursor: Mapped[str] = mapped_column(String(64))
     synced_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class PendingConfirmation(Base):
+    """A money-moving or trading-changing command asked and waiting for its asker's tap: what
+    to do (`kind`, `params` as JSON), who may answer, until when. `state` goes from `pending`
+    to `taken` or `cancelled` in one conditional update, so one tap wins across processes."""
+
+    __tablename__ = "pending_confirmations"
+
+    token: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    params: Mapped[str] = mapped_column(Text)
+    asker: Mapped[str] = mapped_column(String(80))
+    summary: Mapped[str] = mapped_column(String(200))
+    retry_hint: Mapped[str] = mapped_column(String(120))
+    asked_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    state: Mapped[str] = mapped_column(String(12), default="pending")
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class StrangerRefusal(Base):
+    """When a stranger (by channel:id) last heard the refusal, shared by every web worker."""
+
+    __tablename__ = "stranger_refusals"
+
+    user_key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    refused_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)

@@ -65,5 +65,5 @@ class Bot:
 def make_bot(settings: Settings, db: Database, clock: Clock) -> Bot:
     """Every exchange of `DCABOT_EXCHANGES` (one engine each), as `dcabot run` opens them."""
     accounts = open_accounts(settings, clock=clock, db=db)
-    book = ConfirmationBook(timedelta(seconds=settings.confirm_ttl_s), clock)
+    book = ConfirmationBook(db, timedelta(seconds=settings.confirm_ttl_s), clock)
     return Bot(build_registry(), ChatServices(accounts.default, book, accounts=accounts))

@@ -30,7 +30,7 @@ def bot(tmp_path: Path, db: Database, clock: Clock) -> Bot:
 
 async def confirm(bot: Bot, ask: Reply) -> Reply:
     assert ask.confirm_token, ask
-    return await bot.services.confirmations.answer(ADMIN, ask.confirm_token, accept=True)
+    return await bot.registry.confirm(bot.services, ADMIN, ask.confirm_token, accept=True)
 
 
 def orders(db: Database) -> list[Order]:

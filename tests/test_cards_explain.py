@@ -91,7 +91,7 @@ async def test_sell_and_deploy_confirmations_show_price_amounts_fee_and_expiry(
     clock.now = MONDAY + timedelta(hours=2)
     bot = bangkok(tmp_path, db, clock)
     ask = await bot.say("/buy 1000")
-    await bot.services.confirmations.answer(ADMIN, ask.confirm_token or "", accept=True)
+    await bot.registry.confirm(bot.services, ADMIN, ask.confirm_token or "", accept=True)
     await bot.say("/reserve add 300")
     price = (await bot.services.engine.exchange.price("BTC/USDT")).price
     sell = await bot.say("/sell 50")
@@ -106,7 +106,7 @@ async def test_sell_and_deploy_confirmations_show_price_amounts_fee_and_expiry(
     assert rows["Spends"] == "300.00 USDT" and rows["Fee about"] == "0.30 USDT"
     assert rows["You get about"] == f"{Decimal(300) / price * Decimal('0.999'):.8f} BTC"
     assert deploy.footer.startswith("Confirm within 60 s")
-    done = await bot.services.confirmations.answer(ADMIN, deploy.confirm_token or "",
+    done = await bot.registry.confirm(bot.services, ADMIN, deploy.confirm_token or "",
                                                    accept=True)
     assert all("stays in your USDT balance" not in line for line in done.lines)
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.cards.reply import Reply
-from bot.chat.commands.trading import order_on_confirm
+from bot.chat.commands.trading import order_reply
 from bot.chat.roles import Role, User
 from bot.engine.orders import OrderOutcome
 from storage.db import Database
@@ -62,9 +62,9 @@ async def test_buy_asks_then_fills_once_and_status_adds_up(bot: Bot) -> None:
     assert ask.kind == "buy_confirm" and ask.confirm_token
     assert bot.counts() == (0, 0, 0, 0)  # asking writes nothing
     admin = User("telegram", "1", Role.ADMIN)
-    done = await bot.services.confirmations.answer(admin, ask.confirm_token, accept=True)
+    done = await bot.registry.confirm(bot.services, admin, ask.confirm_token, accept=True)
     assert done.kind == "order_result" and done.title == "Bought"
-    again = await bot.services.confirmations.answer(admin, ask.confirm_token, accept=True)
+    again = await bot.registry.confirm(bot.services, admin, ask.confirm_token, accept=True)
     assert again.title == "Nothing to confirm"
     orders, alerts, fills, _ = bot.counts()
     assert (orders, fills) == (1, 1)
@@ -86,10 +86,10 @@ async def test_a_cancelled_or_foreign_confirmation_does_nothing(bot: Bot) -> Non
     ask = await bot.say("/buy 50")
     assert ask.confirm_token
     stranger = User("telegram", "2", Role.ADMIN)
-    refused = await bot.services.confirmations.answer(stranger, ask.confirm_token, accept=True)
+    refused = await bot.registry.confirm(bot.services, stranger, ask.confirm_token, accept=True)
     assert refused.title == "Not yours"
     owner = User("telegram", "1", Role.ADMIN)
-    cancelled = await bot.services.confirmations.answer(owner, ask.confirm_token, accept=False)
+    cancelled = await bot.registry.confirm(bot.services, owner, ask.confirm_token, accept=False)
     assert "cancelled, nothing was done" in text_of(cancelled)
     assert bot.counts() == (0, 0, 0, 0)
 
@@ -99,7 +99,7 @@ async def test_an_expired_confirmation_does_nothing(bot: Bot, clock: Clock) -> N
     assert ask.confirm_token
     clock.advance(seconds=61)
     owner = User("telegram", "1", Role.ADMIN)
-    expired = await bot.services.confirmations.answer(owner, ask.confirm_token, accept=True)
+    expired = await bot.registry.confirm(bot.services, owner, ask.confirm_token, accept=True)
     assert "expired after 60 s" in text_of(expired) and "/buy 50" in text_of(expired)
     assert bot.counts() == (0, 0, 0, 0)
 
@@ -192,7 +192,7 @@ async def test_thai_and_full_width_digits_buy_the_amount_the_confirmation_shows(
         ask = await bot.say(f"/buy {typed}")
         assert ask.title == "Buy BTC for 50.00 USDT?", ask
     owner = User("telegram", "1", Role.ADMIN)
-    done = await bot.services.confirmations.answer(owner, str(ask.confirm_token), accept=True)
+    done = await bot.registry.confirm(bot.services, owner, str(ask.confirm_token), accept=True)
     assert done.title == "Bought"
     with bot.db.transaction() as session:
         from storage.models import Order
@@ -211,7 +211,7 @@ async def test_history_lists_fills_newest_first(bot: Bot) -> None:
     for amount in ("50", "60"):
         ask = await bot.say(f"/buy {amount}")
         assert ask.confirm_token
-        await bot.services.confirmations.answer(owner, ask.confirm_token, accept=True)
+        await bot.registry.confirm(bot.services, owner, ask.confirm_token, accept=True)
     lines = (await bot.say("/history")).lines
     assert len(lines) == 2
     assert "buy BTC/USDT" in lines[0] and "[binance paper]" in lines[0]  # the exchange named
@@ -236,6 +236,6 @@ async def test_a_confirmed_order_that_fails_unexpectedly_still_gets_an_answer() 
     async def place(token: str) -> OrderOutcome:
         raise RuntimeError("database disk image is malformed")
 
-    reply = await order_on_confirm(place, "BTC", "USDT")("token-1")
+    reply = await order_reply(place("token-1"), "BTC", "USDT", "token-1")
     assert reply.title == "Outcome unknown"
     assert "/history" in reply.lines[0] and "Do not confirm it again" in reply.lines[0]

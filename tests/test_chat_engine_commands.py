@@ -40,7 +40,7 @@ def state(bot: Bot) -> tuple[object, ...]:
 
 async def confirm(bot: Bot, reply: Reply) -> Reply:
     assert reply.confirm_token, reply
-    return await bot.services.confirmations.answer(OWNER, reply.confirm_token, accept=True)
+    return await bot.registry.confirm(bot.services, OWNER, reply.confirm_token, accept=True)
 
 
 async def test_schedules_are_added_listed_paused_resumed_and_removed(bot: Bot) -> None:
@@ -127,7 +127,7 @@ async def test_strategy_changes_are_shown_and_versioned(bot: Bot) -> None:
     assert ask.kind == "buy_confirm" and ask.confirm_token
     assert "shadow" in fields(await bot.say("/strategy"))["S4 rotations"]
     assert "S4 schedules buy" in ask.lines[0] and "sells all" in ask.lines[1]
-    done = await bot.services.confirmations.answer(OWNER, ask.confirm_token, accept=True)
+    done = await bot.registry.confirm(bot.services, OWNER, ask.confirm_token, accept=True)
     assert done.title == "S4 rotations will be traded"
     assert "executed" in fields(await bot.say("/strategy"))["S4 rotations"]
     assert "shadow" in fields(await bot.say("/strategy s4 execute off"))["S4 rotations"]

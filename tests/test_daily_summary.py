@@ -76,7 +76,7 @@ async def test_the_summary_tells_yesterday_once_and_where_things_stand(
     clock.now = BANGKOK_EVENING - timedelta(days=1)  # yesterday, Bangkok time
     bot = bangkok_bot(tmp_path, db, clock)
     ask = await bot.say("/buy 120")
-    await bot.services.confirmations.answer(ADMIN, ask.confirm_token or "", accept=True)
+    await bot.registry.confirm(bot.services, ADMIN, ask.confirm_token or "", accept=True)
     await bot.say("/schedule add daily 08:00 50")
     clock.now = BANGKOK_EVENING
     assert await send_daily_summary(bot.services.accounts)

@@ -34,7 +34,7 @@ def rows_of(text: str) -> list[dict[str, str]]:
 async def confirmed(bot: Bot, command: str) -> None:
     ask = await bot.say(command)
     assert ask.confirm_token, ask
-    await bot.services.confirmations.answer(ADMIN, ask.confirm_token, accept=True)
+    await bot.registry.confirm(bot.services, ADMIN, ask.confirm_token, accept=True)
 
 
 @pytest.fixture

@@ -85,7 +85,7 @@ async def live_setup(tmp_path: Path, db: Database, clock: Clock) -> AsyncIterato
     with running("binance", balances={"USDT": str(BALANCE)}, latency=LATENCY_S) as fake:
         exchange = adapter(fake, clock, timeout_s=5.0)
         engine = engine_with(tmp_path, db, fake, exchange, clock)
-        book = ConfirmationBook(timedelta(seconds=60), clock)
+        book = ConfirmationBook(db, timedelta(seconds=60), clock)
         bot = Bot(build_registry(), ChatServices(engine, book))
         yield Setup(bot, lambda: fake.balances.get("USDT", Decimal(0)), fake)
         await exchange.close()
@@ -125,7 +125,7 @@ async def test_twenty_admins_confirming_at_once_fill_only_what_is_free(
         watcher = asyncio.create_task(watch_backing(setup, mode, stop))
         answers = await asyncio.gather(
             *(
-                bot.services.confirmations.answer(admin, str(ask.confirm_token), accept=True)
+                bot.registry.confirm(bot.services, admin, str(ask.confirm_token), accept=True)
                 for admin, ask in zip(admins, asks, strict=True)
             )
         )
@@ -241,7 +241,9 @@ async def test_two_sales_at_once_never_sell_what_the_other_holds(
         asks = [await setup.bot.say("/sell 60") for _ in range(2)]
         answers = await asyncio.gather(
             *(
-                setup.bot.services.confirmations.answer(owner, str(a.confirm_token), accept=True)
+                setup.bot.registry.confirm(
+                    setup.bot.services, owner, str(a.confirm_token), accept=True
+                )
                 for a in asks
             )
         )

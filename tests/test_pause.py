@@ -50,7 +50,7 @@ def order_count(db: Database) -> int:
 
 async def confirm(bot: Bot, ask: Reply) -> Reply:
     assert ask.confirm_token, ask
-    return await bot.services.confirmations.answer(ADMIN, ask.confirm_token, accept=True)
+    return await bot.registry.confirm(bot.services, ADMIN, ask.confirm_token, accept=True)
 
 
 async def daily_schedule(engine: Engine, amount: int = 20) -> int:
@@ -66,7 +66,7 @@ async def test_pause_is_confirmed_by_an_admin_and_every_card_says_paused(bot: Bo
     ask = await bot.say("/pause")
     assert ask.kind == "buy_confirm" and pause.paused(bot.services.engine) is None
     token = ask.confirm_token or ""
-    cancelled = await bot.services.confirmations.answer(ADMIN, token, accept=False)
+    cancelled = await bot.registry.confirm(bot.services, ADMIN, token, accept=False)
     assert "cancelled" in cancelled.lines[0] and pause.paused(bot.services.engine) is None
     done = await confirm(bot, await bot.say("/pause"))
     assert done.title == "Trading paused"

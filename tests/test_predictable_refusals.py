@@ -46,7 +46,8 @@ async def test_an_exchange_refusing_the_key_is_said_in_one_line(
         exchange = adapter(fake, clock, credentials=keys_of(fake, secret="not-the-secret"))
         engine = engine_with(tmp_path, db, fake, exchange, clock)
         bot = Bot(
-            build_registry(), ChatServices(engine, ConfirmationBook(timedelta(seconds=60), clock))
+            build_registry(),
+            ChatServices(engine, ConfirmationBook(db, timedelta(seconds=60), clock)),
         )
         reply = await bot.say(command)
         await exchange.close()

@@ -35,7 +35,7 @@ CANDLES = {c.time: c for c in load_candles(BTC_DAILY)}
 async def manual(bot: Bot, command: str) -> None:
     ask = await bot.say(command)
     assert ask.confirm_token, ask
-    done = await bot.services.confirmations.answer(ADMIN, ask.confirm_token, accept=True)
+    done = await bot.registry.confirm(bot.services, ADMIN, ask.confirm_token, accept=True)
     assert done.title.startswith(("Bought", "Sold")), done
 
 

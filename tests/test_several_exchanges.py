@@ -67,7 +67,7 @@ def orders_by_exchange(db: Database, *causes: str) -> dict[str, list[Order]]:
 async def confirmed(bot: Bot, command: str) -> Reply:
     ask = await bot.say(command)
     assert ask.confirm_token, text_of(ask)
-    done = await bot.services.confirmations.answer(ADMIN, ask.confirm_token, accept=True)
+    done = await bot.registry.confirm(bot.services, ADMIN, ask.confirm_token, accept=True)
     assert done.title.startswith("Bought"), text_of(done)
     return done
 
@@ -309,7 +309,7 @@ async def test_a_cap_is_its_exchanges_own_and_off_clears_it(
     await bot.say("/reserve add 450 okx")
     ask = await bot.say("/reserve deploy okx")
     assert "250.00 USDT stays in the reserve" in text_of(ask), text_of(ask)
-    await bot.services.confirmations.answer(ADMIN, ask.confirm_token or "", accept=True)
+    await bot.registry.confirm(bot.services, ADMIN, ask.confirm_token or "", accept=True)
     assert Decimal(250) <= reserves(db)["okx"] < Decimal(251)  # plus what the step left
     assert "none" in text_of(await bot.say("/strategy cap okx off"))
     await confirmed(bot, "/buy 300 okx")

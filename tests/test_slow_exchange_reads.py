@@ -59,7 +59,7 @@ async def test_status_answers_at_once_from_the_last_figures_and_the_fresh_ones_f
     tmp_path: Path, db: Database, clock: Clock, fake: FakeExchange
 ) -> None:
     engine = paper_on_fake(tmp_path, db, clock, fake)
-    book = ConfirmationBook(timedelta(seconds=60), clock)
+    book = ConfirmationBook(db, timedelta(seconds=60), clock)
     bot = Bot(build_registry(), ChatServices(engine, book))
     first = await bot.say("/status")
     assert first.followup is None and "Last known" not in first.footer

@@ -1,11 +1,11 @@
 """Asking before doing: one way for every command that moves money or changes how the bot
-trades. The action is remembered for the person who asked (`confirmations`), and the card
+trades. What to do is written down for the person who asked (`confirmations`: a kind and its
+parameters, run by the action the command registered with `Registry.on_confirm`), and the card
 says what will happen and until when the answer is taken."""
 
 from __future__ import annotations
 
 from bot.cards.reply import Field, Reply, Tone
-from bot.chat.confirmations import Action
 from bot.chat.registry import Invocation
 
 
@@ -18,18 +18,21 @@ def expiry(call: Invocation) -> str:
             f"{until.astimezone(zone):%H:%M:%S %Z}); it works once.")
 
 
-def confirm_card(
+async def confirm_card(
     call: Invocation,
     *,
+    kind: str,
+    params: dict[str, str],
     summary: str,
-    action: Action,
     retry_hint: str,
     title: str,
     fields: tuple[Field, ...] = (),
     lines: tuple[str, ...] = (),
 ) -> Reply:
-    """Remember `action` for the asker and return the card with its confirm button."""
-    token = call.services.confirmations.ask(call.user, summary, action, retry_hint=retry_hint)
+    """Write down `kind(params)` for the asker and return the card with its confirm button."""
+    token = await call.services.confirmations.ask(
+        call.user, kind, params, summary=summary, retry_hint=retry_hint
+    )
     return Reply(
         kind="buy_confirm",
         title=title,

@@ -83,7 +83,7 @@ async def open_channels(settings: Settings, runtime: Runtime, *, polling: bool) 
     inbound = Inbound(
         runtime.registry,
         runtime.services,
-        StrangerGate(engine.clock, budget=settings.stranger_replies),
+        StrangerGate(engine.db, engine.clock, budget=settings.stranger_replies),
         card_secret(settings),
     )
     channels = ChatChannels(settings, runtime, work)

@@ -1,88 +1,91 @@
 """Confirmations for money-moving commands: single-use tokens, bound to a user, that expire.
 
-The token is also the cause of the order (its client order id derives from it), so even a second
-process that somehow ran the same confirmation could not place a second order.
+A confirmation is data, not a closure: what to do (a kind and its parameters) is written to the
+database (`storage.confirmations`), so a tap delivered to another web worker, or after a restart
+within its time, still works, and one conditional update makes exactly one tap win. The token is
+also the cause of the order (its client order id derives from it), so even two takes could not
+place a second order. Running a taken confirmation is the registry's (`Registry.confirm`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.cards.reply import Reply, Tone, text_reply
 from bot.chat.roles import User
+from storage import confirmations as stored
+from storage.confirmations import Asked, Miss
+from storage.db import Database
 
-Action = Callable[[str], Awaitable[Reply]]
 Clock = Callable[[], datetime]
-
-
-@dataclass(frozen=True, slots=True)
-class Pending:
-    user_key: str
-    summary: str
-    retry_hint: str
-    action: Action
-    expires_at: datetime
+KEEP_AFTER_EXPIRY = timedelta(hours=1)  # a late tap still hears "expired", not "unknown"
 
 
 class ConfirmationBook:
-    """Pending confirmations of this process, by token."""
+    """Pending confirmations of every process, in the database."""
 
-    def __init__(self, ttl: timedelta, clock: Clock) -> None:
+    def __init__(self, db: Database, ttl: timedelta, clock: Clock) -> None:
+        self.db = db
         self.ttl = ttl
         self.clock = clock
-        self._pending: dict[str, Pending] = {}
 
-    def ask(self, user: User, summary: str, action: Action, *, retry_hint: str) -> str:
-        """Remember `action` for `user`; returns the token the confirm button carries."""
-        self._forget_expired()
-        token = secrets.token_hex(8)
-        self._pending[token] = Pending(
-            user.key, summary, retry_hint, action, self.clock() + self.ttl
-        )
-        return token
-
-    def _forget_expired(self) -> None:
+    async def ask(
+        self, user: User, kind: str, params: dict[str, str], *, summary: str, retry_hint: str
+    ) -> str:
+        """Remember the action `kind(params)` for `user`; returns the token the confirm button
+        carries (16 hex characters: short enough for any platform's button data)."""
         now = self.clock()
-        for token in [t for t, p in self._pending.items() if p.expires_at <= now]:
-            del self._pending[token]
+        asked = Asked(secrets.token_hex(8), kind, params, user.key, summary, retry_hint,
+                      now + self.ttl)
+        await asyncio.to_thread(stored.remember, self.db, asked, now)
+        return asked.token
 
-    def refusal_for(self, user: User, token: str) -> Reply | None:
+    async def refusal_for(self, user: User, token: str) -> Reply | None:
         """A warning when `user` may not answer this confirmation (it is someone else's),
         decided without running anything; None when they may try."""
-        pending = self._pending.get(token)
-        if pending is not None and pending.user_key != user.key:
-            return _not_yours()
-        return None
+        asker = await asyncio.to_thread(stored.asker_of, self.db, token)
+        return not_yours() if asker is not None and asker != user.key else None
 
-    async def answer(self, user: User, token: str, *, accept: bool) -> Reply:
-        """Run or cancel the pending action. Only its owner, only once, only in time."""
-        pending = self._pending.get(token)
-        if pending is None:
-            return text_reply(
-                "Nothing to confirm",
-                "This confirmation was already answered or has expired; nothing was done.",
-                tone=Tone.WARNING,
-            )
-        if pending.user_key != user.key:
-            return _not_yours()
-        del self._pending[token]
-        if pending.expires_at <= self.clock():
-            seconds = int(self.ttl.total_seconds())
+    async def take(self, user: User, token: str, *, accept: bool) -> Asked | Reply:
+        """The action to run when this answer won the confirmation and accepts it; otherwise
+        the reply to say (cancelled, expired, answered already, someone else's)."""
+        if not token or len(token) > 32:
+            return _nothing_to_confirm()
+        got = await asyncio.to_thread(stored.answer, self.db, token, user.key, self.clock(),
+                                      accept=accept)
+        if isinstance(got, Asked):
+            if accept:
+                return got
+            return text_reply("Cancelled", f"{got.summary}: cancelled, nothing was done.")
+        miss, asked = got
+        if miss is Miss.NOT_YOURS:
+            return not_yours()
+        if miss is Miss.EXPIRED and asked is not None:
             return text_reply(
                 "Expired",
-                f"This confirmation expired after {seconds} s; nothing "
-                f"was done. Send {pending.retry_hint} again.",
+                f"This confirmation expired after {int(self.ttl.total_seconds())} s; nothing "
+                f"was done. Send {asked.retry_hint} again.",
                 tone=Tone.WARNING,
             )
-        if not accept:
-            return text_reply("Cancelled", f"{pending.summary}: cancelled, nothing was done.")
-        return await pending.action(token)
+        return _nothing_to_confirm()
+
+    def forget_old(self) -> int:
+        """Purge confirmations that expired over an hour ago (blocking: run it in the pool)."""
+        return stored.forget_expired_before(self.db, self.clock() - KEEP_AFTER_EXPIRY)
 
 
-def _not_yours() -> Reply:
+def _nothing_to_confirm() -> Reply:
+    return text_reply(
+        "Nothing to confirm",
+        "This confirmation was already answered or has expired; nothing was done.",
+        tone=Tone.WARNING,
+    )
+
+
+def not_yours() -> Reply:
     return text_reply(
         "Not yours",
         "Only the person who asked can confirm this; nothing was done.",

@@ -13,7 +13,7 @@ from __future__ import annotations
 from bot.cards.reply import Field, Reply, Tone, error_reply, notice, text_reply
 from bot.cards.taps import TapKind, owner_tag, parse_tap
 from bot.chat.commands.general import MAIN_BUTTONS
-from bot.chat.registry import ChatServices, Registry, with_pause_banner
+from bot.chat.registry import ChatServices, Registry
 from bot.chat.roles import Role, User, identify
 from bot.chat.strangers import StrangerGate
 
@@ -40,17 +40,17 @@ class Inbound:
         """The tag that marks a card sent to `user` as theirs."""
         return owner_tag(self.card_secret, user.key)
 
-    def tap_notice(self, user: User, data: str) -> Reply | None:
+    async def tap_notice(self, user: User, data: str) -> Reply | None:
         """Decided at once, running nothing: a notice for a tap its tapper may not make (a
         stranger, someone else's card or confirmation, an unknown button); None to go on."""
         if user.role is Role.STRANGER:
-            refusal = self.strangers.refusal(user)
+            refusal = await self.strangers.refusal(user)
             return notice(refusal) if refusal is not None else None
         tap = parse_tap(data)
         if tap is None:
             return notice(text_reply("Old button", "This button no longer does anything."))
         if tap.kind is TapKind.CONFIRM:
-            refused = self.services.confirmations.refusal_for(user, tap.value)
+            refused = await self.services.confirmations.refusal_for(user, tap.value)
             return notice(refused) if refused is not None else None
         if tap.owner_tag and tap.owner_tag != self.tag_for(user):
             return notice(
@@ -70,9 +70,9 @@ class Inbound:
     async def text(self, user: User, text: str) -> Reply | None:
         """A typed command (slash optional, any case, `@bot` suffix allowed)."""
         if user.role is Role.STRANGER:
-            return self.strangers.refusal(user)
+            return await self.strangers.refusal(user)
         if not text.strip():
-            return self.not_text(user)
+            return await self.not_text(user)
         if len(text) > MAX_COMMAND_TEXT:
             return error_reply(
                 f"That message is {len(text):,} characters long; commands are short.",
@@ -83,40 +83,39 @@ class Inbound:
     async def tap(self, user: User, data: str) -> Reply | None:
         """A button: a confirmation's answer, or a command such as Refresh (`/status`).
         Channels ask `tap_notice` first; this checks again and answers with the notice."""
-        refused = self.tap_notice(user, data)
+        refused = await self.tap_notice(user, data)
         if refused is not None or user.role is Role.STRANGER:
             return refused
         tap = parse_tap(data)
         if tap is None:
             return None
         if tap.kind is TapKind.CONFIRM:
-            answer = await self.services.confirmations.answer(user, tap.value, accept=tap.accept)
-            return with_pause_banner(self.services.engine, answer)
+            return await self.registry.confirm(self.services, user, tap.value, accept=tap.accept)
         return await self.registry.dispatch(user, tap.value, self.services)
 
-    def not_text(self, user: User) -> Reply | None:
+    async def not_text(self, user: User) -> Reply | None:
         """A sticker, a photo, an empty message: nothing to run, so say what would work."""
         if user.role is Role.STRANGER:
-            return self.strangers.refusal(user)
+            return await self.strangers.refusal(user)
         return text_reply(
             "Commands are text",
             "I only understand text commands, for example /status.",
             "/help lists them all.",
         )
 
-    def edited(self, user: User) -> Reply | None:
+    async def edited(self, user: User) -> Reply | None:
         """An edited message is not run again: editing `/buy 50` must not buy a second time."""
         if user.role is Role.STRANGER:
-            return self.strangers.refusal(user)
+            return await self.strangers.refusal(user)
         return text_reply(
             "Edits are not run",
             "I do not run edited messages again. Send the command as a new message.",
         )
 
-    def welcome(self, user: User) -> Reply | None:
+    async def welcome(self, user: User) -> Reply | None:
         """Someone added the bot: show them their id, which the owner needs to allow them."""
         if user.role is Role.STRANGER:
-            return self.strangers.refusal(user)
+            return await self.strangers.refusal(user)
         return Reply(
             kind="text",
             title="Welcome to dcabot",

@@ -40,7 +40,7 @@ from linebot.v3.webhooks import (
 )
 
 from bot.cards.line_flex import line_messages
-from bot.cards.reply import Reply
+from bot.cards.reply import Reply, notice
 from bot.chat.background import BackgroundWork
 from bot.chat.inbound import Inbound
 from bot.chat.line_send import push, reply_or_push
@@ -165,24 +165,29 @@ class LineChannel:
         return True
 
     def _stranger(self, event: Any, user: User) -> bool:
-        """Queue the refusal a stranger may hear now, or drop the event."""
+        """Queue the refusal a stranger may hear now, or drop the event: this process's gate
+        decides at once, the workers' shared gate in the queued task."""
         source = getattr(event, "source", None)
         in_group = isinstance(source, GroupSource | RoomSource)
-        reply: Reply | None = None
-        if isinstance(event, PostbackEvent):
-            reply = self.inbound.tap_notice(user, event.postback.data or "")
-        elif isinstance(event, FollowEvent) or (
+        tapped = isinstance(event, PostbackEvent)
+        speaks = tapped or isinstance(event, FollowEvent) or (
             isinstance(event, MessageEvent)
             and (not in_group or _typed(event).lstrip().startswith("/"))
-        ):
-            reply = self.inbound.strangers.refusal(user)
-        if reply is None:
+        )
+        if not speaks or not self.inbound.strangers.admit(user):
             return False
         chat = _chat_id(source) or user.user_id
-        if isinstance(event, PostbackEvent):
-            self.work.spawn(f"{CHANNEL}:{chat}", lambda: self._to_tapper(event, user, reply))
-        else:
-            self.work.spawn(f"{CHANNEL}:{chat}", lambda: self._send(event, chat, user, reply))
+
+        async def refuse() -> None:
+            reply = await self.inbound.strangers.shared_refusal(user)
+            if reply is None:
+                return
+            if tapped:
+                await self._to_tapper(event, user, notice(reply))
+            else:
+                await self._send(event, chat, user, reply)
+
+        self.work.spawn(f"{CHANNEL}:{chat}", refuse)
         return True
 
     async def process(self, event: Any) -> None:
@@ -202,10 +207,10 @@ class LineChannel:
         in_group = isinstance(source, GroupSource | RoomSource)
         reply: Reply | None = None
         if isinstance(event, FollowEvent):
-            reply = self.inbound.welcome(user)
+            reply = await self.inbound.welcome(user)
         elif isinstance(event, PostbackEvent):
             data = event.postback.data or ""
-            refused = self.inbound.tap_notice(user, data)
+            refused = await self.inbound.tap_notice(user, data)
             if refused is not None:
                 await self._to_tapper(event, user, refused)
                 return
@@ -217,7 +222,7 @@ class LineChannel:
                     return  # people talking to each other
                 reply = await self.inbound.text(user, text)
             elif not in_group:
-                reply = self.inbound.not_text(user)
+                reply = await self.inbound.not_text(user)
         if reply is not None:
             reply = replace(reply, owner_tag=self.inbound.tag_for(user))
             await self._send(event, chat, user, reply)

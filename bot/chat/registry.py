@@ -62,6 +62,9 @@ class Invocation:
 
 
 Handler = Callable[[Invocation], Awaitable[Reply]]
+# What a taken confirmation does: the asker's invocation (named after the kind), the parameters
+# written when it was asked, and the token (the cause of any order it places).
+ConfirmedAction = Callable[[Invocation, dict[str, str], str], Awaitable[Reply]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +97,7 @@ def with_pause_banner(engine: Engine, reply: Reply) -> Reply:
 class Registry:
     commands: dict[str, Command] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)  # other words for a command
+    actions: dict[str, tuple[Role, ConfirmedAction]] = field(default_factory=dict)
 
     def add(
         self, name: str, summary: str, usage: str, role: Role = Role.VIEWER, group: str = "general"
@@ -105,6 +109,20 @@ class Registry:
                 raise ValueError(f"/{name} is registered twice")
             self.commands[name] = Command(name, summary, usage, role, handler, group)
             return handler
+
+        return register
+
+    def on_confirm(
+        self, kind: str, role: Role = Role.ADMIN
+    ) -> Callable[[ConfirmedAction], ConfirmedAction]:
+        """Decorator registering what a confirmation of `kind` does once its asker taps yes
+        (`role` is checked again then: a person may have lost it meanwhile)."""
+
+        def register(action: ConfirmedAction) -> ConfirmedAction:
+            if kind in self.actions:
+                raise ValueError(f"confirmation {kind!r} is registered twice")
+            self.actions[kind] = (role, action)
+            return action
 
         return register
 
@@ -147,25 +165,54 @@ class Registry:
                 f"/{name} needs {needed}; you are {user.role.name.lower()}.",
                 hint="Ask the bot's owner to add you to DCABOT_ADMINS.",
             )
-        try:
-            return await command.handler(Invocation(user, name, args, services))
-        except UserError as exc:
-            return error_reply(str(exc), hint=f"Usage: {command.usage}")
-        except ExchangeError as exc:  # the exchange refused or cannot be reached: say which
-            log.warning("command /%s: %s", name, exc)
-            return error_reply(str(exc), hint="Nothing was done; try again later.")
-        except DataError:  # a value the database cannot store, e.g. a number too large
-            log.warning("command /%s: a value the database cannot store", name)
-            return error_reply(
-                f"/{name}: a value is too large to store; nothing was done.",
-                hint=f"Usage: {command.usage}",
+        return await _answered(
+            name, command.usage, command.handler(Invocation(user, name, args, services))
+        )
+
+    async def confirm(
+        self, services: ChatServices, user: User, token: str, *, accept: bool
+    ) -> Reply:
+        """The one way a confirmation is answered, on any channel and any worker: take it
+        (one tap wins), then run what was asked; always returns a card."""
+        taken = await services.confirmations.take(user, token, accept=accept)
+        if isinstance(taken, Reply):
+            return with_pause_banner(services.engine, taken)
+        role, action = self.actions.get(taken.kind, (Role.ADMIN, None))
+        if action is None:  # asked by a version that did something this one does not
+            reply = error_reply(f"This bot no longer does {taken.summary!r}; nothing was done.")
+        elif user.role < role:
+            reply = error_reply(f"{taken.summary} needs an admin; you are "
+                                f"{user.role.name.lower()} now. Nothing was done.")
+        else:
+            call = Invocation(user, taken.kind, (), services)
+            reply = await _answered(
+                taken.kind, taken.retry_hint, action(call, taken.params, taken.token)
             )
-        except Exception:
-            log.exception("command /%s failed", name)
-            return error_reply(
-                f"/{name} failed unexpectedly; nothing more was done.",
-                hint="The details are in the bot's log.",
-            )
+        return with_pause_banner(services.engine, reply)
+
+
+async def _answered(name: str, usage: str, running: Awaitable[Reply]) -> Reply:
+    """The card of a command or a confirmed action: its own, or a short one for a failure,
+    never a stack trace."""
+    try:
+        return await running
+    except UserError as exc:
+        return error_reply(str(exc), hint=f"Usage: {usage}")
+    except ExchangeError as exc:  # the exchange refused or cannot be reached: say which
+        log.warning("command /%s: %s", name, exc)
+        return error_reply(str(exc), hint="Nothing was done; try again later.")
+    except DataError:  # a value the database cannot store, e.g. a number too large
+        log.warning("command /%s: a value the database cannot store", name)
+        return error_reply(
+            f"/{name}: a value is too large to store; nothing was done.",
+            hint=f"Usage: {usage}",
+        )
+    except Exception:
+        log.exception("command /%s failed", name)
+        return error_reply(
+            f"/{name} failed unexpectedly; nothing more was done.",
+            hint="The details are in the bot's log.",
+        )
 
 
 def parse_command(text: str) -> tuple[str, tuple[str, ...]] | None:

@@ -6,18 +6,22 @@ Refusals are also paced for all strangers together (`budget` a minute, then sile
 of new ids can keep the bot busy sending refusals while its owner waits for an answer; channels
 ask `admit` before they spend anything on a stranger's update (no database claim, no task).
 
-The hour and the budget are counted by each process; with several web workers a stranger may hear
-the refusal once from each, which is still a handful per hour.
+Two gates, both must open: this process's (in memory, so a flood costs no database work) and the
+one every web worker shares (`storage.strangers`), so a stranger hears the refusal once an hour
+however many workers their updates reach.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from bot.cards.reply import Reply, Tone
 from bot.chat.roles import User
+from storage import strangers as shared
+from storage.db import Database
 
 Clock = Callable[[], datetime]
 REFUSAL_INTERVAL = timedelta(hours=1)
@@ -43,10 +47,12 @@ class StrangerGate:
 
     def __init__(
         self,
+        db: Database,
         clock: Clock,
         interval: timedelta = REFUSAL_INTERVAL,
         budget: int = REFUSALS_PER_MINUTE,
     ) -> None:
+        self.db = db
         self.clock = clock
         self.interval = interval
         self.budget = budget
@@ -54,21 +60,40 @@ class StrangerGate:
         self._refused_at: dict[str, datetime] = {}  # oldest first
         self._recent: deque[datetime] = deque()  # refusals of the last minute, all strangers
 
-    def refusal(self, user: User) -> Reply | None:
+    async def refusal(self, user: User) -> Reply | None:
         """The refusal to send `user`, or None when they had it within the interval or the
-        minute's budget for all strangers is spent."""
+        minute's budget for all strangers is spent (in this process, or among all workers)."""
+        return await self.shared_refusal(user) if self.admit(user) else None
+
+    async def shared_refusal(self, user: User) -> Reply | None:
+        """The refusal when no worker gave `user` one within the interval and the workers'
+        minute budget is not spent; the second gate, for an update `admit` let through."""
+        claimed = await asyncio.to_thread(
+            shared.claim_refusal, self.db, user.key, self.clock(), self.interval, self.budget
+        )
+        if not claimed:
+            return None
+        self.refused += 1
+        return refusal_reply(user)
+
+    def forget_old(self) -> int:
+        """Drop shared refusals older than the interval (blocking: run it in the pool)."""
+        return shared.forget_refused_before(self.db, self.clock() - self.interval)
+
+    def admit(self, user: User) -> bool:
+        """This process's gate, in memory: False when it refused `user` within the interval or
+        spent the minute's budget; True records a refusal as about to be decided."""
         now = self.clock()
         last = self._refused_at.get(user.key)
         if last is not None and now - last < self.interval:
-            return None
+            return False
         while self._recent and now - self._recent[0] >= MINUTE:
             self._recent.popleft()
         if len(self._recent) >= self.budget:
-            return None
+            return False
         self._recent.append(now)
         self._remember(user.key, now)
-        self.refused += 1
-        return refusal_reply(user)
+        return True
 
     def _remember(self, key: str, now: datetime) -> None:
         self._refused_at.pop(key, None)

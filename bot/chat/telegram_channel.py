@@ -21,7 +21,7 @@ from telegram.constants import ChatType
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.cards.reply import Reply, Tone, notice_text
+from bot.cards.reply import Reply, Tone, notice, notice_text
 from bot.cards.taps import TELEGRAM_LIMIT, TapKind, parse_tap
 from bot.chat.background import BackgroundWork
 from bot.chat.inbound import Inbound
@@ -176,25 +176,28 @@ class TelegramChannel:
         return fresh
 
     def _stranger(self, update: Update, user: User) -> bool:
-        """Queue the refusal a stranger may hear now (a toast for a tap), or drop the update."""
+        """Queue the refusal a stranger may hear now (a toast for a tap), or drop the update:
+        this process's gate decides at once, the workers' shared gate in the queued task."""
         query, message = update.callback_query, update.message or update.edited_message
-        reply: Reply | None = None
-        if query is not None:
-            reply = self.inbound.tap_notice(user, query.data or "")
-        elif message is not None:
-            private = message.chat.type == ChatType.PRIVATE
-            if private or self._meant_for_me(message.text or ""):
-                reply = self.inbound.strangers.refusal(user)
-        if reply is None:
+        speaks = query is not None or (
+            message is not None
+            and (message.chat.type == ChatType.PRIVATE or self._meant_for_me(message.text or ""))
+        )
+        if not speaks or not self.inbound.strangers.admit(user):
             return False
         chat = update.effective_chat
         conversation = f"{CHANNEL}:{chat.id if chat else user.user_id}"
-        if query is not None:
-            self.work.spawn(conversation, lambda: self._toast(query, reply))
-        elif message is not None:
-            self.work.spawn(
-                conversation, lambda: deliver(self.application.bot, message.chat_id, reply)
-            )
+
+        async def refuse() -> None:
+            reply = await self.inbound.strangers.shared_refusal(user)
+            if reply is None:
+                return
+            if query is not None:
+                await self._toast(query, notice(reply))
+            elif message is not None:
+                await deliver(self.application.bot, message.chat_id, reply)
+
+        self.work.spawn(conversation, refuse)
         return True
 
     async def _toast(self, query: CallbackQuery, reply: Reply | None) -> bool:
@@ -253,7 +256,7 @@ class TelegramChannel:
         if text is None or not text.strip():
             if not private:
                 return  # a sticker in a group is people talking to each other
-            reply = self.inbound.not_text(user)
+            reply = await self.inbound.not_text(user)
         else:
             reply = await self.inbound.text(user, text)
         if reply is not None:
@@ -264,7 +267,9 @@ class TelegramChannel:
         sender = message.from_user
         if sender is None or message.chat.type != ChatType.PRIVATE:
             return
-        reply = self.inbound.edited(self.inbound.user(CHANNEL, str(sender.id), sender.first_name))
+        reply = await self.inbound.edited(
+            self.inbound.user(CHANNEL, str(sender.id), sender.first_name)
+        )
         if reply is not None:
             await deliver(self.application.bot, message.chat_id, reply)
 
@@ -276,7 +281,7 @@ class TelegramChannel:
         sender = query.from_user
         user = self.inbound.user(CHANNEL, str(sender.id), sender.first_name)
         data = query.data or ""
-        refused = self.inbound.tap_notice(user, data)
+        refused = await self.inbound.tap_notice(user, data)
         await self._toast(query, refused)  # at once: the spinner stops, a refusal is said
         if refused is not None:
             return

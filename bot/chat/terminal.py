@@ -18,7 +18,7 @@ from typing import TextIO
 
 from bot.cards.reply import Reply
 from bot.cards.terminal_text import render
-from bot.chat.registry import ChatServices, Registry, with_pause_banner
+from bot.chat.registry import ChatServices, Registry
 from bot.chat.roles import TERMINAL_USER, identify
 
 ReadLine = Callable[[str], Awaitable[str | None]]
@@ -106,10 +106,10 @@ class TerminalChannel:
             return None
         answer = await read("confirm? ")
         word = (answer or "").strip().lower()
-        answered = await self.services.confirmations.answer(
-            self.user, reply.confirm_token, accept=word in YES
+        answered = await self.registry.confirm(
+            self.services, self.user, reply.confirm_token, accept=word in YES
         )
-        self.show(with_pause_banner(self.services.engine, answered))
+        self.show(answered)
         if answer is None:
             return "quit"  # end of input: nothing more to run
         return None if word in YES | NO else answer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import platform
 
 from bot import __version__
@@ -35,21 +36,11 @@ def register(registry: Registry) -> None:
                 f"{fmt.local_time(current.paused_at, engine.settings.zone)}. /resume starts again.",
                 tone=Tone.WARNING,
             )
-
-        async def confirmed(token: str) -> Reply:
-            if not pause.pause(engine, call.user.key):
-                return text_reply("Already paused", "Someone paused it meanwhile.")
-            return text_reply(
-                "Trading paused",
-                "No scheduled buy, trend sell or S4 rotation starts until /resume. Runs due "
-                "meanwhile are skipped and you hear of each. /buy and /sell still work.",
-                tone=Tone.SUCCESS,
-            )
-
-        return confirm_card(
+        return await confirm_card(
             call,
+            kind="pause",
+            params={},
             summary="Pause trading",
-            action=confirmed,
             retry_hint="/pause",
             title="Pause the bot's trading?",
             lines=(
@@ -67,18 +58,11 @@ def register(registry: Registry) -> None:
         current = pause.paused(engine)
         if current is None:
             return text_reply("Not paused", "The bot's trading is running; nothing to resume.")
-
-        async def confirmed(token: str) -> Reply:
-            if not pause.resume(engine, call.user.key):
-                return text_reply("Not paused", "Someone resumed it meanwhile.")
-            return text_reply(
-                "Trading resumed", "The next due run buys as scheduled.", tone=Tone.SUCCESS
-            )
-
-        return confirm_card(
+        return await confirm_card(
             call,
+            kind="resume",
+            params={},
             summary="Resume trading",
-            action=confirmed,
             retry_hint="/resume",
             title="Resume the bot's trading?",
             fields=(
@@ -86,6 +70,25 @@ def register(registry: Registry) -> None:
                 Field("Since", fmt.local_time(current.paused_at, engine.settings.zone)),
             ),
             lines=("Runs skipped while paused are not bought now; the next due run is.",),
+        )
+
+    @registry.on_confirm("pause")
+    async def paused(call: Invocation, params: dict[str, str], token: str) -> Reply:
+        if not await asyncio.to_thread(pause.pause, call.services.engine, call.user.key):
+            return text_reply("Already paused", "Someone paused it meanwhile.")
+        return text_reply(
+            "Trading paused",
+            "No scheduled buy, trend sell or S4 rotation starts until /resume. Runs due "
+            "meanwhile are skipped and you hear of each. /buy and /sell still work.",
+            tone=Tone.SUCCESS,
+        )
+
+    @registry.on_confirm("resume")
+    async def resumed(call: Invocation, params: dict[str, str], token: str) -> Reply:
+        if not await asyncio.to_thread(pause.resume, call.services.engine, call.user.key):
+            return text_reply("Not paused", "Someone resumed it meanwhile.")
+        return text_reply(
+            "Trading resumed", "The next due run buys as scheduled.", tone=Tone.SUCCESS
         )
 
     @registry.add("version", "Show the bot's version, mode and database", "/version")

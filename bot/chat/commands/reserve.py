@@ -8,7 +8,7 @@ from bot.cards import format as fmt
 from bot.cards.reply import Field, Reply
 from bot.chat.arguments import parse_amount, parse_percent
 from bot.chat.asking import confirm_card
-from bot.chat.commands.trading import order_on_confirm, pick_exchange
+from bot.chat.commands.trading import order_reply, pick_exchange
 from bot.chat.registry import Invocation, Registry, require_admin
 from bot.chat.roles import Role
 from bot.engine.caps import capped_sale, capped_spend
@@ -103,14 +103,6 @@ def register(registry: Registry) -> None:
             if view.balance <= 0:
                 raise UserError("The reserve is empty; nothing to deploy")
 
-            confirmed = order_on_confirm(
-                lambda token: deploy_reserve(
-                    engine, cause="deploy", cause_key=token, requested_by=call.user.key
-                ),
-                engine.settings.base_asset,
-                quote,
-            )
-
             spend = capped_spend(engine, view.balance)
             price = await engine.exchange.price(engine.symbol)
             fee = spend * engine.settings.taker_fee
@@ -122,10 +114,11 @@ def register(registry: Registry) -> None:
                     f"The per-order cap on {view.exchange} is {fmt.money(spend, quote)}: "
                     f"{fmt.money(view.balance - spend, quote)} stays in the reserve.",
                 )
-            return confirm_card(
+            return await confirm_card(
                 call,
+                kind="deploy",
+                params={"exchange": engine.exchange.name},
                 summary=f"Deploy the reserve of {fmt.money(view.balance, quote)}",
-                action=confirmed,
                 retry_hint="/reserve deploy"
                 + (f" {engine.exchange.name}" if call.services.accounts.several else ""),
                 title=title,
@@ -161,14 +154,6 @@ def register(registry: Registry) -> None:
         if not held:
             raise UserError(f"You hold no {base} to sell")
 
-        confirmed = order_on_confirm(
-            lambda token: sell_into_reserve(
-                engine, percent, cause="sell_now", cause_key=token, requested_by=call.user.key
-            ),
-            base,
-            quote,
-        )
-
         wanted = held * percent / 100
         selling = await capped_sale(engine, wanted, engine.symbol)
         price = await engine.exchange.price(engine.symbol)
@@ -179,10 +164,11 @@ def register(registry: Registry) -> None:
                 f"The per-order cap on {engine.exchange.name} limits one sale to about "
                 f"{fmt.crypto(selling, base)}; the rest of your {base} is kept.",
             )
-        return confirm_card(
+        return await confirm_card(
             call,
+            kind="sell",
+            params={"exchange": engine.exchange.name, "percent": str(percent)},
             summary=f"Sell {fmt.number(percent)}% of your {base}",
-            action=confirmed,
             retry_hint=f"/sell {fmt.number(percent)}"
             + (f" {engine.exchange.name}" if call.services.accounts.several else ""),
             title=f"Sell {fmt.number(percent)}% of your {base}?",
@@ -196,3 +182,19 @@ def register(registry: Registry) -> None:
             ),
             lines=lines,
         )
+
+    @registry.on_confirm("deploy")
+    async def deployed(call: Invocation, params: dict[str, str], token: str) -> Reply:
+        engine = call.services.accounts.on(params["exchange"])
+        deploying = deploy_reserve(engine, cause="deploy", cause_key=token,
+                                   requested_by=call.user.key)
+        return await order_reply(deploying, engine.settings.base_asset,
+                                 engine.settings.quote_asset, token)
+
+    @registry.on_confirm("sell")
+    async def sold(call: Invocation, params: dict[str, str], token: str) -> Reply:
+        engine = call.services.accounts.on(params["exchange"])
+        selling = sell_into_reserve(engine, Decimal(params["percent"]), cause="sell_now",
+                                    cause_key=token, requested_by=call.user.key)
+        return await order_reply(selling, engine.settings.base_asset,
+                                 engine.settings.quote_asset, token)

@@ -3,6 +3,7 @@ says what the next signal will do)."""
 
 from __future__ import annotations
 
+import asyncio
 from zoneinfo import ZoneInfo
 
 from bot.cards import format as fmt
@@ -68,21 +69,12 @@ async def ask_to_execute(call: Invocation, engine: Engine) -> Reply:
         raise UserError("S4 rotations are traded already; /strategy s4 execute off stops that")
     view = await s4_view(engine)
 
-    async def confirmed(token: str) -> Reply:
-        updated = strategy_settings.update(engine, s4_execute=True)
-        return Reply(
-            kind="strategy",
-            title="S4 rotations will be traded",
-            tone=Tone.SUCCESS,
-            fields=(Field("Exchange", updated.exchange),),
-            lines=(view.next_signal(engine) + ".",),
-        )
-
     buys = NAMES[view.active.value]
-    return confirm_card(
+    return await confirm_card(
         call,
+        kind="s4_execute",
+        params={"exchange": engine.exchange.name, "next": view.next_signal(engine)},
         summary="Trade S4 rotations",
-        action=confirmed,
         retry_hint=f"/strategy s4 execute on {engine.exchange.name}",
         title="Trade S4 rotations for real?",
         fields=(
@@ -98,6 +90,18 @@ async def ask_to_execute(call: Invocation, engine: Engine) -> Reply:
 
 
 def register(registry: Registry) -> None:
+    @registry.on_confirm("s4_execute")
+    async def s4_executed(call: Invocation, params: dict[str, str], token: str) -> Reply:
+        engine = call.services.accounts.on(params["exchange"])
+        updated = await asyncio.to_thread(strategy_settings.update, engine, s4_execute=True)
+        return Reply(
+            kind="strategy",
+            title="S4 rotations will be traded",
+            tone=Tone.SUCCESS,
+            fields=(Field("Exchange", updated.exchange),),
+            lines=(params["next"] + ".",),
+        )
+
     @registry.add(
         "s4",
         "S4: BTC or gold held, the ratio trend, last rotations, with a chart",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from decimal import Decimal
 
 from bot.cards import format as fmt
 from bot.cards.reply import Field, Reply, Tone
@@ -75,34 +76,29 @@ def _unspent_note(outcome: OrderOutcome, base: str, quote: str) -> tuple[str, ..
     )
 
 
-def order_on_confirm(
-    place: Callable[[str], Awaitable[OrderOutcome]], base: str, quote: str
-) -> Callable[[str], Awaitable[Reply]]:
-    """The action a confirmation runs: place the order for that token, show what happened.
+async def order_reply(placing: Awaitable[OrderOutcome], base: str, quote: str,
+                      token: str) -> Reply:
+    """What a confirmed order did: place it (the token is its cause), show what happened.
 
     The balance may have changed since the question was asked, so a refusal at this point is a
     card, not an error."""
-
-    async def confirmed(token: str) -> Reply:
-        try:
-            outcome = await place(token)
-        except (UserError, ExchangeError) as exc:
-            return Reply(kind="error", title="Not done", lines=(str(exc),), tone=Tone.ERROR)
-        except Exception:  # the order may or may not exist: say so, never stay silent
-            log.exception("confirmed order %s failed", token)
-            return Reply(
-                kind="error",
-                title="Outcome unknown",
-                tone=Tone.ERROR,
-                lines=(
-                    "Something failed while placing this order, and it may or may not have "
-                    "been placed. The bot checks with the exchange by itself; /history shows "
-                    "the order once it is known. Do not confirm it again.",
-                ),
-            )
-        return order_card(outcome, base, quote)
-
-    return confirmed
+    try:
+        outcome = await placing
+    except (UserError, ExchangeError) as exc:
+        return Reply(kind="error", title="Not done", lines=(str(exc),), tone=Tone.ERROR)
+    except Exception:  # the order may or may not exist: say so, never stay silent
+        log.exception("confirmed order %s failed", token)
+        return Reply(
+            kind="error",
+            title="Outcome unknown",
+            tone=Tone.ERROR,
+            lines=(
+                "Something failed while placing this order, and it may or may not have "
+                "been placed. The bot checks with the exchange by itself; /history shows "
+                "the order once it is known. Do not confirm it again.",
+            ),
+        )
+    return order_card(outcome, base, quote)
 
 
 def pick_exchange(call: Invocation, before: int, wrong: str) -> Engine:
@@ -132,16 +128,11 @@ def register(registry: Registry) -> None:
         base, quote = engine.settings.base_asset, engine.settings.quote_asset
         amount = parse_amount(call.args[0] if call.args else None, example="/buy 50")
         preview = await preview_buy(engine, amount)
-
-        confirmed = order_on_confirm(
-            lambda token: buy_now(engine, amount, confirmation=token, requested_by=call.user.key),
-            base,
-            quote,
-        )
-        return confirm_card(
+        return await confirm_card(
             call,
+            kind="buy",
+            params={"exchange": engine.exchange.name, "amount": str(amount)},
             summary=f"Buy {fmt.money(amount, quote)} of {base}",
-            action=confirmed,
             retry_hint=f"/buy {fmt.number(amount)}"
             + (f" {engine.exchange.name}" if call.services.accounts.several else ""),
             title=f"Buy {base} for {fmt.money(amount, quote)}?",
@@ -153,3 +144,11 @@ def register(registry: Registry) -> None:
                 Field(f"{quote} free", fmt.money(preview.quote_free, quote)),
             ),
         )
+
+    @registry.on_confirm("buy")
+    async def bought(call: Invocation, params: dict[str, str], token: str) -> Reply:
+        engine = call.services.accounts.on(params["exchange"])
+        buying = buy_now(engine, Decimal(params["amount"]), confirmation=token,
+                         requested_by=call.user.key)
+        return await order_reply(buying, engine.settings.base_asset,
+                                 engine.settings.quote_asset, token)
