@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from bot import __version__, logs
 from bot.config import Settings, SettingsError, load_settings
@@ -41,7 +42,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         settings.symbol,
         settings.effective_database_url.split("@")[-1],
     )
-    if not settings.chat_tokens_configured and sys.stdin.isatty() and not args.headless:
+    if (not settings.chat_tokens_configured and sys.stdin.isatty() and not args.headless
+            and args.workers == 1):
         print(
             f"dcabot {__version__} · {settings.exchanges_text}\n"
             "No chat tokens set, so this terminal is the chat.\n"
@@ -68,17 +70,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _serve(settings: Settings, args: argparse.Namespace, *, schedule: bool) -> int:
     from bot.engine.setup import open_database
-    from bot.serve import serve_web
+    from bot.serve import check_workers, serve_web, serve_workers
 
-    open_database(settings).dispose()  # an unreachable database: one line, before the server
     polling = bool(getattr(args, "polling", False))
+    check_workers(settings, args.workers, polling=polling)
+    open_database(settings).dispose()  # an unreachable database: one line, before the server
     log.info(
-        "serving on %s:%s (%s)%s",
+        "serving on %s:%s (%s)%s%s",
         args.host,
         args.port,
         "webhooks and scheduler" if schedule else "webhooks only",
         ", Telegram by polling" if polling else "",
+        f", {args.workers} workers" if args.workers > 1 else "",
     )
+    if args.workers > 1:
+        serve_workers(settings, host=args.host, port=args.port, schedule=schedule,
+                      workers=args.workers, verbose=bool(args.verbose or args.debug))
+        return 0
     run_loop = asyncio.run
     try:  # libuv's event loop when installed (uvicorn[standard]): less CPU per webhook
         import uvloop
@@ -131,6 +139,15 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+WORKERS_FLAG = ("--workers",)
+WORKERS_HELP: dict[str, Any] = {
+    "type": int,
+    "default": 1,
+    "metavar": "N",
+    "help": "web worker processes on one port (PostgreSQL only; one scheduler leads among all)",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     from bot.backtest_cli import add_backtest_parser, add_signal_parser
     from bot.backup import add_backup_parser
@@ -159,10 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="never use this terminal as the chat (a service; implied when stdin is no terminal)",
     )
+    run.add_argument(*WORKERS_FLAG, **WORKERS_HELP)
     run.set_defaults(func=cmd_run)
     serve = sub.add_parser("serve", help="serve the webhooks only (no scheduler)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on")
+    serve.add_argument(*WORKERS_FLAG, **WORKERS_HELP)
     serve.set_defaults(func=cmd_serve)
     chat = sub.add_parser("chat", help="talk to the bot in this terminal, as its owner")
     chat.set_defaults(func=cmd_chat)
