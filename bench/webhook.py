@@ -2,6 +2,8 @@
 
     python bench/webhook.py [--rate 200] [--seconds 10] [--slow 3] [--flood-rate 500]
                             [--only throughput|slow|strangers|absurd] [--profile FILE]
+    python bench/webhook.py --workers 2 --database postgresql://… [--lock 3]
+                            [--only workers|lock]
 
 The fakes of both chat APIs run in a child process (bench/chat_fakes.py), the bot in another
 (`python -m bot.cli serve`), and this process only sends: open loops (a slow answer does not slow
@@ -28,6 +30,10 @@ bot of its own (a fresh data folder):
    Targets: those answered p95 under 50 ms (the time includes the fake API's round trip), each in
    at most 3 short lines (title, what is wrong, usage; checked in the texts the fakes received),
    and the viewers' `/status` p95 under 100 ms.
+
+With `--workers N --database URL` two more scenarios run instead (bench/webhook_workers.py):
+5. `workers`, scenario 1 with 1 and with N workers side by side on PostgreSQL, and 6. `lock`, N
+workers acknowledging webhooks while another connection holds a table lock `--lock` seconds.
 
 `--profile FILE` runs the bot of scenario 1 under cProfile. Each scenario prints "target ...
 met/NOT met"; the exit status is 1 when any target is not met.
@@ -370,11 +376,16 @@ def main() -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("throughput", "slow", "strangers", "absurd"),
+        choices=("throughput", "slow", "strangers", "absurd", "workers", "lock"),
         help="run one scenario",
     )
     parser.add_argument("--profile", metavar="FILE", help="cProfile the bot in scenario 1")
+    parser.add_argument("--workers", type=int, default=0, help="scenarios 5 and 6 with N workers")
+    parser.add_argument("--database", help="PostgreSQL URL for scenarios 5 and 6")
+    parser.add_argument("--lock", type=float, default=3.0, help="seconds of the table lock (6)")
     args = parser.parse_args()
+    if args.workers or args.database:
+        return several_workers(args)
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
         f"dcabot webhook benchmark: {os.cpu_count()} CPUs, load average {load} before starting, "
@@ -394,6 +405,23 @@ def main() -> int:
             fakes.ask("reset")
         if args.only in (None, "absurd"):
             ok = absurd_amounts(fakes, Path(folder), 20.0, 50.0, args.seconds) and ok
+    return 0 if ok else 1
+
+
+def several_workers(args: argparse.Namespace) -> int:
+    from bench.webhook_workers import held_lock, side_by_side
+
+    if args.workers < 1 or not args.database:
+        print("--workers N and --database postgresql://... go together", file=sys.stderr)
+        return 2
+    with ChatFakes() as fakes, tempfile.TemporaryDirectory() as folder:
+        ok = True
+        if args.only in (None, "workers"):
+            ok = side_by_side(fakes, Path(folder), args.database, args.workers, args.rate,
+                              args.seconds)
+            fakes.ask("reset")
+        if args.only in (None, "lock"):
+            ok = held_lock(fakes, Path(folder), args.database, args.workers, args.lock) and ok
     return 0 if ok else 1
 
 

@@ -86,9 +86,15 @@ class BotProcess:
     """`dcabot serve` with the fakes' addresses; stopped with SIGTERM like a platform does."""
 
     def __init__(
-        self, fakes: ChatFakes, data_dir: Path, profile: str | None = None, **env: str
+        self,
+        fakes: ChatFakes,
+        data_dir: Path,
+        profile: str | None = None,
+        workers: int = 1,
+        **env: str,
     ) -> None:
         self.profile = profile
+        self.workers = workers
         info = fakes.info
         viewers = [f"telegram:{u}" for u in TG_USERS] + [f"line:{u}" for u in LINE_USERS]
         own = ("DCABOT_", "TELEGRAM_", "LINE_")
@@ -110,7 +116,8 @@ class BotProcess:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> BotProcess:
-        command = [sys.executable, "-m", "bot.cli", "serve", "--port", str(self.port)]
+        command = [sys.executable, "-m", "bot.cli", "serve", "--port", str(self.port),
+                   "--workers", str(self.workers)]
         if self.profile:
             command[1:1] = ["-m", "cProfile", "-o", self.profile]
         self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stderr=subprocess.PIPE)
