@@ -154,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.books_cli import add_export_parser
     from bot.doctor import add_doctor_parser
     from bot.keys_cli import add_keys_parser
+    from bot.line_cli import add_line_parser
     from bot.telegram_cli import add_telegram_parser
 
     parser = argparse.ArgumentParser(prog="dcabot", description=__doc__)
@@ -193,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_signal_parser(sub)
     add_keys_parser(sub)
     add_telegram_parser(sub)
+    add_line_parser(sub)
     add_doctor_parser(sub)
     add_backup_parser(sub)
     add_export_parser(sub)

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 
 from bot import config_checks as checks
-from bot.config_errors import LINE_API, TELEGRAM_API
+from bot.config_errors import LINE_API, LINE_DATA_API, TELEGRAM_API
 from bot.config_service import ServiceSettings
 
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_\-]{1,256}$")
@@ -29,6 +29,7 @@ class ChatSettings(ServiceSettings):
     line_channel_secret: str = _env("LINE_CHANNEL_SECRET", default="")
     line_channel_access_token: str = _env("LINE_CHANNEL_ACCESS_TOKEN", default="")
     line_api_url: str = _env("LINE_API_URL", default=LINE_API)
+    line_data_api_url: str = _env("LINE_DATA_API_URL", default=LINE_DATA_API)
     public_url: str = _env("PUBLIC_URL", default="")
     alert_routes: str = _env("DCABOT_ALERT_ROUTES", default="")
     telegram_rate: float = _env("DCABOT_TELEGRAM_RATE", default=30.0)
@@ -56,7 +57,7 @@ class ChatSettings(ServiceSettings):
             raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
 
-    @field_validator("telegram_api_url", "line_api_url")
+    @field_validator("telegram_api_url", "line_api_url", "line_data_api_url")
     @classmethod
     def _api_url(cls, value: str) -> str:
         return checks.check_url(value)

@@ -14,6 +14,7 @@ from bot.config_checks import AMOUNT_RULES, NUMBER_RULES, WHOLE_NUMBER
 
 TELEGRAM_API = "https://api.telegram.org"
 LINE_API = "https://api.line.me"
+LINE_DATA_API = "https://api-data.line.me"
 _LONGEST_SHOWN = 80
 
 # An example of a good value for each variable, for the one-line start-up errors.
@@ -54,6 +55,7 @@ EXAMPLES: dict[str, str] = {
     "TELEGRAM_WEBHOOK_SECRET": "a-long-random-string_1",
     "TELEGRAM_API_URL": TELEGRAM_API,
     "LINE_API_URL": LINE_API,
+    "LINE_DATA_API_URL": LINE_DATA_API,
     "PUBLIC_URL": "https://dcabot.example.com",
     "DCABOT_ALERT_ROUTES": "owner=line:U4af4980629a1b2c3d4e5f60718293a4b,telegram:123456",
     "DCABOT_TELEGRAM_RATE": "30",

@@ -125,6 +125,7 @@ BAD: dict[str, list[str | tuple[str, dict[str, str]]]] = {
     "TELEGRAM_API_URL": ["", *BAD_URLS],
     "LINE_CHANNEL_SECRET": ["has a space", "new\nline"],
     "LINE_API_URL": ["", *BAD_URLS],
+    "LINE_DATA_API_URL": ["", *BAD_URLS],
     "PUBLIC_URL": ["http://bot.example", "not a url", "https://", "bot.example"],
     "DCABOT_ALERT_ROUTES": [
         ";;",

@@ -163,6 +163,16 @@ async def send_json(
     await send({"type": "http.response.body", "body": body})
 
 
+async def send_bytes(
+    send: Send, status: int, body: bytes, headers: Iterable[tuple[str, str]]
+) -> None:
+    """A binary answer (an image a fake hands back); `headers` include its content-type."""
+    raw_headers = [(b"content-length", str(len(body)).encode())]
+    raw_headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 class ServedFake:
     """Start and stop a fake's `ThreadedASGIServer` (`self._server`), as a context manager from
     sync and async tests alike."""

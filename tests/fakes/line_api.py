@@ -2,10 +2,13 @@
 
     with FakeLineAPI() as line:
         config = Configuration(host=line.base_url, access_token=line.channel_access_token)
+        data = Configuration(host=line.data_url, access_token=line.channel_access_token)
 
-`Configuration.host`, when set, replaces both api.line.me and api-data.line.me in the SDK, so one
-server answers every endpoint. Answers use LINE's bodies and headers (`x-line-request-id`,
-`x-line-accepted-request-id` on a 409 for a repeated `X-Line-Retry-Key`).
+`base_url` serves api.line.me and `data_url`, a second server on its own port, api-data.line.me
+(rich menu images; see line_rich_menus). `Configuration.host`, when set, replaces both hosts in
+the SDK, so MessagingApiBlob needs an ApiClient of its own on `data_url`. Answers use LINE's
+bodies and headers (`x-line-request-id`, `x-line-accepted-request-id` on a 409 for a repeated
+`X-Line-Retry-Key`).
 """
 
 from __future__ import annotations
@@ -25,10 +28,10 @@ from ._server import (
     Receive,
     Scope,
     Send,
-    ServedFake,
     ThreadedASGIServer,
     header_map,
     read_body,
+    send_bytes,
     send_json,
     wait_until,
     wait_until_async,
@@ -47,6 +50,7 @@ from .line_events import (
     sign_line_body,
     signed_webhook,
 )
+from .line_rich_menus import DATA_ENDPOINTS, RichMenuHelpers, RichMenuState, call_params, route
 
 __all__ = ["MONTHLY_LIMIT_BODY", "RATE_LIMIT_BODY", "Delivery", "FakeLineAPI", "sign_line_body"]
 
@@ -67,7 +71,7 @@ DEFAULT_BOT_USER_ID = line_user_id(0xB07)
 _Answer = tuple[int, Any, dict[str, str], str, str | None, dict[str, Any]]
 
 
-class FakeLineAPI(ServedFake):
+class FakeLineAPI(RichMenuHelpers):
     """Fake Messaging API. `monthly_limit` (pushes per month) is off unless given."""
 
     def __init__(
@@ -83,18 +87,20 @@ class FakeLineAPI(ServedFake):
         self.channel_access_token = channel_access_token
         self.channel_secret = channel_secret
         self.state = LineState(bot_user_id, reply_token_ttl, monthly_limit, auto_profiles)
+        self.rich_menu_state = RichMenuState()
         self.conflict_count = 0
         self.rate_limited_count = 0
         self._faults = FaultBook()
         self._lock = threading.Lock()
         self._calls: list[Call] = []
-        self._server = ThreadedASGIServer(self._app, name="fake-line")
+        self._server = ThreadedASGIServer(self._api_app, name="fake-line")
+        self._data_server = ThreadedASGIServer(self._data_app, name="fake-line-data")
 
     # -- lifecycle -------------------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
-        """For `Configuration(host=...)`; serves api.line.me and api-data.line.me paths alike."""
+        """For `Configuration(host=...)`: the api.line.me host (`data_url` is api-data)."""
         return self._server.url
 
     @property
@@ -164,7 +170,8 @@ class FakeLineAPI(ServedFake):
         headers: dict[str, str] | None = None,
     ) -> None:
         """The next `times` calls of `endpoint` ("push", "reply", "profile", "bot_info",
-        "quota", "quota_consumption"), for recipient `to` if given, answer `status`/`body`.
+        "quota", "quota_consumption", "richmenu_*"), for recipient `to` (a rich menu ID for the
+        richmenu_* endpoints that take one) if given, answer `status`/`body`.
         With `accepted=True` the call is carried out first and only its answer is lost.
         """
         self._faults.add(
@@ -236,23 +243,30 @@ class FakeLineAPI(ServedFake):
         await wait_until_async(lambda: len(self.deliveries) >= count, timeout)
 
     def reset(self) -> None:
-        """Forget calls, deliveries, retry keys, reply tokens, faults and counters."""
+        """Forget calls, deliveries, retry keys, reply tokens, rich menus, faults, counters."""
         with self._lock:
             self._calls.clear()
         self.state.reset()
+        self.rich_menu_state.reset()
         self._faults.clear()
         self.conflict_count = self.rate_limited_count = 0
 
     # -- the server -------------------------------------------------------------------------
 
-    async def _app(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _api_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send, data_host=False)
+
+    async def _data_app(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send, data_host=True)
+
+    async def _app(self, scope: Scope, receive: Receive, send: Send, *, data_host: bool) -> None:
         if scope["type"] != "http":
             return
         raw = await read_body(receive)
         headers = header_map(scope)
         request_id = str(uuid.uuid4())
         status, body, extra, endpoint, target, params = await self._answer(
-            scope["method"], scope["path"], headers, raw, request_id
+            scope["method"], scope["path"], headers, raw, request_id, data_host
         )
         if status == 429:
             self.rate_limited_count += 1
@@ -261,21 +275,44 @@ class FakeLineAPI(ServedFake):
         kept = {k: v for k, v in headers.items() if k in ("x-line-retry-key", "authorization")}
         with self._lock:
             self._calls.append(Call(endpoint, params, time.time(), status, target, kept))
-        await send_json(send, status, body, [("x-line-request-id", request_id), *extra.items()])
+        answer = [("x-line-request-id", request_id), *extra.items()]
+        if isinstance(body, bytes):  # a rich menu image; `extra` has its content-type
+            await send_bytes(send, status, body, answer)
+        else:
+            await send_json(send, status, body, answer)
+
+    @staticmethod
+    def _route(method: str, path: str, data_host: bool) -> tuple[str, str | None] | None:
+        """(endpoint, target) of a path on this host; None where the host has no such path."""
+        rich_menu = route(method, path)
+        if rich_menu is not None:
+            return rich_menu if (rich_menu[0] in DATA_ENDPOINTS) == data_host else None
+        if data_host:
+            return None
+        if method == "GET" and path.startswith(PROFILE_PREFIX):
+            return "profile", path.removeprefix(PROFILE_PREFIX)
+        endpoint = ROUTES.get((method, path))
+        return None if endpoint is None else (endpoint, None)
 
     async def _answer(
-        self, method: str, path: str, headers: dict[str, str], raw: bytes, request_id: str
+        self,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        raw: bytes,
+        request_id: str,
+        data_host: bool = False,
     ) -> _Answer:
-        endpoint = ROUTES.get((method, path))
-        target: str | None = None
-        if endpoint is None and method == "GET" and path.startswith(PROFILE_PREFIX):
-            endpoint, target = "profile", path.removeprefix(PROFILE_PREFIX)
-        if endpoint is None:
+        routed = self._route(method, path, data_host)
+        if routed is None:
             return 404, {"message": "Not found"}, {}, f"{method} {path}", None, {}
+        endpoint, target = routed
         if headers.get("authorization") != f"Bearer {self.channel_access_token}":
             return 401, AUTH_FAILED_BODY, {}, endpoint, target, {}
         params: dict[str, Any] = {}
-        if method == "POST":
+        if endpoint.startswith("richmenu_"):
+            params = call_params(endpoint, headers, raw)
+        elif method == "POST":
             try:
                 params = json.loads(raw)
             except ValueError as exc:
@@ -295,7 +332,10 @@ class FakeLineAPI(ServedFake):
                 await asyncio.sleep(fault.delay)
             if fault.status is not None and not fault.after_accept:
                 return fault.status, fault.payload, fault.headers, endpoint, target, params
-        status, body, extra = self.state.handle(endpoint, target, params, headers, request_id)
+        if endpoint.startswith("richmenu_"):
+            status, body, extra = self.rich_menu_state.handle(endpoint, target, headers, raw)
+        else:
+            status, body, extra = self.state.handle(endpoint, target, params, headers, request_id)
         if fault is not None and fault.status is not None and fault.after_accept:
             return fault.status, fault.payload, fault.headers, endpoint, target, params
         return status, body, extra, endpoint, target, params
