@@ -27,6 +27,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from bot import config_checks as checks
 from bot import config_exchanges as exchanges
 from bot.config_chat import ChatSettings
+from bot.config_choices import Carry as Carry
 from bot.config_choices import Mode as Mode  # re-exported: every module names them from here
 from bot.config_choices import PartialRest as PartialRest
 from bot.config_choices import PriceSource as PriceSource
@@ -70,6 +71,7 @@ class Settings(ChatSettings):
     gold_prices_csv: Path | None = _env("DCABOT_GOLD_PRICES_CSV", default=None)
     price_source: PriceSource = _env("DCABOT_PRICE_SOURCE", default=PriceSource.AUTO)
     partial_rest: PartialRest = _env("DCABOT_PARTIAL_REST", default=PartialRest.RESERVE)
+    carry: Carry = _env("DCABOT_CARRY", default=Carry.ON)
     simulated_seed: int = _env("DCABOT_SIMULATED_SEED", default=42)
     binance_api_url: str = _env("DCABOT_BINANCE_API_URL", default="")
     okx_api_url: str = _env("DCABOT_OKX_API_URL", default="")

@@ -21,6 +21,13 @@ class PriceSource(StrEnum):
     SIMULATED = "simulated"  # the seeded simulated market only
 
 
+class Carry(StrEnum):
+    """What a scheduled buy below the exchange's minimum order does."""
+
+    ON = "on"  # carry it: set aside until the carried total reaches the minimum, then bought
+    OFF = "off"  # skip the run and say why
+
+
 class PartialRest(StrEnum):
     """What a scheduled run does with the part of its amount a partial fill did not buy."""
 

@@ -66,6 +66,7 @@ EXAMPLES: dict[str, str] = {
     "DCABOT_ALERT_RETRY_MAX": "600",
     "DCABOT_STRANGER_REPLIES": "20",
     "DCABOT_PARTIAL_REST": "reserve",
+    "DCABOT_CARRY": "on",
     "DCABOT_HEALTH_TOKEN": "$(openssl rand -hex 24)",
     "DCABOT_METRICS_TOKEN": "$(openssl rand -hex 24)",
     "DCABOT_LOG_FILE": "logs/dcabot.log",

@@ -271,6 +271,7 @@ class S4Rotation(Base):
 
 # Tables about talking to people and running the service live in `storage.models_service`;
 # named here too, so every table is a `storage.models` name and on `Base.metadata`.
+from storage.models_carry import CarryEntry as CarryEntry  # noqa: E402
 from storage.models_service import AlertChannelState as AlertChannelState  # noqa: E402
 from storage.models_service import AlertMute as AlertMute  # noqa: E402
 from storage.models_service import DownloadLink as DownloadLink  # noqa: E402

@@ -107,6 +107,7 @@ BAD: dict[str, list[str | tuple[str, dict[str, str]]]] = {
     ],
     "DCABOT_GOLD_PRICES_CSV": [CSV, ("missing.csv", {"DCABOT_PRICES_CSV": CSV})],
     "DCABOT_PRICE_SOURCE": ["ticker", "", "nan"],
+    "DCABOT_CARRY": ["yes", "", "ON!"],
     "DCABOT_PARTIAL_REST": ["sometimes", "", "RESERVE!"],
     "DCABOT_SIMULATED_SEED": [*NOT_FINITE, *MALFORMED, "1.5", "1e3"],
     "DCABOT_BINANCE_API_URL": BAD_URLS,
