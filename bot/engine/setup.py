@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -96,22 +96,23 @@ def build_feed(settings: Settings, clock: Clock) -> OfflineFeed | FallbackFeed:
     )
 
 
-def circuit_alert(db: Database, clock: Clock, mode: str) -> Callable[[bool, str, str], None]:
+def circuit_alert(
+    db: Database, clock: Clock, mode: str
+) -> Callable[[bool, str, str], Awaitable[None]]:
     """The breaker's listener: an urgent outbox alert when trading pauses or resumes.
 
     The breaker lives in `bot/exchanges`, which writes nothing to storage; the alert is written
-    here, in its own transaction, and delivered by the outbox dispatcher like any other.
+    here, in its own transaction (`Database.run`), and delivered by the outbox dispatcher.
     """
 
-    def on_circuit_change(opened: bool, exchange: str, reason: str) -> None:
-        with db.transaction() as session:
-            outbox.enqueue(
-                session,
-                kind="circuit_open" if opened else "circuit_closed",
-                payload={"exchange": exchange, "mode": mode, "reason": reason},
-                now=clock(),
-                urgent=True,
-            )
+    async def on_circuit_change(opened: bool, exchange: str, reason: str) -> None:
+        await db.transact(
+            outbox.enqueue,
+            kind="circuit_open" if opened else "circuit_closed",
+            payload={"exchange": exchange, "mode": mode, "reason": reason},
+            now=clock(),
+            urgent=True,
+        )
 
     return on_circuit_change
 
