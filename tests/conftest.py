@@ -58,6 +58,15 @@ loop_guard.install()
 LOOP_SQL_ALLOWED: frozenset[str] = frozenset(
     {
         # confirmations rewrite in progress
+        "bot.chat.registry:Registry.dispatch",  # with_pause_banner
+        "bot.chat.commands.control:register.<locals>.pause_",
+        "bot.chat.commands.control:register.<locals>.pause_.<locals>.confirmed",
+        "bot.chat.commands.control:register.<locals>.resume_",
+        "bot.chat.commands.control:register.<locals>.resume_.<locals>.confirmed",
+        "bot.chat.commands.control:register.<locals>.version",
+        "bot.chat.commands.reserve:register.<locals>.reserve",  # capped_spend
+        "bot.chat.commands.s4:ask_to_execute",
+        "bot.chat.commands.s4:ask_to_execute.<locals>.confirmed",
     }
 )
 
