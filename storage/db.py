@@ -33,7 +33,7 @@ T = TypeVar("T")
 # Threads for `Database.run`, at most. SQLite serialises every transaction (BEGIN IMMEDIATE), so
 # more threads would only queue behind busy_timeout; PostgreSQL's pool keeps 5 connections, so 4
 # workers always find one without opening overflow connections, and one is left for work already
-# on a thread of its own (the leader lock's connection, `asyncio.to_thread` callers, the CLI).
+# on a thread of its own (the leader lock's held connection, the CLI's commands).
 # Work beyond that waits in the executor's queue, off the loop, which costs nothing.
 DB_WORKERS_AT_MOST = 4
 
