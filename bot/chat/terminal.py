@@ -109,7 +109,8 @@ class TerminalChannel:
         answered = await self.services.confirmations.answer(
             self.user, reply.confirm_token, accept=word in YES
         )
-        self.show(with_pause_banner(self.services.engine, answered))
+        engine = self.services.engine
+        self.show(await engine.db.run(with_pause_banner, engine, answered))
         if answer is None:
             return "quit"  # end of input: nothing more to run
         return None if word in YES | NO else answer
