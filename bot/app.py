@@ -122,14 +122,11 @@ def _keep_data_private(settings: Settings) -> None:
 async def _forget_old_claims(engine: Engine) -> None:
     while True:
         try:
-            dropped = await asyncio.to_thread(
-                forget_processed_before, engine.db, engine.clock() - KEEP_CLAIMS
-            )
-            dropped += await asyncio.to_thread(
-                forget_beyond_newest, engine.db, KEEP_CLAIMS_PER_CHANNEL
-            )
-            dropped += await asyncio.to_thread(downloads.forget_before, engine.db, engine.clock())
-            dropped += await asyncio.to_thread(_forget_answered, engine)
+            db = engine.db
+            dropped = await db.run(forget_processed_before, db, engine.clock() - KEEP_CLAIMS)
+            dropped += await db.run(forget_beyond_newest, db, KEEP_CLAIMS_PER_CHANNEL)
+            dropped += await db.run(downloads.forget_before, db, engine.clock())
+            dropped += await db.run(_forget_answered, engine)
             log.debug("forgot %d old update claims", dropped)
         except Exception as exc:  # the database may be down for a while; try again later
             log.warning("could not prune processed updates: %s", type(exc).__name__)
@@ -189,7 +186,7 @@ async def health(request: Request) -> Response:
     chat: ChatChannels = request.app.state.chat
     engine = chat.runtime.services.engine
     scheduler = chat.runtime.scheduler
-    database_ok = await asyncio.to_thread(_database_answers, engine.db)
+    database_ok = await engine.db.run(_database_answers, engine.db)
     schedule = scheduler.health() if scheduler is not None else {"role": "off", "degraded": False}
     tasks = chat.runtime.supervisor.health()
     restarting = any(task["state"] != "running" for task in tasks.values())
@@ -199,7 +196,7 @@ async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok" if healthy else "degraded"}, status_code)
     alerts = (
         health_json(
-            await asyncio.to_thread(
+            await engine.db.run(
                 alert_health, engine.db, configured_channels(engine.settings), engine.clock()
             )
         )
@@ -236,7 +233,7 @@ async def download_page(request: Request) -> Response:
     chat: ChatChannels = request.app.state.chat
     engine = chat.runtime.services.engine
     token = str(request.path_params.get("token", ""))
-    path = await asyncio.to_thread(downloads.peek, engine.db, token, engine.clock())
+    path = await engine.db.run(downloads.peek, engine.db, token, engine.clock())
     if path is None:
         return JSONResponse(GONE, status_code=404)
     return HTMLResponse(DOWNLOAD_PAGE.replace("{name}", html.escape(path.name)),
@@ -248,7 +245,7 @@ async def download(request: Request) -> Response:
     chat: ChatChannels = request.app.state.chat
     engine = chat.runtime.services.engine
     token = str(request.path_params.get("token", ""))
-    path = await asyncio.to_thread(downloads.take, engine.db, token, engine.clock())
+    path = await engine.db.run(downloads.take, engine.db, token, engine.clock())
     if path is None or not await asyncio.to_thread(path.is_file):
         return JSONResponse(GONE, status_code=404)
     return FileResponse(path, media_type="text/csv", filename=path.name,

@@ -46,7 +46,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     async def export(accounts: Accounts) -> None:
         since, until = span(start, end, accounts.settings.zone)
-        for file in write_exports(list(accounts), kinds, Path(args.out), since, until):
+        files = await accounts.db.run(
+            write_exports, list(accounts), kinds, Path(args.out), since, until
+        )
+        for file in files:
             print(f"{file.path}  {file.rows} rows")
 
     return _on_every_exchange(export)

@@ -10,8 +10,8 @@ Each app has its own `CollectorRegistry` (never the library's global one), holdi
 * the exchange requests this process made (a latency histogram, an error counter by kind),
   fed by the exchange layer's request observers (`bot.exchanges.request_observers`).
 
-The scrape runs in a worker thread (`asyncio.to_thread`): the database is never read on the
-event loop. With `DCABOT_METRICS_TOKEN` set, `/metrics` asks everyone for
+The scrape runs on one of the database's threads (`Database.run`): the database is never read
+on the event loop. With `DCABOT_METRICS_TOKEN` set, `/metrics` asks everyone for
 `Authorization: Bearer <it>` (401 without); unset, it answers loopback callers that no proxy
 relayed and refuses others (403), as `/health` keeps its details.
 """
@@ -261,7 +261,11 @@ class AppMetrics:
             return refusal
         encoder, content_type = choose_encoder(request.headers.get("accept", ""))
         self.collector.read_process()
-        body = await asyncio.to_thread(encoder, self.registry)
+        runtime = self.collector.runtime
+        if runtime is None:  # not started, or stopped: nothing is read from a database
+            body = await asyncio.to_thread(encoder, self.registry)
+        else:
+            body = await runtime.services.engine.db.run(encoder, self.registry)
         return Response(body, headers={"Content-Type": content_type})
 
     def _refusal(self, request: Request) -> Response | None:

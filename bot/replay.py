@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -33,7 +34,7 @@ from bot.engine.portfolio import cost_basis
 from bot.engine.s4_watch import s4_state, s4_watch
 from bot.engine.schedule_spec import ScheduleSpec, parse_spec
 from bot.engine.schedules import add_schedule
-from bot.engine.setup import open_engine
+from bot.engine.setup import open_accounts_from_loop
 from bot.engine.trend_watch import act_on_flips
 from bot.exchanges.markets import gold_symbol
 from storage import ledger, orders
@@ -158,10 +159,12 @@ async def replay(
             database_url=f"sqlite:///{Path(tmp) / 'replay.db'}",
             timezone=load_settings().timezone,
         )
-        engine = open_engine(settings, clock=clock)
+        engine = (await open_accounts_from_loop(settings, clock=clock)).default
         try:
             if mode == "s4":
-                strategy_settings.update(engine, s4_execute=True, cdc_enabled=False)
+                await engine.db.run(
+                    strategy_settings.update, engine, s4_execute=True, cdc_enabled=False
+                )
             schedule_row = await add_schedule(
                 engine, spec.days, spec.local_time, amount, None, mode, requested_by="replay"
             )
@@ -216,8 +219,8 @@ async def _holdings(engine: Engine) -> tuple[Decimal, Decimal, Decimal]:
     balances = await engine.exchange.balances()
     btc = balances.get(engine.settings.base_asset, Decimal(0))
     gold = balances.get(gold_symbol(engine.exchange.name).split("/")[0], Decimal(0))
-    with engine.db.transaction() as session:
-        return btc, gold, ledger.balance(session, engine.exchange.name, engine.exchange.mode)
+    reserve = await engine.db.transact(ledger.balance, engine.exchange.name, engine.exchange.mode)
+    return btc, gold, reserve
 
 
 def _gold_close(gold_closes: dict[datetime, Decimal], candle: Candle) -> Decimal:
@@ -250,21 +253,20 @@ def _invested(session: Session, engine: Engine) -> Decimal:
     return sum((a or Decimal(0) for a in [*bought, *saved]), Decimal(0))
 
 
+def _books(session: Session, engine: Engine) -> tuple[list[Order], list[Any], Decimal]:
+    """The replay's filled orders, its alerts counted by kind, and what it invested."""
+    filled = [o for symbol in (engine.symbol, gold_symbol(engine.exchange.name))
+              for o in orders.filled(session, exchange=engine.exchange.name, mode="paper",
+                                     symbol=symbol)]
+    kinds = session.execute(select(OutboxAlert.kind, func.count()).group_by(OutboxAlert.kind))
+    return filled, list(kinds.all()), _invested(session, engine)
+
+
 async def _summarise(
     engine: Engine, summary: ReplaySummary, last: Candle, gold_closes: dict[datetime, Decimal]
 ) -> ReplaySummary:
     summary.btc, summary.gold, summary.reserve = await _holdings(engine)
-    with engine.db.transaction() as session:
-        filled = [
-            o
-            for symbol in (engine.symbol, gold_symbol(engine.exchange.name))
-            for o in orders.filled(session, exchange=engine.exchange.name, mode="paper",
-                                   symbol=symbol)
-        ]
-        kinds = session.execute(
-            select(OutboxAlert.kind, func.count()).group_by(OutboxAlert.kind)
-        ).all()
-        summary.invested = _invested(session, engine)
+    filled, kinds, summary.invested = await engine.db.transact(_books, engine)
     bought = [o for o in filled if o.side == "buy"]
     summary.buys, summary.sells = len(bought), len(filled) - len(bought)
     btc_buys = [o for o in bought if o.symbol == engine.symbol]
@@ -275,7 +277,7 @@ async def _summarise(
         summary.btc * last.close + summary.gold * _gold_close(gold_closes, last) + summary.reserve
     )
     if gold_closes:
-        state = s4_state(engine)
+        state = await engine.db.run(s4_state, engine)
         summary.held, summary.rotations = state.active.value, len(state.rotations)
     if summary.invested:
         summary.return_pct = (summary.final_value - summary.invested) / summary.invested * 100

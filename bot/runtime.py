@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.engine.context import Clock, system_clock
 from bot.engine.exchange_keys import warn_about_key_location
 from bot.engine.incidents import report_incident
-from bot.engine.setup import open_accounts
+from bot.engine.setup import open_accounts_from_loop
 from bot.notify.service import run_dispatcher
 from bot.running import Runtime
 from bot.scheduler import DcaScheduler
@@ -43,10 +43,12 @@ async def running_bot(
     are claimed under a lease); tests of other parts turn it off to keep their chats quiet.
     """
     warn_about_key_location(settings)
-    accounts = open_accounts(settings, clock=clock)
+    accounts = await open_accounts_from_loop(settings, clock=clock)
     engine = accounts.default
     supervisor = Supervisor(
-        engine.clock, lambda task, reason: report_incident(engine, task, reason), debug=debug
+        engine.clock,
+        lambda task, reason: engine.db.run(report_incident, engine, task, reason),
+        debug=debug,
     )
     scheduler = DcaScheduler(accounts) if schedule else None
     services = ChatServices(
@@ -66,7 +68,7 @@ async def running_bot(
         yield Runtime(build_registry(), services, scheduler, supervisor)
     finally:
         if scheduler is not None:
-            scheduler.farewell()  # written while the dispatcher still runs: it goes out now
+            await scheduler.farewell()  # written while the dispatcher still runs: it goes out
         alerts_stop.set()
         await supervisor.finish("alerts", ALERTS_DRAIN_S)  # sends in flight finish first
         await supervisor.stop()

@@ -71,6 +71,7 @@ class DcaScheduler:
         self._strays: set[int] = set()  # schedules on an exchange not traded: told once each
         self.heartbeat = Heartbeat(engine.settings.heartbeat_url)
         self._said_goodbye = False
+        self._rebuilds: set[asyncio.Task[None]] = set()  # kept, so none is collected mid-way
 
     @property
     def role(self) -> str:
@@ -82,8 +83,8 @@ class DcaScheduler:
     async def lead(self) -> None:
         """Stand by until this process holds the leader lock, then lead until it is lost (the
         supervisor runs this again after a failure, or after the lock was lost)."""
-        announced = False
-        while not self.lock.try_acquire():
+        announced, db = False, self.engine.db
+        while not await db.run(self.lock.try_acquire):
             if not announced:
                 log.info("another dcabot process is scheduling on this database: standing by")
                 announced = True
@@ -92,8 +93,8 @@ class DcaScheduler:
             log.info("scheduler leader: reconciling, then catching up")
             grace = timedelta(hours=self.engine.settings.missed_run_grace_h)
             await settle_then_catch_up(list(self.accounts), grace)
-            self._start_jobs()
-            announce(self.engine, "bot_started")
+            await self._start_jobs()
+            await db.run(announce, self.engine, "bot_started")
             await self._hold_lead()
             log.error("lost the leader lock: stopping the jobs, standing by")
         finally:
@@ -103,11 +104,11 @@ class DcaScheduler:
         """Return when the leader lock is lost (its connection died)."""
         while True:
             await asyncio.sleep(LEADER_CHECK_S)
-            if not self.lock.still_held():
+            if not await self.engine.db.run(self.lock.still_held):
                 return
 
-    def _start_jobs(self) -> None:
-        self.rebuild()
+    async def _start_jobs(self) -> None:
+        await self.rebuild()
         self._add("trend-watch", self._trend_watch, TREND_WATCH, misfire_grace_time=3600)
         self._add("s4-watch", self._s4_watch, TREND_WATCH, misfire_grace_time=3600)
         self._add("settle", self._settle, IntervalTrigger(minutes=1))
@@ -163,9 +164,9 @@ class DcaScheduler:
                 for s in schedules.active(session)
             ]
 
-    def rebuild(self) -> None:
+    async def rebuild(self) -> None:
         """Make the jobs match the schedules table."""
-        rows = self._snapshot()
+        rows = await self.engine.db.run(self._snapshot)
         self._fingerprint = tuple(rows)
         for job in self.scheduler.get_jobs():
             if job.id.startswith("schedule-"):
@@ -175,7 +176,7 @@ class DcaScheduler:
             if paused:
                 continue
             if exchange not in self.accounts.names:
-                self._tell_stray(schedule_id, group, exchange)
+                await self._tell_stray(schedule_id, group, exchange)
                 continue
             trigger = ScheduleSpec(days, local_time).trigger(self.engine.settings.zone)
             self._add(
@@ -189,22 +190,26 @@ class DcaScheduler:
                 misfire_grace_time=grace,
             )
 
-    def _tell_stray(self, schedule_id: int, group: int, exchange: str) -> None:
+    async def _tell_stray(self, schedule_id: int, group: int, exchange: str) -> None:
         """A schedule on an exchange this bot does not trade on does not run: said once."""
         if schedule_id in self._strays:
             return
         self._strays.add(schedule_id)
         reason = stray_reason(group, exchange, self.accounts.names)
         log.warning("%s", reason)
-        report_incident(self.engine, "schedules", reason)
+        await self.engine.db.run(report_incident, self.engine, "schedules", reason)
 
     def schedules_changed(self) -> None:
+        """A chat command changed the schedules: the jobs follow, in a task of their own (the
+        command's answer does not wait; the minute's settling would catch up anyway)."""
         if self.lock.held and self.scheduler.running:
-            self.rebuild()
+            task = asyncio.get_running_loop().create_task(self.rebuild())
+            self._rebuilds.add(task)
+            task.add_done_callback(self._rebuilds.discard)
 
     async def _settle(self) -> None:
-        if tuple(self._snapshot()) != self._fingerprint:
-            self.rebuild()
+        if tuple(await self.engine.db.run(self._snapshot)) != self._fingerprint:
+            await self.rebuild()
         await self._each("settle", keep_settling)
         await self.heartbeat.ping()  # only after a minute that settled everything
 
@@ -246,7 +251,8 @@ class DcaScheduler:
     async def _s4_watch(self) -> None:
         """After the daily close, on each exchange where a schedule uses S4 or S4 executes:
         decide a rotation."""
-        using = [engine for engine in self.accounts if s4_in_use(engine)]
+        using = [engine for engine in self.accounts
+                 if await engine.db.run(s4_in_use, engine)]
         if not using:
             return
 
@@ -266,11 +272,8 @@ class DcaScheduler:
             day = f"{self.engine.clock():%Y-%m-%d}"
             if self._reported.get(job_id) != day:
                 self._reported[job_id] = day
-                report_incident(
-                    self.engine,
-                    label,
-                    f"could not read the daily candles ({exc}); trying again every 15 minutes",
-                )
+                why = f"could not read the daily candles ({exc}); trying again every 15 minutes"
+                await self.engine.db.run(report_incident, self.engine, label, why)
             retry_at = self.engine.clock() + TREND_RETRY
             self._add(f"{job_id}-retry", again, DateTrigger(run_date=retry_at))
             raise
@@ -280,13 +283,15 @@ class DcaScheduler:
         running = self.scheduler.get_jobs() if self.scheduler.running else []
         return jobs_health(self.role, running, self.jobs, self.engine.clock())
 
-    def farewell(self) -> None:
+    async def farewell(self) -> None:
         """Tell the owner the leader is shutting down (before the alert dispatcher stops)."""
         if self.lock.held and not self._said_goodbye:
             self._said_goodbye = True
-            announce(self.engine, "bot_stopped")
+            await self.engine.db.run(announce, self.engine, "bot_stopped")
 
     async def stop(self) -> None:
-        self.farewell()
+        await self.farewell()
         self._stop_jobs()
-        self.lock.release()
+        for task in list(self._rebuilds):
+            task.cancel()
+        await self.engine.db.run(self.lock.release)

@@ -57,7 +57,8 @@ async def settle_then_catch_up(engines: list[Engine], grace: timedelta) -> None:
                 await work(engine)
             except Exception as exc:
                 log.error("%s on %s failed: %s", label, engine.exchange.name, exc)
-                report_incident(engine, f"{label} ({engine.exchange.name})", str(exc)[:300])
+                what = f"{label} ({engine.exchange.name})"
+                await engine.db.run(report_incident, engine, what, str(exc)[:300])
 
 
 def announce(engine: Engine, kind: str) -> None:

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 Work = Callable[[], Awaitable[None]]
-Report = Callable[[str, str], None]  # (task name, what went wrong): writes the alert
+Report = Callable[[str, str], Awaitable[None]]  # (task name, what went wrong): writes the alert
 FIRST_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 300.0
 HEALTHY_AFTER = timedelta(minutes=1)
@@ -88,12 +88,12 @@ class Supervisor:
                 state.state = "stopped"
                 raise
             except Exception as exc:
-                backoff = self._failed(state, exc, backoff)
+                backoff = await self._failed(state, exc, backoff)
             state.state = "restarting"
             await self.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_S)
 
-    def _failed(self, state: TaskState, exc: Exception, backoff: float) -> float:
+    async def _failed(self, state: TaskState, exc: Exception, backoff: float) -> float:
         now = self.clock()
         ran_for = now - state.started_at if state.started_at else timedelta(0)
         if ran_for >= HEALTHY_AFTER:  # it had recovered: a new incident
@@ -111,7 +111,7 @@ class Supervisor:
         if not state.in_incident:
             state.in_incident = True
             try:
-                self.report(state.name, reason)
+                await self.report(state.name, reason)
             except Exception as report_exc:  # the database may be what failed
                 log.error("could not record the failure of %s: %s", state.name, report_exc)
         return backoff

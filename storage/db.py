@@ -1,5 +1,8 @@
 """Connections and transactions for SQLite (WAL) and PostgreSQL.
 
+Blocking database work started from async code runs in `Database.run`, on the database's own
+small pool of threads, never on the event loop (docs/design.md, "Database work off the loop").
+
 A SQLite database is the owner's alone: its folder is created 0700, and the file with its -wal
 and -shm companions is made 0600 at open and whenever a connection is made (SQLite gives the
 companions the database file's mode), whatever an older version or a looser umask left.
@@ -7,12 +10,17 @@ companions the database file's mode), whatever an older version or a looser umas
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
 import logging
 import stat
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -20,6 +28,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 SQLITE_COMPANIONS = ("", "-wal", "-shm")
+P = ParamSpec("P")
+T = TypeVar("T")
+# Threads for `Database.run`, at most. SQLite serialises every transaction (BEGIN IMMEDIATE), so
+# more threads would only queue behind busy_timeout; PostgreSQL's pool keeps 5 connections, so 4
+# workers always find one without opening overflow connections, and one is left for work already
+# on a thread of its own (the leader lock's held connection, the CLI's commands).
+# Work beyond that waits in the executor's queue, off the loop, which costs nothing.
+DB_WORKERS_AT_MOST = 4
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -83,6 +99,36 @@ class Database:
         if self.file is not None:  # the first connection creates the file
             event.listen(self.engine, "connect", self._made_private)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.workers = max(1, min(DB_WORKERS_AT_MOST, _pool_size(self.engine)))
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
+
+    async def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """`fn(*args, **kwargs)` on one of this database's threads, awaited from the loop.
+
+        The one way async code does blocking database work: a transaction that waits for a lock
+        (SQLite's busy_timeout is 10 s) then holds up one worker, not every webhook and job.
+        `fn` opens and closes its own session (`transaction()`): a Session never crosses threads.
+        The caller's context variables go along, as with `asyncio.to_thread`.
+        """
+        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._pool(), call)
+
+    async def transact(
+        self, fn: Callable[Concatenate[Session, P], T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """`fn(session, *args, **kwargs)` in one transaction (`transaction()`), through `run`."""
+        return await self.run(self._within, lambda session: fn(session, *args, **kwargs))
+
+    def _within(self, work: Callable[[Session], T]) -> T:
+        with self.transaction() as session:
+            return work(session)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._executor_lock:  # made on first use, and again after `dispose`
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="dcabot-db")
+            return self._executor
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -102,4 +148,15 @@ class Database:
         return self._sessions()
 
     def dispose(self) -> None:
+        """Close the connections; work already handed to `run` finishes first."""
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
         self.engine.dispose()
+
+
+def _pool_size(engine: Engine) -> int:
+    """The connections the engine's pool keeps (QueuePool's pool_size; 1 when it keeps none)."""
+    size = getattr(engine.pool, "size", None)
+    return size() if callable(size) else 1

@@ -26,7 +26,9 @@ class LeaderLock:
         self._file_lock: FileLock | None = None
         if db.is_sqlite:
             database = make_url(db.url).database or "dcabot"
-            self._file_lock = FileLock(str(Path(database).with_suffix(".leader.lock")))
+            # the process's lock, whichever thread takes or checks it (`Database.run`'s threads)
+            place = str(Path(database).with_suffix(".leader.lock"))
+            self._file_lock = FileLock(place, thread_local=False)
 
     @property
     def held(self) -> bool:

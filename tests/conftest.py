@@ -22,6 +22,7 @@ from bot.config import Settings, load_settings
 from storage import orders
 from storage.db import Database, normalise_url
 from storage.migrate import upgrade
+from tests import loop_guard
 
 PG_URL = normalise_url(
     os.environ.get("DCABOT_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -49,6 +50,21 @@ def require_postgres() -> None:
     if IN_CI:
         pytest.fail(f"PostgreSQL at {PG_URL} is unreachable in CI: {_PG_ERROR}")
     pytest.skip(f"PostgreSQL at {PG_URL} is unreachable ({_PG_ERROR}); CI runs these")
+
+
+loop_guard.install()
+
+
+@pytest.fixture(autouse=True)
+def no_database_work_on_the_loop() -> Iterator[None]:
+    """Fails a test whose product coroutines ran SQL on the event loop (tests/loop_guard.py);
+    blocking database work belongs in `Database.run` (docs/design.md)."""
+    loop_guard.take()
+    yield
+    found = loop_guard.take()
+    if found:
+        lines = sorted({str(v) for v in found})
+        pytest.fail("database work on the event loop:\n" + "\n".join(lines), pytrace=False)
 
 
 @pytest.fixture

@@ -320,12 +320,15 @@ async def test_a_failed_probe_keeps_it_open_for_another_cool_down(
     fake: FakeExchange, clock: Clock
 ) -> None:
     changes: list[tuple[bool, str]] = []
+
+    async def on_circuit_change(opened: bool, name: str, _reason: str) -> None:
+        changes.append((opened, name))
     exchange = adapter(
         fake,
         clock,
         circuit_failures=1,
         circuit_cooldown=timedelta(seconds=60),
-        on_circuit_change=lambda opened, name, _: changes.append((opened, name)),
+        on_circuit_change=on_circuit_change,
     )
     fake.inject("/api/v3/exchangeInfo", Fault.disconnect(), times=None)
     fake.inject("/api/v5/public/instruments", Fault.disconnect(), times=None)
@@ -341,7 +344,7 @@ async def test_a_failed_probe_keeps_it_open_for_another_cool_down(
     await exchange.close()
 
 
-def test_open_engine_wires_the_breaker_to_the_outbox(
+async def test_open_engine_wires_the_breaker_to_the_outbox(
     tmp_path: Path, db: Database, clock: Clock
 ) -> None:
     with running("binance") as fake:
@@ -352,6 +355,7 @@ def test_open_engine_wires_the_breaker_to_the_outbox(
         breaker.record_failure("timeout")
         breaker.record_failure("timeout")
         breaker.record_success()
+        await breaker.tell()
     with db.transaction() as session:
         kinds = list(session.scalars(select(OutboxAlert.kind).order_by(OutboxAlert.id)))
     assert kinds == ["circuit_open", "circuit_closed"]

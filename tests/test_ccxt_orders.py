@@ -234,9 +234,13 @@ async def test_a_restart_before_the_deadline_waits_for_a_late_order_instead_of_f
     write_buy_intent(db, CID, "token-1", exchange=fake.exchange_id, mode="live", now=clock())
     fake.inject(fake.order_endpoint, Fault.lands_late(0.4))
     deadlines: list[object] = []
+
+    async def on_attempt(deadline: object) -> None:
+        deadlines.append(deadline)
+
     with pytest.raises(TimeoutError):  # the process "dies" while it looks the order up
         await asyncio.wait_for(
-            exchange.buy_with_quote("BTC/USDT", Decimal(50), CID, on_attempt=deadlines.append),
+            exchange.buy_with_quote("BTC/USDT", Decimal(50), CID, on_attempt=on_attempt),
             timeout=0.25,
         )
     save_deadline(engine, CID, deadlines[0])  # what the engine wrote before sending

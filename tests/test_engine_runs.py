@@ -230,7 +230,7 @@ async def test_the_scheduler_plans_jobs_at_the_schedules_local_time(
     view = await add_schedule(engine, "mon,thu", "07:00", Decimal(100), None, "cdc",
                               requested_by="t")
     scheduler = DcaScheduler(engine)
-    scheduler.rebuild()
+    await scheduler.rebuild()
     scheduler.scheduler.start(paused=True)
     try:
         job = scheduler.scheduler.get_job(f"schedule-{view.id}")

@@ -50,8 +50,7 @@ def build(fake: FakeExchange, clock: Clock, db: Database, movable: MovableClock,
     )
     exchange.gate.on_pause = pause_listener(db, clock, fake.exchange_id, "live")
     exchange.gate.load = pause_loader(db, fake.exchange_id, "live")
-    exchange.client.milliseconds = lambda: int(movable())
-    exchange.gate.refresh()  # as at start-up: a pause saved by an earlier process holds
+    exchange.client.milliseconds = lambda: int(movable())  # its first request reads the pause
     return exchange
 
 

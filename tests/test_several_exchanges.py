@@ -325,8 +325,8 @@ async def test_a_schedule_on_an_exchange_no_longer_traded_is_told_once_and_remov
     binance_only = make_bot(make_settings(tmp_path, exchanges="binance", prices_csv=BTC_DAILY),
                             db, clock)
     scheduler = DcaScheduler(binance_only.services.accounts)
-    scheduler.rebuild()
-    scheduler.rebuild()  # the minute's settling rebuilds too: still told once
+    await scheduler.rebuild()
+    await scheduler.rebuild()  # the minute's settling rebuilds too: still told once
     with db.transaction() as session:
         told = [a.payload for a in session.scalars(
             select(OutboxAlert).where(OutboxAlert.kind == "task_failed"))]

@@ -49,7 +49,7 @@ async def test_a_failing_task_restarts_with_backoff_and_is_reported_once_per_inc
         await asyncio.Event().wait()
 
     supervisor = Supervisor(
-        clock, lambda task, why: report_incident(engine, task, why), sleep=sleep
+        clock, lambda task, why: engine.db.run(report_incident, engine, task, why), sleep=sleep
     )
     with caplog.at_level(logging.ERROR):
         state = supervisor.start("scheduler", flaky)
@@ -82,7 +82,10 @@ async def test_backoff_stops_growing_at_five_minutes(clock: Clock) -> None:
     async def always_fails() -> None:
         raise RuntimeError("down")
 
-    supervisor = Supervisor(clock, lambda task, why: None, sleep=sleep)
+    async def ignored(task: str, why: str) -> None:
+        return None
+
+    supervisor = Supervisor(clock, ignored, sleep=sleep)
     supervisor.start("alerts", always_fails)
     await asyncio.wait_for(enough.wait(), 5)
     assert max(waits) == MAX_BACKOFF_S and waits[-1] == MAX_BACKOFF_S
@@ -97,7 +100,10 @@ async def test_a_task_asked_to_stop_ends_without_a_restart_or_a_report(clock: Cl
         await stop.wait()
         await asyncio.sleep(0.01)  # the work in flight finishes
 
-    supervisor = Supervisor(clock, lambda task, why: reports.append(why))
+    async def report(task: str, why: str) -> None:
+        reports.append(why)
+
+    supervisor = Supervisor(clock, report)
     state = supervisor.start("alerts", drains, stop=stop)
     stop.set()
     await supervisor.finish("alerts", timeout_s=2)
@@ -108,7 +114,7 @@ async def test_a_report_that_cannot_be_written_does_not_stop_the_restarts(clock:
     runs = 0
     third = asyncio.Event()
 
-    def broken_report(task: str, why: str) -> None:
+    async def broken_report(task: str, why: str) -> None:
         raise RuntimeError("the database is down too")
 
     async def sleep(seconds: float) -> None:

@@ -8,6 +8,7 @@ the previous one; different conversations run side by side, at most `max_running
 cap keeps each turn of the event loop short when updates pour in, so acknowledging the next
 webhook never waits behind hundreds of replies being rendered; the rest queue (cheaply) instead.
 On shutdown the work in flight gets a few seconds to finish before it is cancelled.
+An update's claim (`claimed_first`) is its queued work's first step, off the event loop.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from storage.db import Database
+from storage.inbound import claim_update
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +81,15 @@ class BackgroundWork:
         if pending:
             log.warning("shutdown: cancelled %d chat updates still in flight", len(pending))
             await asyncio.wait(pending, timeout=1.0)
+
+
+def claimed_first(db: Database, channel: str, key: str, now: datetime, work: Work) -> Work:
+    """`work`, done only if `key` is claimed now (a redelivered update does nothing). The claim
+    runs in `Database.run` as the queued work's first step: the webhook answers without waiting
+    on the database, and the conversation keeps the order its updates came in."""
+
+    async def first_claimed() -> None:
+        if await db.run(claim_update, db, channel, key, now):
+            await work()
+
+    return first_claimed

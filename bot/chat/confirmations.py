@@ -9,7 +9,6 @@ place a second order. Running a taken confirmation is the registry's (`Registry.
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -40,13 +39,13 @@ class ConfirmationBook:
         now = self.clock()
         asked = Asked(secrets.token_hex(8), kind, params, user.key, summary, retry_hint,
                       now + self.ttl)
-        await asyncio.to_thread(stored.remember, self.db, asked, now)
+        await self.db.run(stored.remember, self.db, asked, now)
         return asked.token
 
     async def refusal_for(self, user: User, token: str) -> Reply | None:
         """A warning when `user` may not answer this confirmation (it is someone else's),
         decided without running anything; None when they may try."""
-        asker = await asyncio.to_thread(stored.asker_of, self.db, token)
+        asker = await self.db.run(stored.asker_of, self.db, token)
         return not_yours() if asker is not None and asker != user.key else None
 
     async def take(self, user: User, token: str, *, accept: bool) -> Asked | Reply:
@@ -54,7 +53,7 @@ class ConfirmationBook:
         the reply to say (cancelled, expired, answered already, someone else's)."""
         if not token or len(token) > 32:
             return _nothing_to_confirm()
-        got = await asyncio.to_thread(stored.answer, self.db, token, user.key, self.clock(),
+        got = await self.db.run(stored.answer, self.db, token, user.key, self.clock(),
                                       accept=accept)
         if isinstance(got, Asked):
             if accept:

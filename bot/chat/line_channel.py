@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ from linebot.v3.webhooks import (
 
 from bot.cards.line_flex import line_messages
 from bot.cards.reply import Reply, notice
-from bot.chat.background import BackgroundWork
+from bot.chat.background import BackgroundWork, Work, claimed_first
 from bot.chat.inbound import Inbound
 from bot.chat.line_send import push, reply_or_push
 from bot.chat.roles import Role, User
@@ -49,7 +50,7 @@ from bot.chat.webhooks import Refused, load_json
 from bot.config import Settings
 from storage import downloads
 from storage.db import Database
-from storage.inbound import MAX_KEY_LENGTH, claim_update
+from storage.inbound import MAX_KEY_LENGTH
 
 log = logging.getLogger(__name__)
 
@@ -142,13 +143,10 @@ class LineChannel:
         return parsed
 
     def accept(self, event: Any) -> bool:
-        """Claim `event` and queue it; False when it was handled before (a redelivery) or is
-        a stranger's that gets no answer.
-
-        The claim runs in the event loop, like the engine's own database work: it is one
-        prepared insert (~0.1 ms), cheaper than a hop to a worker thread and back. A stranger's
-        event is decided before any of that (`_stranger`): no claim, and a task only for the
-        few refusals the pace allows."""
+        """Queue `event`, to be answered once claimed (`claimed_first`: a redelivery is then
+        dropped); False when it is a stranger's that gets no answer. A stranger's event is
+        decided before any of that (`_stranger`): no claim, and a task only for the few
+        refusals the pace allows."""
         source = getattr(event, "source", None)
         user_id = getattr(source, "user_id", None)
         if user_id:
@@ -156,12 +154,10 @@ class LineChannel:
             if user.role is Role.STRANGER:
                 return self._stranger(event, user)
         key = getattr(event, "webhook_event_id", None)
+        answer: Work = partial(self.process, event)
         if key:
-            fresh = claim_update(self.db, CHANNEL, key, self.clock())
-            if not fresh:
-                return False
-        source = getattr(event, "source", None)
-        self.work.spawn(f"{CHANNEL}:{_chat_id(source) or key}", lambda: self.process(event))
+            answer = claimed_first(self.db, CHANNEL, key, self.clock(), answer)
+        self.work.spawn(f"{CHANNEL}:{_chat_id(source) or key}", answer)
         return True
 
     def _stranger(self, event: Any, user: User) -> bool:
@@ -258,7 +254,7 @@ class LineChannel:
         if not reply.documents or not self.public_url:
             return ()
         expires = self.clock() + DOWNLOAD_TTL
-        tokens = [await asyncio.to_thread(downloads.offer, self.db, path, expires)
+        tokens = [await self.db.run(downloads.offer, self.db, path, expires)
                   for path in reply.documents]
         return tuple(f"{self.public_url}/downloads/{token}" for token in tokens)
 

@@ -144,7 +144,7 @@ class Registry:
     async def dispatch(self, user: User, text: str, services: ChatServices) -> Reply:
         """Run the command in `text` for `user`; always returns a card."""
         reply = await self._dispatch(user, text, services)
-        return with_pause_banner(services.engine, reply)
+        return await services.engine.db.run(with_pause_banner, services.engine, reply)
 
     async def _dispatch(self, user: User, text: str, services: ChatServices) -> Reply:
         parsed = parse_command(text)
@@ -176,7 +176,7 @@ class Registry:
         (one tap wins), then run what was asked; always returns a card."""
         taken = await services.confirmations.take(user, token, accept=accept)
         if isinstance(taken, Reply):
-            return with_pause_banner(services.engine, taken)
+            return await services.engine.db.run(with_pause_banner, services.engine, taken)
         role, action = self.actions.get(taken.kind, (Role.ADMIN, None))
         if action is None:  # asked by a version that did something this one does not
             reply = error_reply(f"This bot no longer does {taken.summary!r}; nothing was done.")
@@ -188,7 +188,7 @@ class Registry:
             reply = await _answered(
                 taken.kind, taken.retry_hint, action(call, taken.params, taken.token)
             )
-        return with_pause_banner(services.engine, reply)
+        return await services.engine.db.run(with_pause_banner, services.engine, reply)
 
 
 async def _answered(name: str, usage: str, running: Awaitable[Reply]) -> Reply:

@@ -13,7 +13,6 @@ however many workers their updates reach.
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -68,7 +67,7 @@ class StrangerGate:
     async def shared_refusal(self, user: User) -> Reply | None:
         """The refusal when no worker gave `user` one within the interval and the workers'
         minute budget is not spent; the second gate, for an update `admit` let through."""
-        claimed = await asyncio.to_thread(
+        claimed = await self.db.run(
             shared.claim_refusal, self.db, user.key, self.clock(), self.interval, self.budget
         )
         if not claimed:

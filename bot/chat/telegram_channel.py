@@ -2,8 +2,8 @@
 
 One python-telegram-bot `Application` is built per process, in the web app's lifespan, without an
 updater when Telegram pushes updates to `/webhook/telegram`, with one for `dcabot run --polling`.
-Every update is first claimed in `processed_updates` (a redelivered `update_id` is dropped), then
-run in the background, in order per chat. Private chats take any text; a group only commands
+Every update runs in the background, in order per chat, once claimed in `processed_updates` (a
+redelivered `update_id` is dropped). Private chats take any text; a group only commands
 meant for this bot (`/status` or `/status@thisbot`), so people can talk among themselves there.
 """
 
@@ -23,7 +23,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 
 from bot.cards.reply import Reply, Tone, notice, notice_text
 from bot.cards.taps import TELEGRAM_LIMIT, TapKind, parse_tap
-from bot.chat.background import BackgroundWork
+from bot.chat.background import BackgroundWork, claimed_first
 from bot.chat.inbound import Inbound
 from bot.chat.roles import Role, User
 from bot.chat.telegram_send import deliver, drop_buttons, replace_card
@@ -31,7 +31,6 @@ from bot.chat.webhooks import Refused
 from bot.config import Settings
 from bot.engine.errors import UserError
 from storage.db import Database
-from storage.inbound import claim_update
 
 log = logging.getLogger(__name__)
 
@@ -156,24 +155,19 @@ class TelegramChannel:
         return update
 
     def accept(self, update: Update) -> bool:
-        """Claim `update` and queue it; False when it was handled before (a redelivery) or
-        is a stranger's that gets no answer.
-
-        The claim runs in the event loop, like the engine's own database work: it is one
-        prepared insert (~0.1 ms), cheaper than a hop to a worker thread and back. A stranger's
-        update is decided before any of that (`_stranger`): no claim, and a task only for the
-        few refusals the pace allows, so a flood of new ids costs next to nothing."""
+        """Queue `update`, to be answered once claimed (`claimed_first`: a redelivery is then
+        dropped); False when it is a stranger's that gets no answer. A stranger's update is
+        decided before any of that (`_stranger`): no claim, and a task only for the few
+        refusals the pace allows, so a flood of new ids costs next to nothing."""
         sender = update.effective_user
         if sender is not None:
             user = self.inbound.user(CHANNEL, str(sender.id), sender.first_name)
             if user.role is Role.STRANGER:
                 return self._stranger(update, user)
-        fresh = claim_update(self.db, CHANNEL, str(update.update_id), self.clock())
-        if fresh:
-            chat = update.effective_chat
-            conversation = f"{CHANNEL}:{chat.id if chat else update.update_id}"
-            self.work.spawn(conversation, lambda: self.process(update))
-        return fresh
+        chat, key = update.effective_chat, str(update.update_id)
+        answer = claimed_first(self.db, CHANNEL, key, self.clock(), lambda: self.process(update))
+        self.work.spawn(f"{CHANNEL}:{chat.id if chat else key}", answer)
+        return True
 
     def _stranger(self, update: Update, user: User) -> bool:
         """Queue the refusal a stranger may hear now (a toast for a tap), or drop the update:

@@ -37,7 +37,7 @@ async def preview_buy(engine: Engine, quote_amount: Decimal) -> BuyPreview:
             f"{fmt_plain(quote_amount)} {quote} is above the per-order limit of "
             f"{fmt_plain(settings.max_order)} {quote} (DCABOT_MAX_ORDER)"
         )
-    refuse_above_cap(engine, quote_amount)
+    await engine.db.run(refuse_above_cap, engine, quote_amount)
     status = await portfolio_status(engine)
     require(status.quote_funds, quote_amount, "to spend")
     rules = await engine.exchange.market_rules(engine.symbol)

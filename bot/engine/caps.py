@@ -43,7 +43,7 @@ def capped_spend(engine: Engine, quote_amount: Decimal) -> Decimal:
 
 async def capped_sale(engine: Engine, base_amount: Decimal, symbol: str) -> Decimal:
     """What a sale may sell: at most the cap's worth at the price now."""
-    cap = order_cap(engine)
+    cap = await engine.db.run(order_cap, engine)
     if cap is None:
         return base_amount
     price = (await engine.exchange.price(symbol)).price

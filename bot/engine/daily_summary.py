@@ -78,15 +78,14 @@ async def send_daily_summary(accounts: Accounts) -> bool:
     now, zone = accounts.clock(), accounts.settings.zone
     today = period_start(now, "day", zone)
     yesterday = period_start(today - timedelta(hours=1), "day", zone)
-    day = f"{yesterday:%Y-%m-%d}"
-    if sent_for(accounts, day):
+    day, db = f"{yesterday:%Y-%m-%d}", accounts.db
+    if await db.run(sent_for, accounts, day):
         return False
     payload = {
         "day": day,
-        "actions": _actions(accounts, yesterday, today),
+        "actions": await db.run(_actions, accounts, yesterday, today),
         "accounts": await _accounts_part(accounts, yesterday),
-        "next_run": _next_run(accounts, now),
+        "next_run": await db.run(_next_run, accounts, now),
     }
-    with accounts.db.transaction() as session:
-        outbox.enqueue(session, kind=KIND, now=now, payload=payload)
+    await db.transact(outbox.enqueue, kind=KIND, now=now, payload=payload)
     return True

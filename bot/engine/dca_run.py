@@ -102,8 +102,8 @@ async def run_schedule(
 ) -> RunResult:
     """Run the schedule for `due_at`, once. `resume` continues a run that a dead process
     claimed or that waits to be retried. Every run ends in one outcome (`run_outcomes`)."""
-    key = run_key(schedule_id, due_at)
-    claimed = _claim(engine, schedule_id, key, due_at, resume)
+    key, db = run_key(schedule_id, due_at), engine.db
+    claimed = await db.run(_claim, engine, schedule_id, key, due_at, resume)
     if isinstance(claimed, RunResult):
         return claimed
     if resume and engine.clock() >= due_at + grace(engine):  # too late to buy: a new decision
@@ -111,19 +111,19 @@ async def run_schedule(
             return await _set_aside(engine, key, claimed.rest, "the rest of a partial fill")
         if claimed.status == schedules.RETRYING:
             reason = claimed.note.removeprefix("retrying: ") or "not placed"
-            status, outcome = retry_later(engine, key, due_at, reason)
+            status, outcome = await db.run(retry_later, engine, key, due_at, reason)
         else:
             why = "found unfinished at a restart after the grace"
-            status, outcome = missed_late(engine, key, due_at, why)
+            status, outcome = await db.run(missed_late, engine, key, due_at, why)
         return RunResult(key, status, outcome)
     try:
         return await _attempt(engine, key, claimed)
     except (ExchangeUnavailable, UnknownMarket) as exc:  # down, or not trading: try again
-        status, outcome = retry_later(engine, key, due_at, str(exc))
+        status, outcome = await db.run(retry_later, engine, key, due_at, str(exc))
     except Exception as exc:  # a failure nobody foresaw: retried and told, never left open
         log.exception("run %s failed", key)
         reason = f"unexpected error: {type(exc).__name__}: {exc}"[:160]
-        status, outcome = retry_later(engine, key, due_at, reason)
+        status, outcome = await db.run(retry_later, engine, key, due_at, reason)
     return RunResult(key, status, outcome)
 
 
@@ -132,9 +132,10 @@ async def _attempt(engine: Engine, key: str, run: _Claimed) -> RunResult:
         return await _set_aside(engine, key, run.rest, "the rest of a partial fill")
     if run.rest is not None:
         return await _buy_rest(engine, key, run.rest, run.symbol)
-    if paused(engine) is not None:
-        return _skip_paused(engine, key, run)
-    settings = strategy_settings.current(engine)
+    db = engine.db
+    if await db.run(paused, engine) is not None:
+        return await db.run(_skip_paused, engine, key, run)
+    settings = await db.run(strategy_settings.current, engine)
     amount, note = run.amount, ""
     if settings.order_cap is not None and amount > settings.order_cap:
         amount, note = settings.order_cap, f" (capped at {settings.order_cap})"
@@ -143,7 +144,7 @@ async def _attempt(engine: Engine, key: str, run: _Claimed) -> RunResult:
         try:
             symbol, s4_note = await s4_market(engine, settings.s4_execute)
         except UserError as exc:
-            finish_unrun(engine, key, f"skipped: {exc}")
+            await db.run(finish_unrun, engine, key, f"skipped: {exc}")
             return RunResult(key, "done", f"skipped: {exc}")
         note += s4_note
     else:
@@ -160,12 +161,13 @@ async def _attempt(engine: Engine, key: str, run: _Claimed) -> RunResult:
     try:
         outcome = await place_order(engine, request)
     except TradingPaused:  # paused while the run was on its way: nothing was sent
-        return _skip_paused(engine, key, run)
+        return await db.run(_skip_paused, engine, key, run)
     except UserError as exc:  # not free, no such market: nothing was written for the order
-        finish_unrun(engine, key, f"skipped: {exc}")
+        await db.run(finish_unrun, engine, key, f"skipped: {exc}")
         return RunResult(key, "done", f"skipped: {exc}")
     if outcome.status == orders.FAILED:  # proven not placed (the exchange was unreachable)
-        status, text = retry_later(engine, key, run.due_at, outcome.error or "not placed")
+        reason = outcome.error or "not placed"
+        status, text = await db.run(retry_later, engine, key, run.due_at, reason)
         return RunResult(key, status, text)
     if outcome.status == orders.SENDING:  # unknown: reconciliation settles it, and the run
         return RunResult(key, "waiting", f"buy outcome unknown: {outcome.error}")
@@ -224,7 +226,7 @@ async def _set_aside(engine: Engine, key: str, amount: Decimal, trend: object) -
     try:
         await under_account_lock(engine, save)
     except UserError as exc:
-        finish_unrun(engine, key, f"failed: {exc}")
+        await engine.db.run(finish_unrun, engine, key, f"failed: {exc}")
         return RunResult(key, "done", f"failed: {exc}")
     return RunResult(key, "done", f"{amount} to reserve")
 
@@ -232,11 +234,7 @@ async def _set_aside(engine: Engine, key: str, amount: Decimal, trend: object) -
 async def resume_unfinished_runs(engine: Engine) -> list[RunResult]:
     """At start-up: runs claimed by a process that died before finishing (or waiting to be
     retried) are finished now; a run whose order awaits its answer waits for reconciliation."""
-    with engine.db.transaction() as session:
-        unfinished = [
-            (r.schedule_id, r.due_at)
-            for r in schedules.unfinished(session, engine.exchange.name)
-        ]
+    unfinished = await engine.db.transact(_unfinished, engine.exchange.name)
     return [
         await run_schedule(engine, schedule_id, due_at, resume=True)
         for schedule_id, due_at in unfinished
@@ -245,11 +243,15 @@ async def resume_unfinished_runs(engine: Engine) -> list[RunResult]:
 
 async def retry_due_runs(engine: Engine) -> list[RunResult]:
     """Runs waiting to be tried again whose time has come (the scheduler calls this often)."""
-    with engine.db.transaction() as session:
-        due = [
-            (r.schedule_id, r.due_at)
-            for r in schedules.due_retries(session, engine.clock(), engine.exchange.name)
-        ]
+    due = await engine.db.transact(_due_retries, engine.clock(), engine.exchange.name)
     return [
         await run_schedule(engine, schedule_id, due_at, resume=True) for schedule_id, due_at in due
     ]
+
+
+def _unfinished(session: Session, exchange: str) -> list[tuple[int, datetime]]:
+    return [(r.schedule_id, r.due_at) for r in schedules.unfinished(session, exchange)]
+
+
+def _due_retries(session: Session, now: datetime, exchange: str) -> list[tuple[int, datetime]]:
+    return [(r.schedule_id, r.due_at) for r in schedules.due_retries(session, now, exchange)]

@@ -11,20 +11,22 @@ unknown is settled by reconciliation, which finishes the flip (`settlement`).
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.engine import flip_policy, strategy_settings
 from bot.engine.context import Engine
 from bot.engine.errors import UserError
-from bot.engine.funds import funds_now, read_balances
-from bot.engine.pause import SKIPPED, paused_in
+from bot.engine.funds import BalanceReading, funds_now, read_balances
+from bot.engine.pause import SKIPPED, PauseView, paused_in
 from bot.engine.reserve import deploy_reserve, sell_into_reserve
 from bot.engine.run_outcomes import backoff, grace
 from bot.engine.strategy_settings import StrategyView
 from bot.exchanges.base import ExchangeUnavailable, UnknownMarket
 from storage import ledger, orders, outbox
-from storage.models import FlipEvent
+from storage.models import FlipEvent, Order
 from strategies.cdc import Flip, Trend
 from strategies.rules import DeployReserve, NoAction, SellPercent, decide_on_flip
 
@@ -87,45 +89,56 @@ def _retry_flip(engine: Engine, key: str, trend: Trend, reason: str) -> str:
     return f"retrying: {reason}"
 
 
+def _flip_so_far(
+    session: Session, key: str
+) -> tuple[list[Order], FlipEvent | None, PauseView | None]:
+    placed = [o for cause in FLIP_CAUSES for o in orders.for_cause(session, cause, key)]
+    event = session.scalar(select(FlipEvent).where(FlipEvent.flip_key == key))
+    return placed, event, paused_in(session)
+
+
 async def act_on_flip(engine: Engine, flip: Flip, key: str) -> str:
     """Sell into the reserve or deploy it, as the flip calls for; returns what happened."""
-    settings = strategy_settings.current(engine)
+    db = engine.db
+    settings = await db.run(strategy_settings.current, engine)
     if not settings.cdc_enabled:
-        finish_flip(engine, key, DONE, "CDC is off: no action")
+        await db.run(finish_flip, engine, key, DONE, "CDC is off: no action")
         return "CDC is off: no action"
-    with engine.db.transaction() as session:
-        placed = [o for cause in FLIP_CAUSES for o in orders.for_cause(session, cause, key)]
-        event = session.scalar(select(FlipEvent).where(FlipEvent.flip_key == key))
-        on_pause = paused_in(session)
+    placed, event, on_pause = await db.transact(_flip_so_far, key)
     if any(o.status == orders.SENDING for o in placed):
         return "waiting: an order for this flip awaits its answer"
-    policy = flip_policy.current(engine)
+    policy = await db.run(flip_policy.current, engine)
     if not placed and not flip_policy.acts_on_flips(engine, policy):  # one already sent goes on
-        return _not_acted(engine, key, flip.trend, flip_policy.not_acting_reason(engine, policy))
+        reason = flip_policy.not_acting_reason(engine, policy)
+        return await db.run(_not_acted, engine, key, flip.trend, reason)
     if on_pause is not None:
-        return _not_acted(engine, key, flip.trend, f"{SKIPPED}: /resume to trade again")
+        reason = f"{SKIPPED}: /resume to trade again"
+        return await db.run(_not_acted, engine, key, flip.trend, reason)
     if event is not None and engine.clock() >= event.created_at + grace(engine):
         reason = "missed: found unfinished after the grace (the bot was not running)"
-        return _not_acted(engine, key, flip.trend, reason, MISSED)
+        return await db.run(_not_acted, engine, key, flip.trend, reason, MISSED)
     try:
         return await _act(engine, flip, key, settings, len(placed) + 1)
     except (ExchangeUnavailable, UnknownMarket) as exc:  # down, or not trading: try again
-        return _retry_flip(engine, key, flip.trend, str(exc))
+        return await db.run(_retry_flip, engine, key, flip.trend, str(exc))
     except UserError as exc:
-        return _not_acted(engine, key, flip.trend, str(exc))
+        return await db.run(_not_acted, engine, key, flip.trend, str(exc))
     except Exception as exc:  # a failure nobody foresaw: retried and told, never left open
         log.exception("flip %s failed", key)
         reason = f"unexpected error: {type(exc).__name__}: {exc}"[:160]
-        return _retry_flip(engine, key, flip.trend, reason)
+        return await db.run(_retry_flip, engine, key, flip.trend, reason)
+
+
+def _holdings(session: Session, engine: Engine, reading: BalanceReading) -> tuple[Decimal, Decimal]:
+    held = funds_now(session, engine, reading, engine.settings.base_asset).spendable
+    return held, ledger.balance(session, engine.exchange.name, engine.exchange.mode)
 
 
 async def _act(engine: Engine, flip: Flip, key: str, settings: StrategyView, attempt: int
                ) -> str:
-    attempt_key = orders.attempt_key(key, attempt)
+    attempt_key, db = orders.attempt_key(key, attempt), engine.db
     reading = await read_balances(engine)
-    with engine.db.transaction() as session:
-        held = funds_now(session, engine, reading, engine.settings.base_asset).spendable
-        reserve = ledger.balance(session, engine.exchange.name, engine.exchange.mode)
+    held, reserve = await db.transact(_holdings, engine, reading)
     action = decide_on_flip(flip, held, reserve, settings.sell_percent)
     if isinstance(action, SellPercent):
         outcome = await sell_into_reserve(
@@ -137,40 +150,39 @@ async def _act(engine: Engine, flip: Flip, key: str, settings: StrategyView, att
         )
     else:
         assert isinstance(action, NoAction)
-        finish_flip(engine, key, DONE, action.reason)
+        await db.run(finish_flip, engine, key, DONE, action.reason)
         return action.reason
     if outcome.status == orders.FAILED:
-        return _retry_flip(engine, key, flip.trend, outcome.error or "not placed")
+        return await db.run(_retry_flip, engine, key, flip.trend, outcome.error or "not placed")
     if outcome.status == orders.SENDING:
         return "waiting: the order's outcome is unknown; reconciliation settles it"
     summary = f"{outcome.side} {outcome.status}"
-    finish_flip(engine, key, DONE, summary)
+    await db.run(finish_flip, engine, key, DONE, summary)
     return summary
 
 
-def _events(engine: Engine, *statuses: str) -> list[FlipEvent]:
-    with engine.db.transaction() as session:
-        return list(
-            session.scalars(
-                select(FlipEvent).where(
-                    FlipEvent.status.in_(statuses),
-                    FlipEvent.exchange == engine.exchange.name,
-                    FlipEvent.trend.in_([t.value for t in Trend]),
-                )
+def _events(session: Session, exchange: str, *statuses: str) -> list[FlipEvent]:
+    return list(
+        session.scalars(
+            select(FlipEvent).where(
+                FlipEvent.status.in_(statuses),
+                FlipEvent.exchange == exchange,
+                FlipEvent.trend.in_([t.value for t in Trend]),
             )
         )
+    )
 
 
 async def resume_unfinished_flips(engine: Engine) -> None:
     """At start-up: a flip claimed by a process that died before acting (or waiting to be
     retried) is acted on now."""
-    for event in _events(engine, STARTED, RETRYING):
+    for event in await engine.db.transact(_events, engine.exchange.name, STARTED, RETRYING):
         await act_on_flip(engine, Flip(event.candle_time, Trend(event.trend)), event.flip_key)
 
 
 async def retry_due_flips(engine: Engine) -> None:
     now = engine.clock()
-    for event in _events(engine, RETRYING):
+    for event in await engine.db.transact(_events, engine.exchange.name, RETRYING):
         if event.next_attempt_at is not None and event.next_attempt_at <= now:
             await act_on_flip(engine, Flip(event.candle_time, Trend(event.trend)), event.flip_key)
 

@@ -76,8 +76,7 @@ class Funds:
 async def read_balances(engine: Engine) -> BalanceReading:
     """The exchange's balances, with the epoch that says whether they can be trusted later."""
     exchange = engine.exchange
-    with engine.db.transaction() as session:
-        seen = ledger.epoch(session, exchange.name, exchange.mode)
+    seen = await engine.db.transact(ledger.epoch, exchange.name, exchange.mode)
     return BalanceReading(await exchange.balances(), seen)
 
 
@@ -117,8 +116,7 @@ async def under_account_lock(engine: Engine, work: Callable[[Session, BalanceRea
     for _ in range(ATTEMPTS):
         reading = await read_balances(engine)
         try:
-            with engine.db.transaction() as session:
-                return work(session, reading)
+            return await engine.db.transact(work, reading)
         except BalanceMoved:
             continue
     raise UserError("Orders kept settling while your balance was checked; try again in a moment")

@@ -9,9 +9,12 @@ before a run that would fail for lack of money (`run_unfunded`, keyed by that ru
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+from sqlalchemy.orm import Session
 
 from bot.engine.accounts import Accounts
 from bot.engine.context import Engine
@@ -25,6 +28,8 @@ from strategies.cdc import Trend
 RUNWAY_RUNS = 4  # warn when the free money pays for fewer than this many coming runs
 HORIZON = timedelta(days=400)
 DAY = timedelta(days=1)
+# a schedule leg: id, group, label, exchange, amount, mode, days, local time
+Leg = tuple[int, int, str | None, str, Decimal, str, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +64,7 @@ async def _trend_now(engine: Engine) -> Trend | None:
 async def next_runs(accounts: Accounts, count: int) -> list[NextRun]:
     """The next `count` runs of every leg on the exchanges this bot trades on, soonest first."""
     now, zone = accounts.clock(), accounts.settings.zone
-    with accounts.db.transaction() as session:
-        legs = [(s.id, s.leg_of or s.id, s.label, s.exchange, s.amount, s.mode, s.days,
-                 s.local_time) for s in schedules.active(session)
-                if not s.paused and s.exchange in accounts.names]
+    legs = await accounts.db.transact(_legs, accounts.names)
     trends = {name: await _trend_now(accounts.on(name)) for name in {leg[3] for leg in legs}}
     found: list[NextRun] = []
     for _, group, label, exchange, amount, mode, days, local_time in legs:
@@ -75,6 +77,12 @@ async def next_runs(accounts: Accounts, count: int) -> list[NextRun]:
                                  _would(mode, trends[exchange])))
             after = at
     return sorted(found, key=lambda r: r.at)[:count]
+
+
+def _legs(session: Session, names: Collection[str]) -> list[Leg]:
+    return [(s.id, s.leg_of or s.id, s.label, s.exchange, s.amount, s.mode, s.days,
+             s.local_time) for s in schedules.active(session)
+            if not s.paused and s.exchange in names]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +101,8 @@ class Runway:
 
 async def runway(engine: Engine, runs: list[NextRun]) -> Runway:
     reading = await read_balances(engine)
-    with engine.db.transaction() as session:
-        free = funds_now(session, engine, reading, engine.settings.quote_asset).spendable
+    funds = await engine.db.transact(funds_now, engine, reading, engine.settings.quote_asset)
+    free = funds.spendable
     mine = tuple(r for r in runs if r.exchange == engine.exchange.name)
     left, covered = free, 0
     for run in mine:
@@ -135,11 +143,12 @@ async def check_runway(accounts: Accounts, warn_below: int = RUNWAY_RUNS) -> lis
         where = {"exchange": way.exchange, "mode": way.mode, "free": way.free,
                  "covered": way.covered, "amount": short.amount, "at": short.at.astimezone(UTC),
                  "schedule_id": short.schedule_id, "label": short.label}
-        if way.covered < warn_below and _tell(
-                engine, "runway_low", f"{way.exchange}:{way.mode}:{short.at:%Y-%m-%dT%H:%M}",
-                where):
+        low_key = f"{way.exchange}:{way.mode}:{short.at:%Y-%m-%dT%H:%M}"
+        if way.covered < warn_below and await engine.db.run(
+                _tell, engine, "runway_low", low_key, where):
             told.append("runway_low")
         run_key = f"{way.exchange}:{short.schedule_id}:{short.at:%Y-%m-%dT%H:%M}"
-        if short.at - engine.clock() <= DAY and _tell(engine, "run_unfunded", run_key, where):
+        if short.at - engine.clock() <= DAY and await engine.db.run(
+                _tell, engine, "run_unfunded", run_key, where):
             told.append("run_unfunded")
     return told

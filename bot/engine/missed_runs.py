@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from sqlalchemy.orm import Session
+
 from bot.engine.context import Engine
 from bot.engine.dca_run import RunResult, run_key, run_schedule
 from bot.engine.schedule_spec import ScheduleSpec
@@ -42,13 +44,19 @@ def _record_missed(engine: Engine, schedule: Schedule, due_at: datetime) -> None
             )
 
 
+def _active_since(
+    session: Session, exchange: str
+) -> tuple[list[Schedule], dict[int, datetime]]:
+    """The active schedules, and when each last fell due (or was made)."""
+    active = [s for s in schedules.active(session, exchange) if not s.paused]
+    return active, {s.id: schedules.last_due(session, s.id) or s.created_at for s in active}
+
+
 async def catch_up(engine: Engine, grace: timedelta) -> list[RunResult]:
     """Runs due while the bot was down: the newest runs once if within `grace`, the rest (and
     it, if older) are recorded as missed and the owner is told. Never silent."""
-    now, zone = engine.clock(), engine.settings.zone
-    with engine.db.transaction() as session:
-        active = [s for s in schedules.active(session, engine.exchange.name) if not s.paused]
-        since = {s.id: schedules.last_due(session, s.id) or s.created_at for s in active}
+    now, zone, db = engine.clock(), engine.settings.zone, engine.db
+    active, since = await db.transact(_active_since, engine.exchange.name)
     results: list[RunResult] = []
     for schedule in active:
         due = _spec(schedule).due_between(zone, since[schedule.id], now)[-MAX_MISSED_LISTED:]
@@ -56,10 +64,10 @@ async def catch_up(engine: Engine, grace: timedelta) -> list[RunResult]:
             continue
         *older, newest = due
         for when in older:
-            _record_missed(engine, schedule, when)
+            await db.run(_record_missed, engine, schedule, when)
         if now - newest <= grace:
             results.append(await run_schedule(engine, schedule.id, newest))
         else:
-            _record_missed(engine, schedule, newest)
+            await db.run(_record_missed, engine, schedule, newest)
             results.append(RunResult(run_key(schedule.id, newest), "missed", "past the grace"))
     return results

@@ -155,10 +155,9 @@ async def place_order(engine: Engine, request: OrderRequest) -> OrderOutcome:
     recorded on the order and this never raises for the exchange's refusals.
     """
     client_id = client_order_id(request.cause, request.cause_key)
-    exchange = engine.exchange
+    exchange, db = engine.exchange, engine.db
     symbol = request.symbol or engine.symbol
-    with engine.db.transaction() as session:
-        existing = orders.by_client_id(session, client_id)
+    existing = await engine.db.transact(orders.by_client_id, client_id)
     if existing is None:
         try:
             await exchange.market_rules(symbol)
@@ -172,8 +171,7 @@ async def place_order(engine: Engine, request: OrderRequest) -> OrderOutcome:
                 ),
             )
         except IntegrityError:  # another task wrote the same intent at the same moment
-            with engine.db.transaction() as session:
-                raced = orders.by_client_id(session, client_id)
+            raced = await engine.db.transact(orders.by_client_id, client_id)
             assert raced is not None
             order, written = raced, False
         if not written:
@@ -187,13 +185,14 @@ async def place_order(engine: Engine, request: OrderRequest) -> OrderOutcome:
         except UnknownMarket as exc:  # listed as not trading: a look-up tells nothing
             return replace(outcome_of(existing, None), error=str(exc))
         except OrderRejected as exc:  # it existed and ended with nothing filled
-            return record_failure(engine, client_id, orders.REJECTED, str(exc))
+            return await db.run(record_failure, engine, client_id, orders.REJECTED, str(exc))
         except ExchangeError as exc:  # cannot tell: stays `sending`, nothing is sent
             return replace(outcome_of(existing, None), error=str(exc))
         if found is not None:
-            return record_fill(engine, client_id, found, await fee_values(engine, found))
-        if not deadline_passed(engine, existing.deadline_at) or not claim_resend(
-            engine, client_id, existing.deadline_at
+            fees = await fee_values(engine, found)
+            return await db.run(record_fill, engine, client_id, found, fees)
+        if not deadline_passed(engine, existing.deadline_at) or not await db.run(
+            claim_resend, engine, client_id, existing.deadline_at
         ):
             return replace(
                 outcome_of(existing, None),
@@ -209,10 +208,10 @@ async def place_order(engine: Engine, request: OrderRequest) -> OrderOutcome:
 async def _send(
     engine: Engine, request: OrderRequest, client_id: str, symbol: str
 ) -> OrderOutcome:
-    exchange = engine.exchange
+    exchange, db = engine.exchange, engine.db
 
-    def on_attempt(deadline: datetime) -> None:
-        save_deadline(engine, client_id, deadline)
+    async def on_attempt(deadline: datetime) -> None:
+        await db.run(save_deadline, engine, client_id, deadline)
 
     try:
         if request.side == "buy":
@@ -226,18 +225,18 @@ async def _send(
                 symbol, request.base_amount, client_id, on_attempt=on_attempt
             )
     except SendCancelled:  # settled by another process before it was sent: it stands
-        with engine.db.transaction() as session:
-            settled = orders.by_client_id(session, client_id)
+        settled = await db.transact(orders.by_client_id, client_id)
         assert settled is not None
         return outcome_of(settled, None, repeated=True)
     except OrderRejected as exc:
         below = exc if isinstance(exc, BelowMinimum) else None
-        return record_failure(engine, client_id, orders.REJECTED, str(exc), below)
+        return await db.run(record_failure, engine, client_id, orders.REJECTED, str(exc), below)
     except ExchangeUnavailable as exc:
-        return record_failure(engine, client_id, orders.FAILED, str(exc))
+        return await db.run(record_failure, engine, client_id, orders.FAILED, str(exc))
     except ExchangeError as exc:  # uncertain: stays `sending` until reconciled
-        return record_unknown(engine, client_id, str(exc))
-    return record_fill(engine, client_id, fill, await fee_values(engine, fill))
+        return await db.run(record_unknown, engine, client_id, str(exc))
+    fees = await fee_values(engine, fill)
+    return await db.run(record_fill, engine, client_id, fill, fees)
 
 
 async def fee_values(engine: Engine, fill: Fill) -> FeeValues:

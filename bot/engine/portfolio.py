@@ -97,18 +97,19 @@ async def portfolio_status(engine: Engine) -> PortfolioStatus:
     memory = engine.memory
     memory.prices[engine.symbol] = price
     memory.balances, memory.balances_at = balances, engine.clock()
-    return _status(engine, price, balances)
+    return await engine.db.run(_status, engine, price, dict(balances))
 
 
-def remembered_status(engine: Engine) -> PortfolioStatus | None:
+async def remembered_status(engine: Engine) -> PortfolioStatus | None:
     """The portfolio from the last price and balances read, labelled with their time; None
     when nothing was read yet."""
     memory = engine.memory
     price = memory.prices.get(engine.symbol)
-    if price is None or memory.balances is None or memory.balances_at is None:
+    balances, balances_at = memory.balances, memory.balances_at
+    if price is None or balances is None or balances_at is None:
         return None
-    status = _status(engine, price, memory.balances)
-    return replace(status, as_of=min(price.at, memory.balances_at))
+    status = await engine.db.run(_status, engine, price, dict(balances))  # a copy: the loop's
+    return replace(status, as_of=min(price.at, balances_at))
 
 
 def _status(engine: Engine, price: PriceQuote, held: dict[str, Decimal]) -> PortfolioStatus:

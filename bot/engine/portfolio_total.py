@@ -79,7 +79,7 @@ async def _one(engine: Engine, quick_s: float) -> PortfolioStatus | Unreachable:
     try:
         return await asyncio.wait_for(asyncio.shield(fresh), max(quick_s - waited, 0.001))
     except TimeoutError:
-        remembered = remembered_status(engine)
+        remembered = await remembered_status(engine)
         if remembered is not None:
             return remembered
     except ExchangeError:
@@ -87,7 +87,7 @@ async def _one(engine: Engine, quick_s: float) -> PortfolioStatus | Unreachable:
     try:
         return await fresh
     except ExchangeError as exc:
-        remembered = remembered_status(engine)
+        remembered = await remembered_status(engine)
         if remembered is not None:
             return remembered
         return Unreachable(engine.exchange.name, engine.exchange.mode, str(exc)[:120])

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.engine.context import Engine
 from bot.engine.profit import Trade, books_at, trades
@@ -52,9 +53,15 @@ class ProfitHistory:
     simulated: bool  # prices (or fills) came from the simulated market: the chart says so
 
 
+def _flips(session: Session, exchange: str, since: datetime) -> list[tuple[datetime, str]]:
+    return [(f.candle_time, f.trend) for f in session.scalars(select(FlipEvent).where(
+        FlipEvent.exchange == exchange, FlipEvent.candle_time >= since,
+        FlipEvent.trend.in_(("up", "down"))).order_by(FlipEvent.candle_time))]
+
+
 async def profit_history(engine: Engine, days: int = 365) -> ProfitHistory | None:
     """None when nothing was bought yet (there is nothing to draw)."""
-    found = trades(engine)
+    found = await engine.db.run(trades, engine)
     if not found:
         return None
     days = min(days, MAX_DAYS)
@@ -66,13 +73,10 @@ async def profit_history(engine: Engine, days: int = 365) -> ProfitHistory | Non
               for s in symbols}
     current = {s: (await engine.exchange.price(s)) for s in symbols}
     moments = sorted({t for by_time in closes.values() for t in by_time if first_day <= t < now})
-    points = await asyncio.to_thread(_points, found, closes, moments, now,
+    points = await asyncio.to_thread(_points, found, closes, moments, now,  # CPU work
                                      {s: q.price for s, q in current.items()})
     price = current[engine.symbol]
-    with engine.db.transaction() as session:
-        flips = [(f.candle_time, f.trend) for f in session.scalars(select(FlipEvent).where(
-            FlipEvent.exchange == engine.exchange.name, FlipEvent.candle_time >= first_day,
-            FlipEvent.trend.in_(("up", "down"))).order_by(FlipEvent.candle_time))]
+    flips = await engine.db.transact(_flips, engine.exchange.name, first_day)
     return ProfitHistory(
         exchange=engine.exchange.name, mode=engine.exchange.mode, points=points,
         buys=tuple(t.at for t in found if t.side == "buy"),

@@ -74,11 +74,12 @@ async def current_prices(engine: Engine, found: list[Trade]) -> dict[str, Decima
 
 
 async def profit_view(engine: Engine, since: datetime | None = None) -> ProfitView:
-    found = trades(engine)
+    found = await engine.db.run(trades, engine)
     books = books_of(found)
     before = books_of(t for t in found if since is not None and t.at < since)
     prices = await current_prices(engine, found)
     bought, sold, fees, realized = _between(books, before)
+    reserve = await engine.db.run(recorded_reserve, engine)
     return ProfitView(
         exchange=engine.exchange.name,
         mode=engine.exchange.mode,
@@ -90,7 +91,7 @@ async def profit_view(engine: Engine, since: datetime | None = None) -> ProfitVi
         realized=realized,
         unrealized=books.unrealized(prices),
         value=books.value(prices),
-        reserve=recorded_reserve(engine),
+        reserve=reserve,
         total_realized=books.realized,
         uncosted=books.uncosted,
     )
@@ -143,7 +144,7 @@ def _price_at(closes: list[tuple[datetime, Decimal]], when: datetime) -> Decimal
 async def period_rows(engine: Engine, unit: str, count: int) -> list[PeriodRow]:
     now, zone = engine.clock(), engine.settings.zone
     spans = periods(now, unit, count, zone)
-    found = trades(engine)
+    found = await engine.db.run(trades, engine)
     symbols = list(dict.fromkeys(t.symbol for t in found))
     days = min(max((now - spans[0][0]).days + 2, 2), 1000)
     closes = await _closes(engine, symbols, days) if symbols else {}
@@ -155,7 +156,7 @@ async def period_rows(engine: Engine, unit: str, count: int) -> list[PeriodRow]:
         at = {s: _price_at(closes[s], when) for s in symbols}
         return {s: p for s, p in at.items() if p is not None}
 
-    def rows() -> list[PeriodRow]:  # in a worker thread: a year of trades is work
+    def rows() -> list[PeriodRow]:  # CPU work in a worker thread: a year of trades is work
         edges = [start for start, _ in spans] + [spans[-1][1]]
         snapshots = books_at(found, edges)
         made = []

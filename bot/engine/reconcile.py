@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
 
 from bot.engine.context import Engine
 from bot.engine.dca_run import resume_unfinished_runs, retry_due_runs
@@ -36,14 +39,21 @@ class Reconciled:
     waiting: int = 0  # not found yet, but its request may still land
 
 
-async def reconcile_orders(engine: Engine) -> Reconciled:
+def _open_intents(
+    session: Session, engine: Engine, sending: frozenset[str]
+) -> list[tuple[str, str, datetime | None]]:
     exchange = engine.exchange
-    with engine.db.transaction() as session:
-        open_intents = [
-            (o.client_order_id, o.symbol, o.deadline_at)
-            for o in orders.unsettled(session, exchange.name, exchange.mode)
-            if o.client_order_id not in engine.in_flight
-        ]
+    return [
+        (o.client_order_id, o.symbol, o.deadline_at)
+        for o in orders.unsettled(session, exchange.name, exchange.mode)
+        if o.client_order_id not in sending
+    ]
+
+
+async def reconcile_orders(engine: Engine) -> Reconciled:
+    exchange, db = engine.exchange, engine.db
+    # `in_flight` changes on the loop: the thread gets a copy taken here
+    open_intents = await db.transact(_open_intents, engine, frozenset(engine.in_flight))
     recorded = failed = unknown = waiting = 0
     if open_intents:
         try:  # a deadline is judged on the exchange's clock: measure it first
@@ -57,17 +67,18 @@ async def reconcile_orders(engine: Engine) -> Reconciled:
             unknown += 1
             continue
         except OrderRejected as exc:  # it existed and ended with nothing filled
-            record_failure(engine, client_id, orders.REJECTED, str(exc))
+            await db.run(record_failure, engine, client_id, orders.REJECTED, str(exc))
             failed += 1
             continue
         except ExchangeError:
             unknown += 1  # still unknown: stays open, looked up again
             continue
         if fill is not None:
-            record_fill(engine, client_id, fill, await fee_values(engine, fill))
+            fees = await fee_values(engine, fill)
+            await db.run(record_fill, engine, client_id, fill, fees)
             recorded += 1
         elif deadline_passed(engine, deadline):
-            outcome = mark_failed(engine, client_id, NOT_FOUND)
+            outcome = await db.run(mark_failed, engine, client_id, NOT_FOUND)
             failed += outcome.status == orders.FAILED
             waiting += outcome.status == orders.SENDING
         else:
@@ -86,7 +97,7 @@ def other_modes_waiting(engine: Engine) -> dict[str, int]:
 async def reconcile(engine: Engine) -> Reconciled:
     """Everything a restart must settle before the scheduler starts."""
     result = await reconcile_orders(engine)
-    for mode, count in other_modes_waiting(engine).items():
+    for mode, count in (await engine.db.run(other_modes_waiting, engine)).items():
         log.warning(
             "%d %s order(s) of %s from %s mode wait to be settled: start the bot in %s mode "
             "to settle them",

@@ -64,15 +64,18 @@ def recorded_reserve(engine: Engine) -> Decimal:
 
 async def reserve_view(engine: Engine) -> ReserveView:
     reading = await read_balances(engine)
+    return await engine.db.transact(_view, engine, reading)
+
+
+def _view(session: Session, engine: Engine, reading: BalanceReading) -> ReserveView:
     exchange = engine.exchange
-    with engine.db.transaction() as session:
-        return ReserveView(
-            exchange.name,
-            exchange.mode,
-            ledger.balance(session, exchange.name, exchange.mode),
-            funds_now(session, engine, reading, engine.settings.quote_asset),
-            tuple(ledger.latest(session, exchange.name, exchange.mode, RECENT_ROWS)),
-        )
+    return ReserveView(
+        exchange.name,
+        exchange.mode,
+        ledger.balance(session, exchange.name, exchange.mode),
+        funds_now(session, engine, reading, engine.settings.quote_asset),
+        tuple(ledger.latest(session, exchange.name, exchange.mode, RECENT_ROWS)),
+    )
 
 
 def set_aside(
@@ -131,11 +134,11 @@ async def deploy_reserve(
     The order takes the reserve into its hold in the intent's transaction (`orders`), so two
     deploys at once cannot both spend it: the second finds the reserve emptied."""
     exchange, quote = engine.exchange, engine.settings.quote_asset
-    with engine.db.transaction() as session:
-        amount = ledger.balance(session, exchange.name, exchange.mode)
+    amount = await engine.db.run(recorded_reserve, engine)
     if amount <= 0:
         raise UserError("The reserve is empty; nothing to deploy")
-    amount = capped_spend(engine, amount)  # above the cap, the rest stays in the reserve
+    # above the cap, the rest stays in the reserve
+    amount = await engine.db.run(capped_spend, engine, amount)
     try:
         check_cost(await exchange.market_rules(engine.symbol), amount)
     except BelowMinimum as exc:
@@ -153,8 +156,7 @@ async def sell_into_reserve(
     reserve (settlement)."""
     base = engine.settings.base_asset
     reading = await read_balances(engine)
-    with engine.db.transaction() as session:
-        held = funds_now(session, engine, reading, base).spendable
+    held = (await engine.db.transact(funds_now, engine, reading, base)).spendable
     quantity = held * percent / 100
     if quantity <= 0:
         raise UserError(f"No {base} to sell" if held <= 0 else "A sell of 0% sells nothing")

@@ -72,14 +72,14 @@ async def carry_out(engine: Engine, key: str) -> str:
 
 
 async def _step(engine: Engine, key: str) -> str:
-    row, sells, buys = _legs(engine, key)
+    row, sells, buys = await engine.db.run(_legs, engine, key)
     if row is None or row.status not in s4.OPEN:
         return row.outcome if row is not None else "no such rotation"
     if any(o.status == orders.SENDING for o in sells + buys):
         return "waiting: a leg's order awaits its answer"
     if engine.clock() >= row.created_at + grace(engine):  # found after the grace: too late
         return await _finish(engine, key, s4.MISSED, "missed: not finished within the grace")
-    if not sells and paused(engine) is not None:
+    if not sells and await engine.db.run(paused, engine) is not None:
         return await _finish(engine, key, s4.MISSED, f"{SKIPPED}: /resume to trade again")
     to_asset = Asset(row.to_asset)
     try:
@@ -123,8 +123,7 @@ async def _sell(engine: Engine, row: S4Rotation, attempt: int) -> Order | str:
     symbol = symbol_of(engine, Asset(row.from_asset))
     base = symbol.split("/")[0]
     reading = await read_balances(engine)
-    with engine.db.transaction() as session:
-        held = funds_now(session, engine, reading, base).spendable
+    held = (await engine.db.transact(funds_now, engine, reading, base)).spendable
     rules = await engine.exchange.market_rules(symbol)
     if quantize_amount(held, rules) < max(rules.min_amount, rules.amount_step):
         note = f"nothing to rotate: {fmt_plain(held)} {base} held"
@@ -141,7 +140,7 @@ async def _sell(engine: Engine, row: S4Rotation, attempt: int) -> Order | str:
     )
     if outcome.status != orders.FILLED:
         return await _after(engine, key, outcome.status, outcome.error, "")
-    _, sells, _ = _legs(engine, key)
+    _, sells, _ = await engine.db.run(_legs, engine, key)
     sold = _filled(sells)
     assert sold is not None
     return sold
@@ -165,6 +164,14 @@ def _net_quote(order: Order, quote: str) -> Decimal:
 
 
 async def _retry(engine: Engine, key: str, reason: str) -> str:
+    waiting = await engine.db.run(_wait_again, engine, key, reason)
+    if waiting is not None:
+        return waiting
+    return await _finish(engine, key, s4.MISSED, f"missed: {reason}")
+
+
+def _wait_again(engine: Engine, key: str, reason: str) -> str | None:
+    """Set the rotation to be retried and say so; None when its grace is over."""
     now = engine.clock()
     with engine.db.transaction() as session:
         row = s4.by_key(session, key, lock=True)
@@ -179,13 +186,19 @@ async def _retry(engine: Engine, key: str, reason: str) -> str:
                 payload = _told(row, retry_until=give_up_at, reason=reason)
                 outbox.enqueue(session, kind="s4_rotation", now=now, urgent=True, payload=payload)
             return row.outcome
-    return await _finish(engine, key, s4.MISSED, f"missed: {reason}")
+    return None
 
 
 async def _finish(engine: Engine, key: str, status: str, outcome: str) -> str:
     """End the rotation with its outcome and one alert with both legs and the holdings after;
     what a sell brought in and no buy spent is no longer held (it is free on the account)."""
     holdings = await holdings_after(engine)
+    return await engine.db.run(_end, engine, key, status, outcome, holdings)
+
+
+def _end(
+    engine: Engine, key: str, status: str, outcome: str, holdings: dict[str, Decimal]
+) -> str:
     now = engine.clock()
     with engine.db.transaction() as session:
         row = s4.by_key(session, key, lock=True)
@@ -260,4 +273,5 @@ def due_rotations(engine: Engine, now: datetime) -> list[str]:
 
 async def settle_rotations(engine: Engine) -> list[str]:
     """Take every due rotation one step further (start-up and the scheduler's minute)."""
-    return [await carry_out(engine, key) for key in due_rotations(engine, engine.clock())]
+    due = await engine.db.run(due_rotations, engine, engine.clock())
+    return [await carry_out(engine, key) for key in due]

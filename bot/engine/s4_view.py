@@ -77,7 +77,7 @@ async def s4_view(engine: Engine) -> S4View:
             f"Only {len(series)} days have both {engine.symbol} and "
             f"{gold_symbol(engine.exchange.name)} candles; S4 needs more history"
         )
-    state = s4_state(engine)
+    state = await engine.db.run(s4_state, engine)
     active, since = state.active, state.since
     if not state.decisions:  # not watched yet: what the history says S4 would hold
         after, rotations = rotation_schedule(series, PARAMS)
@@ -88,10 +88,11 @@ async def s4_view(engine: Engine) -> S4View:
         f"{series.times[-1]:%Y-%m-%d}: trend {series.trends[-1] or 'not set'}"
     )
     chart = await render_chart(engine, lambda path: render_signal_chart(series, path, title=title))
+    settings = await engine.db.run(strategy_settings.current, engine)
     return S4View(
         exchange=engine.exchange.name,
         mode=engine.exchange.mode,
-        execute=strategy_settings.current(engine).s4_execute,
+        execute=settings.s4_execute,
         active=active,
         since=since,
         watched=bool(state.decisions),

@@ -169,8 +169,7 @@ async def _would_trade(engine: Engine, rotation: Rotation, series_closes: dict[s
     except ExchangeError:
         return legs
     base = sell_symbol.split("/")[0]
-    with engine.db.transaction() as session:
-        held = funds_now(session, engine, reading, base).spendable
+    held = (await engine.db.transact(funds_now, engine, reading, base)).spendable
     sell_price, buy_price = legs["sell"]["price"], legs["buy"]["price"]
     legs["sell"]["amount"] = held
     if sell_price is not None:
@@ -240,12 +239,12 @@ async def s4_watch(engine: Engine) -> str | None:
     series = reading.series
     if len(series) < 2:
         return None
-    execute = strategy_settings.current(engine).s4_execute
+    execute = (await engine.db.run(strategy_settings.current, engine)).s4_execute
     preview: dict[str, Any] | None = None
     if not execute:
         preview = await _preview(engine, reading)
     try:
-        newest = _record(engine, series, execute, preview)
+        newest = await engine.db.run(_record, engine, series, execute, preview)
     except IntegrityError:
         return None  # another process decided these candles first: it acts, not us
     if newest is None:
@@ -258,7 +257,7 @@ async def s4_watch(engine: Engine) -> str | None:
 async def _preview(engine: Engine, reading: RatioReading) -> dict[str, Any] | None:
     """The would-be legs of a shadow rotation, read only when a candle rotates."""
     series = reading.series
-    state = s4_state(engine)
+    state = await engine.db.run(s4_state, engine)
     if state.decisions:
         rows = list(state.decisions)
         fresh = _new_rotations(rows, series)
@@ -290,7 +289,7 @@ async def s4_market(engine: Engine, execute: bool) -> tuple[str, str]:
     except (ExchangeError, LookupError) as exc:
         gold = gold_symbol(engine.exchange.name)
         raise UserError(f"S4 needs daily candles of {engine.symbol} and {gold}: {exc}") from None
-    active = s4_state(engine).active
+    active = (await engine.db.run(s4_state, engine)).active
     if execute:
         return symbol_of(engine, active), f" (S4 holds {active.value})"
     if active is Asset.BTC:

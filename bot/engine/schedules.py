@@ -87,7 +87,8 @@ async def add_schedule(
 async def _check_leg(engine: Engine, amount: Decimal) -> None:
     """A leg's amount within its exchange's cap and above its market's minimum order."""
     name = engine.exchange.name
-    limit = strategy_settings.current(engine).order_cap or engine.settings.max_order
+    cap = (await engine.db.run(strategy_settings.current, engine)).order_cap
+    limit = cap or engine.settings.max_order
     if amount > limit:
         raise UserError(
             f"{fmt_plain(amount)} is above the per-order cap of {fmt_plain(limit)} "
@@ -119,6 +120,13 @@ async def add_schedule_legs(
     for name, amount in legs.items():
         await _check_leg(accounts.on(name), amount)
     engine, now = accounts.default, accounts.clock()
+    return await engine.db.run(_write_legs, engine, spec, legs, mode, now, requested_by)
+
+
+def _write_legs(
+    engine: Engine, spec: ScheduleSpec, legs: dict[str, Decimal], mode: str, now: datetime,
+    requested_by: str,
+) -> list[ScheduleView]:
     with engine.db.transaction() as session:
         made: list[Schedule] = []
         for name, amount in legs.items():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,14 +33,23 @@ if TYPE_CHECKING:  # imported when built: paper mode never loads ccxt
 
 def open_database(settings: Settings) -> Database:
     """The database, migrated; `UserError` in one line when it cannot be reached or opened."""
+    return migrated(new_database(settings))
+
+
+def new_database(settings: Settings) -> Database:
+    """The database object, no statement run yet (`migrated` runs the first ones)."""
     url = settings.effective_database_url
     try:
-        db = Database(url)
+        return Database(url)
     except OSError as exc:  # the SQLite file's folder cannot be made
         raise UserError(
             f"cannot open the database {_shown_url(url)}: {exc.strerror or exc}. Check "
             "DATABASE_URL (or DCABOT_DATA_DIR) and that its folder can be written"
         ) from None
+
+
+def migrated(db: Database) -> Database:
+    """`db` with every migration applied; closed, with a `UserError`, when it cannot be."""
     try:
         upgrade(db)
     except OperationalError as exc:
@@ -96,22 +105,23 @@ def build_feed(settings: Settings, clock: Clock) -> OfflineFeed | FallbackFeed:
     )
 
 
-def circuit_alert(db: Database, clock: Clock, mode: str) -> Callable[[bool, str, str], None]:
+def circuit_alert(
+    db: Database, clock: Clock, mode: str
+) -> Callable[[bool, str, str], Awaitable[None]]:
     """The breaker's listener: an urgent outbox alert when trading pauses or resumes.
 
     The breaker lives in `bot/exchanges`, which writes nothing to storage; the alert is written
-    here, in its own transaction, and delivered by the outbox dispatcher like any other.
+    here, in its own transaction (`Database.run`), and delivered by the outbox dispatcher.
     """
 
-    def on_circuit_change(opened: bool, exchange: str, reason: str) -> None:
-        with db.transaction() as session:
-            outbox.enqueue(
-                session,
-                kind="circuit_open" if opened else "circuit_closed",
-                payload={"exchange": exchange, "mode": mode, "reason": reason},
-                now=clock(),
-                urgent=True,
-            )
+    async def on_circuit_change(opened: bool, exchange: str, reason: str) -> None:
+        await db.transact(
+            outbox.enqueue,
+            kind="circuit_open" if opened else "circuit_closed",
+            payload={"exchange": exchange, "mode": mode, "reason": reason},
+            now=clock(),
+            urgent=True,
+        )
 
     return on_circuit_change
 
@@ -166,6 +176,22 @@ def open_accounts(
         if engine is not source:
             engine.trend_source = source
     return Accounts(engines)
+
+
+async def open_accounts_from_loop(settings: Settings, *, clock: Clock = system_clock
+                                  ) -> Accounts:
+    """`open_accounts` for async code: the migrations and the keys' reading run in the new
+    database's `Database.run`, not on the event loop."""
+    database = new_database(settings)
+    try:
+        return await database.run(_open_all, settings, clock, database)
+    except BaseException:
+        database.dispose()
+        raise
+
+
+def _open_all(settings: Settings, clock: Clock, database: Database) -> Accounts:
+    return open_accounts(settings, clock=clock, db=migrated(database))
 
 
 def open_engine(

@@ -27,7 +27,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from bot.engine.context import Engine
-from bot.engine.order_records import record_fill
+from bot.engine.order_records import FeeValues, record_fill
 from bot.engine.orders import fee_values
 from bot.exchanges.base import Fill
 from bot.exchanges.markets import gold_symbol
@@ -85,8 +85,12 @@ def external_id(engine: Engine, fill: Fill) -> str:
 
 
 async def _record_external(engine: Engine, listed: ExchangeOrder) -> bool:
+    values = await fee_values(engine, listed.fill)
+    return await engine.db.run(_insert_external, engine, listed, values)
+
+
+def _insert_external(engine: Engine, listed: ExchangeOrder, values: FeeValues) -> bool:
     fill, name, mode = listed.fill, engine.exchange.name, engine.exchange.mode
-    values = await fee_values(engine, fill)
     try:
         with engine.db.transaction() as session:
             order = Order(
@@ -129,13 +133,13 @@ def _correct(engine: Engine, mine: Order, fill: Fill, values: dict[str, Decimal 
 
 async def _book(engine: Engine, listed: ExchangeOrder, result: SyncResult) -> bool:
     """Book one listed order; False when it is still executing (not booked: read again)."""
-    fill = listed.fill
-    mine = _mine(engine, fill)
+    fill, db = listed.fill, engine.db
+    mine = await db.run(_mine, engine, fill)
     if mine is None:
         asked, done = await engine.exchange.order_status(fill.symbol, fill.exchange_order_id)
         if asked and not fill.client_order_id:
             fill = replace(fill, client_order_id=asked)
-            mine = _mine(engine, fill)
+            mine = await db.run(_mine, engine, fill)
         if mine is None and not done:
             return False
     if mine is None:
@@ -143,11 +147,12 @@ async def _book(engine: Engine, listed: ExchangeOrder, result: SyncResult) -> bo
         return True
     result.linked += 1
     if mine.status == order_rows.FILLED:
-        changed = _correct(engine, mine, fill, await fee_values(engine, fill))
+        changed = await db.run(_correct, engine, mine, fill, await fee_values(engine, fill))
         if changed:
             result.corrected.append(changed)
     elif mine.cause != EXTERNAL:  # waiting for its answer, or recorded as never placed
-        record_fill(engine, mine.client_order_id, fill, await fee_values(engine, fill))
+        fees = await fee_values(engine, fill)
+        await db.run(record_fill, engine, mine.client_order_id, fill, fees)
     return True
 
 
@@ -160,19 +165,18 @@ def _markets(engine: Engine) -> list[str]:
 
 
 async def sync_trades(engine: Engine) -> SyncResult:
-    result = SyncResult(engine.exchange.name, engine.exchange.mode)
-    for symbol in _markets(engine):
-        page = await engine.exchange.trade_history(symbol, _cursor(engine, symbol))
+    result, db = SyncResult(engine.exchange.name, engine.exchange.mode), engine.db
+    for symbol in await db.run(_markets, engine):
+        page = await engine.exchange.trade_history(symbol, await db.run(_cursor, engine, symbol))
         cursor = page.cursor
         for listed in page.orders:
             if not await _book(engine, listed, result):  # still executing: read it all later
                 result.waiting += 1
                 cursor = str(min(int(cursor or 0), listed.first_key - 1))
-        _save_cursor(engine, symbol, cursor)
+        await db.run(_save_cursor, engine, symbol, cursor)
     if result.added or result.corrected:
-        with engine.db.transaction() as session:
-            outbox.enqueue(session, kind="trades_synced", now=engine.clock(), urgent=bool(
-                result.corrected), payload={
-                    "exchange": result.exchange, "mode": result.mode, "linked": result.linked,
-                    "added": result.added, "corrected": result.corrected[:10]})
+        await db.transact(outbox.enqueue, kind="trades_synced", now=engine.clock(), urgent=bool(
+            result.corrected), payload={
+                "exchange": result.exchange, "mode": result.mode, "linked": result.linked,
+                "added": result.added, "corrected": result.corrected[:10]})
     return result

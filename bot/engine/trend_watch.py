@@ -145,7 +145,7 @@ def _flip_reading(reading: TrendReading, flip: Flip) -> dict[str, object]:
 async def act_on_flips(engine: Engine, reading: TrendReading | None = None) -> str | None:
     """Act on a flip not acted on yet; returns what was done (None when there was none)."""
     reading = reading or await read_trend(engine)
-    flip = _claim_new_flips(engine, reading)
+    flip = await engine.db.run(_claim_new_flips, engine, reading)
     if flip is None:
         return None
     return await act_on_flip(engine, flip, flip_key(engine, flip))

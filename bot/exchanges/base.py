@@ -6,7 +6,7 @@ contract tests, so the engine never knows which one it is talking to.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -137,9 +137,9 @@ class Exchange(Protocol):
         quote_amount: Decimal,
         client_order_id: str,
         *,
-        on_attempt: Callable[[datetime], None] | None = None,
+        on_attempt: Callable[[datetime], Awaitable[None]] | None = None,
     ) -> Fill:
-        """Spend `quote_amount`. `on_attempt(deadline)` is called before each request that may
+        """Spend `quote_amount`. `on_attempt(deadline)` is awaited before each request that may
         place the order, with the time (exchange clock) after which it can no longer land."""
         ...
 
@@ -149,7 +149,7 @@ class Exchange(Protocol):
         base_amount: Decimal,
         client_order_id: str,
         *,
-        on_attempt: Callable[[datetime], None] | None = None,
+        on_attempt: Callable[[datetime], Awaitable[None]] | None = None,
     ) -> Fill: ...
 
     async def find_order(self, symbol: str, client_order_id: str) -> Fill | None:

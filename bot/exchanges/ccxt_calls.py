@@ -115,7 +115,7 @@ class CcxtCalls:
     async def once(self, what: str, call: Callable[[], Awaitable[T]]) -> T:
         """One request; its outcome tells the breaker whether the exchange is answering.
         Nothing is sent while the exchange asked to wait (`RateGate`)."""
-        self.gate.check()
+        await self.gate.check()
         exchange = str(getattr(self.client, "id", "") or self.title.lower())
         try:
             result = await timed(exchange, self.mode, what, call)
@@ -124,11 +124,18 @@ class CcxtCalls:
                 self.breaker.record_failure(f"{what}: {exchange_reason(exc)}")
             elif is_ccxt_error(exc):  # a business answer: the exchange is up
                 self.breaker.record_success()
+            await self.tell()
             if is_clock_refusal(exc):
                 await self._resync_once()
             raise
         self.breaker.record_success()
+        await self.tell()
         return result
+
+    async def tell(self) -> None:
+        """What the request changed, to the listeners (they write: pauses, breaker alerts)."""
+        await self.gate.tell()
+        await self.breaker.tell()
 
     async def _resync_once(self) -> None:
         """After a timestamp refusal: measure the clock again (the caller's retry then signs

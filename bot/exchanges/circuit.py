@@ -7,7 +7,8 @@ until when. After the cool-down the next operation first runs a cheap probe (ser
 ticker); if it answers the breaker closes, else it stays open for another cool-down.
 
 The breaker knows nothing about storage or chat: it reports each open/close to a listener
-(`on_change(open, exchange, reason)`), which the engine wires to an urgent outbox alert. Lookups
+(`on_change(open, exchange, reason)`, awaited by `tell` once the request that moved it is over),
+which the engine wires to an urgent outbox alert. Lookups
 that settle an order already in flight are never blocked by it (see `order_flow`).
 """
 
@@ -23,7 +24,7 @@ from bot.exchanges.base import ExchangeUnavailable
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-CircuitListener = Callable[[bool, str, str], None]
+CircuitListener = Callable[[bool, str, str], Awaitable[None]]
 Probe = Callable[[], Awaitable[object]]
 
 CLOSED = "closed"
@@ -75,6 +76,7 @@ class CircuitBreaker:
         self._opened_at: datetime | None = None
         self._retry_at: datetime | None = None
         self._last_failure: str | None = None
+        self._untold: list[tuple[bool, str]] = []  # opened/closed, for `tell`
 
     @property
     def is_open(self) -> bool:
@@ -143,6 +145,7 @@ class CircuitBreaker:
             raise ExchangeUnavailable(self._refusal()) from None
         if self.is_open:  # the probe went through something that did not record success
             self.record_success()
+        await self.tell()
 
     def refuse_if_open(self) -> None:
         """Between retries: give up at once once the breaker has opened."""
@@ -162,9 +165,15 @@ class CircuitBreaker:
         )
 
     def _notify(self, opened: bool, reason: str) -> None:
-        if self.on_change is None:
-            return
-        try:
-            self.on_change(opened, self.exchange, reason)
-        except Exception:  # an alert that cannot be written must not stop the exchange calls
-            log.exception("[%s %s] circuit breaker listener failed", self.mode, self.exchange)
+        if self.on_change is not None:
+            self._untold.append((opened, reason))
+
+    async def tell(self) -> None:
+        """Give the listener every open and close since the last call, in order. The state
+        changes at once (`record_*` are plain calls); the listener writes, so it is awaited."""
+        while self._untold and self.on_change is not None:
+            opened, reason = self._untold.pop(0)
+            try:
+                await self.on_change(opened, self.exchange, reason)
+            except Exception:  # an alert that cannot be written must not stop the exchange calls
+                log.exception("[%s %s] circuit breaker listener failed", self.mode, self.exchange)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from bot.exchanges.ccxt_calls import CcxtCalls
 
 Clock = Callable[[], datetime]
-ClockListener = Callable[[int], None]
+ClockListener = Callable[[int], Awaitable[None]]
 DRIFT_WARN_MS = 1000
 SYNC_EVERY = timedelta(hours=1)
 
@@ -58,7 +58,7 @@ class ExchangeClock:
                 self.calls.title,
             )
         if self.on_clock is not None:
-            self.on_clock(offset)
+            await self.on_clock(offset)
         return offset
 
     async def fresh(self) -> None:

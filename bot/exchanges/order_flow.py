@@ -6,7 +6,7 @@ arrival and again before the matching engine), OKX not after the `expTime` heade
 with a short window and computes, on the exchange's clock (ours corrected by the measured offset),
 the time after which the request can no longer be acted on: `deadline = send + window + margin`
 (the margin covers the matching engine's own 10 s). Before each send the caller is told that
-deadline (`on_attempt`, which the engine writes on the order row, so a restart knows it too).
+deadline (`on_attempt`, awaited: the engine writes it on the order row, so a restart knows it).
 
 The rules, in the order a request can fail:
 
@@ -61,7 +61,7 @@ from bot.exchanges.refusals import insufficient, refusal
 SendOrder = Callable[[], Awaitable[Mapping[str, Any]]]
 ServerNow = Callable[[], datetime]
 Resync = Callable[[], Awaitable[object]]
-OnAttempt = Callable[[datetime], None]
+OnAttempt = Callable[[datetime], Awaitable[None]]
 
 __all__ = ["LookUp", "OrderFlow", "OrderTicket", "Seen"]
 
@@ -102,7 +102,7 @@ class OrderFlow:
             sent_at = self.server_now()
             deadline = sent_at + self.window + self.margin
             if on_attempt is not None:
-                on_attempt(deadline)
+                await on_attempt(deadline)
             expires = ORDER_DEADLINE_MS.set(int((sent_at + self.window).timestamp() * 1000))
             try:
                 answer = await self.calls.once(f"{ticket.side} order", send)

@@ -8,10 +8,12 @@ earlier fill, so retrying an order can never fill it twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
+
+from sqlalchemy.orm import Session
 
 from bot.exchanges.base import Fill, InsufficientFunds, MarketRules, PriceQuote
 from bot.exchanges.quantize import fmt_plain, plan_buy, plan_sell
@@ -67,11 +69,13 @@ class PaperExchange:
         return await self.feed.market_rules(symbol)
 
     async def balances(self) -> dict[str, Decimal]:
-        with self.db.transaction() as session:
-            if not self._opened:
-                paper.ensure_opened(session, self.name, self.opening_balances)
-                self._opened = True
-            return paper.balances(session, self.name)
+        return await self.db.transact(self._balances)
+
+    def _balances(self, session: Session) -> dict[str, Decimal]:
+        if not self._opened:
+            paper.ensure_opened(session, self.name, self.opening_balances)
+            self._opened = True
+        return paper.balances(session, self.name)
 
     def server_now(self) -> datetime:
         return self.clock()
@@ -85,14 +89,15 @@ class PaperExchange:
         quote_amount: Decimal,
         client_order_id: str,
         *,
-        on_attempt: Callable[[datetime], None] | None = None,
+        on_attempt: Callable[[datetime], Awaitable[None]] | None = None,
     ) -> Fill:
         rules = await self.feed.market_rules(symbol)
         quote = await self.feed.price(symbol)
         plan = plan_buy(rules, quote_amount, quote.price)
         fee = plain_decimal(plan.amount * self.taker_fee)
-        return self._settle(
-            rules, "buy", plan.amount, plan.cost, quote, fee, rules.base, client_order_id
+        return await self.db.run(
+            self._settle, rules, "buy", plan.amount, plan.cost, quote, fee, rules.base,
+            client_order_id,
         )
 
     async def sell_base(
@@ -101,20 +106,20 @@ class PaperExchange:
         base_amount: Decimal,
         client_order_id: str,
         *,
-        on_attempt: Callable[[datetime], None] | None = None,
+        on_attempt: Callable[[datetime], Awaitable[None]] | None = None,
     ) -> Fill:
         rules = await self.feed.market_rules(symbol)
         quote = await self.feed.price(symbol)
         plan = plan_sell(rules, base_amount, quote.price)
         fee = plain_decimal(plan.cost * self.taker_fee)
-        return self._settle(
-            rules, "sell", plan.amount, plan.cost, quote, fee, rules.quote, client_order_id
+        return await self.db.run(
+            self._settle, rules, "sell", plan.amount, plan.cost, quote, fee, rules.quote,
+            client_order_id,
         )
 
     async def find_order(self, symbol: str, client_order_id: str) -> Fill | None:
-        with self.db.transaction() as session:
-            row = paper.find_fill(session, self.name, client_order_id)
-            return _as_fill(row) if row is not None else None
+        row = await self.db.transact(paper.find_fill, self.name, client_order_id)
+        return _as_fill(row) if row is not None else None
 
     async def closed_candles(self, symbol: str, limit: int) -> list[Candle]:
         return await self.feed.closed_candles(symbol, limit)
@@ -122,16 +127,16 @@ class PaperExchange:
     async def trade_history(self, symbol: str, cursor: str) -> TradePage:
         """Every paper fill is an order of this bot: the list is the paper fills after `cursor`
         (the last fill's id)."""
-        with self.db.transaction() as session:
-            rows = paper.fills_after(session, self.name, symbol, int(cursor or 0))
-            orders = tuple(ExchangeOrder(_as_fill(row), row.created_at) for row in rows)
+        rows = await self.db.transact(paper.fills_after, self.name, symbol, int(cursor or 0))
+        orders = tuple(ExchangeOrder(_as_fill(row), row.created_at) for row in rows)
         return TradePage(orders, str(rows[-1].id) if rows else cursor)
 
     async def order_status(self, symbol: str, exchange_order_id: str) -> tuple[str, bool]:
         number = exchange_order_id.removeprefix("paper-")
-        with self.db.transaction() as session:
-            row = paper.fill_by_id(session, self.name, int(number)) if number.isdigit() else None
-            return (row.client_order_id if row is not None else ""), True  # fills at once
+        if not number.isdigit():
+            return "", True
+        row = await self.db.transact(paper.fill_by_id, self.name, int(number))
+        return (row.client_order_id if row is not None else ""), True  # fills at once
 
     async def close(self) -> None:
         await self.feed.close()

@@ -14,13 +14,14 @@ for repeat offenders. Every response also says the request weight used this minu
   while the bot waits.
 
 The pause outlives the process and is shared by every process of the bot: the engine saves it
-(`on_pause`) and `refresh` reads the saved one back (see `bot.engine.exchange_state`).
+(`on_pause`, awaited by `tell` once the request that brought it is over) and `refresh` reads the
+saved one back before the first request and every 30 s (see `bot.engine.exchange_state`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from bot.exchanges.base import ExchangeUnavailable
@@ -28,8 +29,8 @@ from bot.exchanges.base import ExchangeUnavailable
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-PauseListener = Callable[[datetime, str], None]
-PauseLoader = Callable[[], tuple[datetime | None, str]]
+PauseListener = Callable[[datetime, str], Awaitable[None]]
+PauseLoader = Callable[[], Awaitable[tuple[datetime | None, str]]]
 WEIGHT_LIMIT = 6000
 WEIGHT_HEADROOM = 0.9
 REFRESH_EVERY = timedelta(seconds=30)
@@ -68,27 +69,27 @@ class RateGate:
         self.paused_until: datetime | None = None
         self.reason = ""
         self.used_weight: int | None = None
-        self._refreshed: datetime | None = None
-        self.refresh()
+        self._refreshed: datetime | None = None  # never: the first `check` reads the saved one
+        self._untold: list[tuple[datetime, str]] = []  # pauses for `tell`
 
-    def refresh(self) -> None:
+    async def refresh(self) -> None:
         """Take over a longer pause another process (or an earlier run) recorded."""
         self._refreshed = self.clock()
         if self.load is None:
             return
         try:
-            until, reason = self.load()
+            until, reason = await self.load()
         except Exception as exc:  # the database may be down: keep what this process knows
             log.warning("could not read the saved pause of %s: %s", self.title, exc)
             return
         if until is not None and (self.paused_until is None or until > self.paused_until):
             self.paused_until, self.reason = until, reason
 
-    def check(self) -> None:
+    async def check(self) -> None:
         """Raise `ExchangeUnavailable` (sending nothing) while the exchange asked to wait."""
         now = self.clock()
         if self._refreshed is None or now - self._refreshed >= REFRESH_EVERY:
-            self.refresh()
+            await self.refresh()
         if self.paused_until is not None and now < self.paused_until:
             raise ExchangeUnavailable(
                 f"{self.title} ({self.mode}) asked the bot to wait ({self.reason}); nothing is "
@@ -125,8 +126,14 @@ class RateGate:
         log.error(
             "[%s %s] %s: no requests until %s", self.mode, self.title, reason, until.isoformat()
         )
-        if self.on_pause is not None:
+        if self.on_pause is not None:  # `observe` runs inside ccxt's response handling
+            self._untold.append((until, reason))
+
+    async def tell(self) -> None:
+        """Give the listener (which saves them) the pauses met since the last call, in order."""
+        while self._untold and self.on_pause is not None:
+            until, reason = self._untold.pop(0)
             try:
-                self.on_pause(until, reason)
+                await self.on_pause(until, reason)
             except Exception:  # the pause holds in this process even if it cannot be saved
                 log.exception("[%s %s] could not save the pause", self.mode, self.title)

@@ -10,7 +10,6 @@ other dispatchers skip a channel one of them found exhausted, and `/health` can 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -91,7 +90,7 @@ class ChannelBoard:
     async def sync(self) -> None:
         """Write what this dispatcher learnt; read what the others did."""
         changed, self._changed = self._changed, {}
-        states = await asyncio.to_thread(self._sync, list(changed.values()))
+        states = await self._db.run(self._sync, list(changed.values()))
         for state in states:
             if state.channel not in self._changed:
                 self._states[state.channel] = state

@@ -1,8 +1,8 @@
 """The outbox dispatcher: fans alerts out to people, claims each person's oldest due alert,
 delivers it (see `delivery`) and records what happened.
 
-It runs beside the engine and never blocks it: the database work runs in threads, and the engine
-only ever writes rows. Each person's alerts go one after another: when one is settled, the
+It runs beside the engine and never blocks it: the database work runs in `Database.run`, and the
+engine only ever writes rows. Each person's alerts go one after another: when one is settled, the
 person's next is claimed in the same transaction. Settlements are written in batches (one
 transaction per batch, not per alert), which is what lets one process keep up with Telegram's
 limits. Several dispatchers may share a database; a claim is a lease (`claimed_until`), so the
@@ -115,7 +115,7 @@ class Dispatcher:
             await self.board.sync()
         room = self._options.max_claimed - len(self._working)
         busy = list(self._working)  # taken here: the thread must not read a changing dict
-        for alert in await asyncio.to_thread(self._claim, room, busy):
+        for alert in await self._db.run(self._claim, room, busy):
             self._working[alert.person] = asyncio.create_task(self._serve(alert))
 
     async def _pause(self, stop: asyncio.Event) -> None:
@@ -193,7 +193,7 @@ class Dispatcher:
             self._settle_wanted.clear()
             batch, self._to_settle = self._to_settle, []
             try:
-                following = await asyncio.to_thread(self._settle, batch)
+                following = await self._db.run(self._settle, batch)
             except Exception as exc:
                 for _, _, settled in batch:
                     settled.set_exception(exc)

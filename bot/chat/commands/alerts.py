@@ -53,9 +53,9 @@ def _overview(call: Invocation, person: Person, note: str = "") -> Reply:
 def register(registry: Registry) -> None:
     @registry.add("alerts", "Where your alerts go; mute or unmute a kind", USAGE)
     async def alerts(call: Invocation) -> Reply:
-        person = _person(call)
+        person, db = _person(call), call.services.engine.db
         if not call.args:
-            return _overview(call, person)
+            return await db.run(_overview, call, person)
         action = call.args[0].lower()
         if action not in ("mute", "unmute") or len(call.args) != 2:
             raise UserError("Say /alerts, /alerts mute <kind> or /alerts unmute <kind>")
@@ -63,13 +63,12 @@ def register(registry: Registry) -> None:
         level = None
         if action == "mute":
             level = alert_prefs.SILENT if kind.floor_silent else alert_prefs.MUTED
-        engine = call.services.engine
-        with engine.db.transaction() as session:
-            alert_prefs.set_mute(session, person.name, kind.name, level, engine.clock())
+        now = call.services.engine.clock()
+        await db.transact(alert_prefs.set_mute, person.name, kind.name, level, now)
         if level == alert_prefs.SILENT:
             note = f"{kind.name} alerts still come, without sound: fills and errors always arrive."
         elif level == alert_prefs.MUTED:
             note = f"{kind.name} alerts are muted."
         else:
             note = f"{kind.name} alerts come as usual again."
-        return _overview(call, person, note)
+        return await db.run(_overview, call, person, note)

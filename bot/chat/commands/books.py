@@ -3,8 +3,6 @@ trade list in (trades made by hand, amounts corrected)."""
 
 from __future__ import annotations
 
-import asyncio
-
 from bot.cards.reply import Field, Reply, Tone
 from bot.chat.registry import Invocation, Registry
 from bot.chat.roles import Role
@@ -35,7 +33,7 @@ def register(registry: Registry) -> None:
         accounts = call.services.accounts
         settings = accounts.settings
         since, until = span(start, end, settings.zone)
-        files = await asyncio.to_thread(
+        files = await accounts.db.run(  # the database read, then the files written
             write_exports, list(accounts), kinds, settings.data_dir / "exports", since, until,
             prune=True,
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import platform
 
 from bot import __version__
@@ -28,7 +27,7 @@ def register(registry: Registry) -> None:
     )
     async def pause_(call: Invocation) -> Reply:
         engine = call.services.engine
-        current = pause.paused(engine)
+        current = await engine.db.run(pause.paused, engine)
         if current is not None:
             return text_reply(
                 "Already paused",
@@ -55,7 +54,7 @@ def register(registry: Registry) -> None:
     )
     async def resume_(call: Invocation) -> Reply:
         engine = call.services.engine
-        current = pause.paused(engine)
+        current = await engine.db.run(pause.paused, engine)
         if current is None:
             return text_reply("Not paused", "The bot's trading is running; nothing to resume.")
         return await confirm_card(
@@ -74,7 +73,7 @@ def register(registry: Registry) -> None:
 
     @registry.on_confirm("pause")
     async def paused(call: Invocation, params: dict[str, str], token: str) -> Reply:
-        if not await asyncio.to_thread(pause.pause, call.services.engine, call.user.key):
+        if not await call.services.engine.db.run(pause.pause, call.services.engine, call.user.key):
             return text_reply("Already paused", "Someone paused it meanwhile.")
         return text_reply(
             "Trading paused",
@@ -85,7 +84,8 @@ def register(registry: Registry) -> None:
 
     @registry.on_confirm("resume")
     async def resumed(call: Invocation, params: dict[str, str], token: str) -> Reply:
-        if not await asyncio.to_thread(pause.resume, call.services.engine, call.user.key):
+        if not await call.services.engine.db.run(pause.resume, call.services.engine,
+                                                 call.user.key):
             return text_reply("Not paused", "Someone resumed it meanwhile.")
         return text_reply(
             "Trading resumed", "The next due run buys as scheduled.", tone=Tone.SUCCESS
@@ -95,13 +95,14 @@ def register(registry: Registry) -> None:
     async def version(call: Invocation) -> Reply:
         engine = call.services.engine
         settings = engine.settings
+        revision = await engine.db.run(current_revision, engine.db)
         return Reply(
             kind="text",
             title=f"dcabot {__version__}",
             fields=(
                 Field("Trading on", f"{settings.exchanges_text} · {settings.symbol}"),
                 Field("Database", f"{engine.db.engine.dialect.name}, migration "
-                      f"{current_revision(engine.db) or 'none'}"),
+                      f"{revision or 'none'}"),
                 Field("Python", platform.python_version()),
             ),
             buttons=(Button("Status", "/status"),),

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 async def _with_alerts(call: Invocation, card: Reply, value: Decimal | None = None) -> Reply:
     """The card with the value in the owner's money (when set) and the alert delivery line."""
     engine = call.services.engine
-    alerts = alerts_field(engine.settings, engine.db, engine.clock())
+    alerts = await engine.db.run(alerts_field, engine.settings, engine.db, engine.clock())
     fiat = await fiat_field(call, "Value", value) if value is not None else None
     return dataclasses.replace(card, fields=(*card.fields, *([fiat] if fiat else []), alerts))
 
@@ -116,7 +116,7 @@ def register(registry: Registry) -> None:
             now = await asyncio.wait_for(asyncio.shield(fresh), max(QUICK_S - waited, 0.001))
             return await _with_alerts(call, status_card(now), now.total_value)
         except TimeoutError:
-            remembered = remembered_status(engine)
+            remembered = await remembered_status(engine)
             if remembered is None:
                 figures = await fresh
                 return await _with_alerts(call, status_card(figures), figures.total_value)
@@ -143,7 +143,8 @@ def register(registry: Registry) -> None:
         )
         engine = call.services.engine
         zone = engine.settings.zone
-        rows = recent_orders(engine, count, every_exchange=call.services.accounts.several)
+        several = call.services.accounts.several
+        rows = await engine.db.run(recent_orders, engine, count, every_exchange=several)
         lines = tuple(history_line(order, zone) for order in rows)
         return Reply(
             kind="history",

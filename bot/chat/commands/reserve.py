@@ -55,7 +55,7 @@ async def reserves_card(call: Invocation) -> Reply:
         try:
             view = await reserve_view(engine)
         except ExchangeError as exc:  # the ledger needs no exchange: the reserve still shows
-            balance = recorded_reserve(engine)
+            balance = await engine.db.run(recorded_reserve, engine)
             fields.append(Field(name, f"reserve {fmt.money(balance, quote)} · free: cannot be "
                                 f"read now ({exc})"[:200]))
         else:
@@ -103,7 +103,7 @@ def register(registry: Registry) -> None:
             if view.balance <= 0:
                 raise UserError("The reserve is empty; nothing to deploy")
 
-            spend = capped_spend(engine, view.balance)
+            spend = await engine.db.run(capped_spend, engine, view.balance)
             price = await engine.exchange.price(engine.symbol)
             fee = spend * engine.settings.taker_fee
             title = f"Buy BTC with the whole reserve ({fmt.money(view.balance, quote)})?"

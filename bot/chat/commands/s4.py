@@ -3,7 +3,6 @@ says what the next signal will do)."""
 
 from __future__ import annotations
 
-import asyncio
 from zoneinfo import ZoneInfo
 
 from bot.cards import format as fmt
@@ -65,7 +64,7 @@ def s4_card(view: S4View, engine: Engine, zone: ZoneInfo) -> Reply:
 async def ask_to_execute(call: Invocation, engine: Engine) -> Reply:
     """`/strategy s4 execute on [exchange]`: say what will happen, and switch only on a
     confirmation."""
-    if strategy_settings.current(engine).s4_execute:
+    if (await engine.db.run(strategy_settings.current, engine)).s4_execute:
         raise UserError("S4 rotations are traded already; /strategy s4 execute off stops that")
     view = await s4_view(engine)
 
@@ -93,7 +92,7 @@ def register(registry: Registry) -> None:
     @registry.on_confirm("s4_execute")
     async def s4_executed(call: Invocation, params: dict[str, str], token: str) -> Reply:
         engine = call.services.accounts.on(params["exchange"])
-        updated = await asyncio.to_thread(strategy_settings.update, engine, s4_execute=True)
+        updated = await engine.db.run(strategy_settings.update, engine, s4_execute=True)
         return Reply(
             kind="strategy",
             title="S4 rotations will be traded",

@@ -140,7 +140,7 @@ def register(registry: Registry) -> None:
     async def schedule(call: Invocation) -> Reply:
         engine = call.services.engine
         if not call.args:
-            views = list_schedules(engine)
+            views = await engine.db.run(list_schedules, engine)
             return Reply(
                 kind="schedules",
                 title="Schedules",
@@ -188,8 +188,9 @@ def register(registry: Registry) -> None:
                 raise UserError(f"Give one schedule id, e.g. /schedule {action} 1 (and an "
                                 "exchange for one leg of a split schedule)")
             leg = rest[1].lower() if len(rest) > 1 else None  # also a leg on a dropped exchange
-            views = change_schedule(
-                engine, _schedule_id(rest[0]), action, requested_by=call.user.key, exchange=leg
+            views = await engine.db.run(
+                change_schedule, engine, _schedule_id(rest[0]), action,
+                requested_by=call.user.key, exchange=leg,
             )
             call.services.schedules_changed()
             return Reply(
@@ -205,7 +206,9 @@ def register(registry: Registry) -> None:
             require_admin(call, "/schedule label")
             if not rest:
                 raise UserError("Give a schedule id and a name, e.g. /schedule label 1 Payday")
-            views = label_schedule(engine, _schedule_id(rest[0]), " ".join(rest[1:]))
+            views = await engine.db.run(
+                label_schedule, engine, _schedule_id(rest[0]), " ".join(rest[1:])
+            )
             return Reply(kind="schedules", title=f"Schedule #{views[0].group} named",
                          tone=Tone.SUCCESS, fields=schedule_lines(views, call))
         raise UserError(

@@ -59,33 +59,37 @@ def register(registry: Registry) -> None:
         quote = engine.settings.quote_asset
         policy: str | None = None
         if accounts.several:
-            policy = flip_policy.in_force(flip_policy.current(engine), accounts.names)
+            chosen = await engine.db.run(flip_policy.current, engine)
+            policy = flip_policy.in_force(chosen, accounts.names)
         if not call.args or (len(call.args) == 1 and accounts.is_exchange(call.args[0])):
             engine = accounts.on(call.args[0] if call.args else None)
-            return strategy_card(strategy_settings.current(engine), quote, "Strategy", policy)
+            view = await engine.db.run(strategy_settings.current, engine)
+            return strategy_card(view, quote, "Strategy", policy)
         require_admin(call, "Changing the strategy")
         what, rest = call.args[0].lower(), call.args[1:]
         if what == "cdc":
             if len(rest) > 2:
                 raise UserError("Say on or off, e.g. /strategy cdc on")
             engine = accounts.on(rest[1] if len(rest) > 1 else None)
-            view = strategy_settings.update(
-                engine, cdc_enabled=_on_off(rest[0] if rest else None, "/strategy cdc on")
+            view = await engine.db.run(
+                strategy_settings.update, engine,
+                cdc_enabled=_on_off(rest[0] if rest else None, "/strategy cdc on"),
             )
         elif what == "sell":
             if not 1 <= len(rest) <= 2:
                 raise UserError("Give one percent from 0 to 100, e.g. /strategy sell 50")
             engine = accounts.on(rest[1] if len(rest) > 1 else None)
-            view = strategy_settings.update(
-                engine, sell_percent=parse_percent(rest[0], example="/strategy sell 50")
+            view = await engine.db.run(
+                strategy_settings.update, engine,
+                sell_percent=parse_percent(rest[0], example="/strategy sell 50"),
             )
         elif what == "policy":
             if len(rest) != 1:
                 raise UserError(f"Give auto or an exchange ({', '.join(accounts.names)}), "
                                 "e.g. /strategy policy auto")
-            policy = flip_policy.set_policy(engine, rest[0], accounts.names,
-                                            changed_by=call.user.key)
-            view = strategy_settings.current(engine)
+            policy = await engine.db.run(flip_policy.set_policy, engine, rest[0], accounts.names,
+                                         changed_by=call.user.key)
+            view = await engine.db.run(strategy_settings.current, engine)
         elif what == "cap":
             if len(rest) != 2:
                 raise UserError(
@@ -94,20 +98,20 @@ def register(registry: Registry) -> None:
             engine = accounts.on(rest[0])
             name = engine.exchange.name
             if rest[1].lower() in {"off", "none"}:
-                view = strategy_settings.update(engine, name, order_cap=None)
+                view = await engine.db.run(strategy_settings.update, engine, name, order_cap=None)
             else:
                 if rest[1].strip() in {"0", "0.0"}:
                     raise UserError(f"A cap of 0 would refuse every order; /strategy cap {name} "
                                     "off clears the cap")
                 cap = parse_amount(rest[1], example="/strategy cap binance 500")
-                view = strategy_settings.update(engine, name, order_cap=cap)
+                view = await engine.db.run(strategy_settings.update, engine, name, order_cap=cap)
         elif what == "s4":
             if not rest or rest[0].lower() != "execute" or len(rest) > 3:
                 raise UserError("Use /strategy s4 execute on|off [exchange]")
             engine = accounts.on(rest[2] if len(rest) > 2 else None)
             if _on_off(rest[1] if len(rest) > 1 else None, "/strategy s4 execute on"):
                 return await ask_to_execute(call, engine)
-            view = strategy_settings.update(engine, s4_execute=False)
+            view = await engine.db.run(strategy_settings.update, engine, s4_execute=False)
         else:
             raise UserError(
                 f"{shown(what)!r} is not a strategy setting; use cdc, sell, cap, policy or s4"
