@@ -37,8 +37,8 @@ from bot.engine.schedules import add_schedule
 from bot.engine.setup import open_accounts_from_loop
 from bot.engine.trend_watch import act_on_flips
 from bot.exchanges.markets import gold_symbol
-from storage import ledger, orders
-from storage.models import Order, OutboxAlert, ReserveEntry
+from storage import carry, ledger, orders
+from storage.models import CarryEntry, Order, OutboxAlert, ReserveEntry
 from strategies.candles import Candle, parse_candles_csv
 
 TREND_WATCH_AT = time(0, 5)
@@ -71,6 +71,8 @@ class ReplaySummary:
     held: str = "btc"  # the asset S4 holds at the end (s4 only)
     rotations: int = 0
     alerts: dict[str, int] = field(default_factory=dict)
+    spent: Decimal = Decimal(0)  # what the BTC buys cost
+    carried: Decimal = Decimal(0)  # set aside by runs below the minimum, not bought yet
 
 
 async def _candles(path: Path) -> list[Candle]:
@@ -243,14 +245,17 @@ async def _mark(
 
 
 def _invested(session: Session, engine: Engine) -> Decimal:
-    """What the schedule contributed: its filled buys' requested amounts and its set-asides."""
+    """What the schedule contributed: its filled buys' requested amounts (less the carry they
+    spent, counted when carried), its set-asides and what it carried."""
     bought = session.scalars(
         select(Order.requested_quote).where(Order.cause == "schedule", Order.status == "filled")
     ).all()
     saved = session.scalars(
         select(ReserveEntry.amount).where(ReserveEntry.reason == "dca_to_reserve")
     ).all()
-    return sum((a or Decimal(0) for a in [*bought, *saved]), Decimal(0))
+    moved = session.execute(select(CarryEntry.reason, CarryEntry.amount)).all()
+    carried = [a for reason, a in moved if reason in (carry.CARRIED, carry.SPENT)]
+    return sum((a or Decimal(0) for a in [*bought, *saved, *carried]), Decimal(0))
 
 
 def _books(session: Session, engine: Engine) -> tuple[list[Order], list[Any], Decimal]:
@@ -270,11 +275,13 @@ async def _summarise(
     bought = [o for o in filled if o.side == "buy"]
     summary.buys, summary.sells = len(bought), len(filled) - len(bought)
     btc_buys = [o for o in bought if o.symbol == engine.symbol]
-    spent = sum((o.filled_quote or Decimal(0) for o in btc_buys), Decimal(0))
+    spent = summary.spent = sum((o.filled_quote or Decimal(0) for o in btc_buys), Decimal(0))
+    summary.carried = await engine.db.transact(carry.total, engine.exchange.name, "paper")
     received = cost_basis(btc_buys, engine.settings.base_asset).held
     summary.avg_cost = spent / received if received else None
     summary.final_value = (
         summary.btc * last.close + summary.gold * _gold_close(gold_closes, last) + summary.reserve
+        + summary.carried
     )
     if gold_closes:
         state = await engine.db.run(s4_state, engine)

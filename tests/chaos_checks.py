@@ -24,7 +24,8 @@ from storage import ledger
 from storage.models import Order, OrderFee, OutboxAlert, ScheduleRun
 from tests.chaos_year import OPENING_USDT, START, World
 
-FINAL_KINDS = {"dca_bought", "dca_reserved", "schedule_missed", "order_failed", "below_minimum"}
+FINAL_KINDS = {"dca_bought", "dca_reserved", "dca_carried", "schedule_missed", "order_failed",
+               "below_minimum"}
 
 
 @dataclass

@@ -49,6 +49,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
     "order_filled": {**FILL, "cause": "buy_now", "requested_by": "telegram:42"},
     "dca_bought": FILL,
     "dca_reserved": {"exchange": "binance", "amount": "50", "reserve": "150", "trend": "down"},
+    "dca_carried": {"exchange": "binance", "amount": "3", "carried": "6", "needed": "5"},
     "sold_on_red": {**FILL, "side": "sell", "cause": "flip_sell"},
     "sold_to_reserve": {**FILL, "side": "sell", "cause": "sell_now"},
     "reserve_deployed": {**FILL, "cause": "flip_buy"},

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from bot.cards import alert_parts as part
 from bot.cards.alert_parts import STATUS_BUTTONS, Payload
-from bot.cards.alerts_fills import TITLES, dca_reserved, fill_card, reserve_added
+from bot.cards.alerts_fills import TITLES, dca_carried, dca_reserved, fill_card, reserve_added
 from bot.cards.alerts_ops import OPS_KINDS
 from bot.cards.alerts_s4 import s4_rotation
 from bot.cards.alerts_summary import SUMMARY_KINDS
@@ -126,7 +126,10 @@ def _schedule_changed(payload: Payload, zone: ZoneInfo) -> Reply:
     return Reply(
         kind=INFO,
         title=f"Schedule #{payload.get('schedule_id', '?')} {payload.get('change', 'changed')}",
-        fields=part.fields(("By", payload.get("requested_by"))),
+        fields=part.fields(
+            ("By", payload.get("requested_by")),
+            ("Carry freed", part.money(payload, "carry_released", "USDT")),
+        ),
         buttons=(Button("Schedules", "/schedule"),),
     )
 
@@ -143,6 +146,7 @@ def generic_card(kind: str, payload: Payload, zone: ZoneInfo) -> Reply:
 Builder = Callable[[Payload, ZoneInfo], Reply]
 BUILDERS: dict[str, Builder] = {
     "dca_reserved": dca_reserved,
+    "dca_carried": dca_carried,
     "reserve_added": reserve_added,
     "trend_flip": _trend_flip,
     "flip_not_acted": _flip_not_acted,

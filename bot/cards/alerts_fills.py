@@ -85,6 +85,25 @@ def dca_reserved(payload: Payload, zone: ZoneInfo) -> Reply:
     )
 
 
+def dca_carried(payload: Payload, zone: ZoneInfo) -> Reply:
+    quote = "USDT"
+    needed = part.money(payload, "needed", quote) if payload.get("needed") else "the minimum"
+    return Reply(
+        kind=INFO,
+        title="DCA carried to the next run",
+        tone=Tone.SAVE,
+        fields=part.fields(
+            ("Amount", part.money(payload, "amount", quote)),
+            ("Carried", f"{part.money(payload, 'carried', quote)} of {needed} needed"),
+            ("When", part.local(payload, "at", zone)),
+            ("Where", part.where(payload)),
+            ("Schedule", part.schedule_name(payload)),
+        ),
+        lines=("This run's amount is below what the exchange takes in one order, so it is set "
+               "aside; the first run whose carried total reaches the minimum buys it all.",),
+    )
+
+
 def reserve_added(payload: Payload, zone: ZoneInfo) -> Reply:
     return Reply(
         kind=INFO,

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from bot.engine import strategy_settings
+from bot.engine import carry_run, strategy_settings
 from bot.engine.context import Engine
 from bot.engine.errors import UserError
 from bot.engine.fill_context import trend_context
@@ -151,14 +151,22 @@ async def _attempt(engine: Engine, key: str, run: _Claimed) -> RunResult:
         saved = await save_instead(engine, run.mode, settings.cdc_enabled, amount)
         if saved is not None:
             return await _set_aside(engine, key, saved.amount, saved.trend)
+    carrying = None if run.mode == "s4" else await carry_run.plan(
+        engine, run.schedule_id, amount, symbol, settings.order_cap)
+    from_carry = carrying.carried if carrying is not None else Decimal(0)
     request = OrderRequest(
         cause="schedule",
         cause_key=orders.attempt_key(key, run.attempt),
         side="buy",
-        quote_amount=amount,
+        quote_amount=amount + from_carry,
         symbol=symbol,
+        from_carry=from_carry,
+        carry_of=run.schedule_id if from_carry else None,
     )
     try:
+        if carrying is not None and carrying.below is not None:  # too small yet: carried
+            carried = await carry_run.carry_over(engine, key, run.schedule_id, amount, carrying)
+            return RunResult(key, "done", carried)
         outcome = await place_order(engine, request)
     except TradingPaused:  # paused while the run was on its way: nothing was sent
         return await db.run(_skip_paused, engine, key, run)

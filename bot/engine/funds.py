@@ -2,7 +2,7 @@
 
 Free money on an account (an exchange in one mode) is
 
-    the exchange's free balance  -  the reserve  -  every active hold
+    the exchange's free balance  -  the reserve  -  the carry  -  every active hold
 
 and an order takes a hold on what it will spend in the same transaction that checks this, under
 the account row's lock (see `storage.holds`). The balance itself comes from the exchange, over
@@ -11,7 +11,8 @@ account since (the account's `epoch` did not move), because a settlement is when
 balance and the holds change together. Otherwise the balance is read again.
 
 Money set aside in the reserve can only be spent by the reserve's own orders (a deploy), which
-move it from the reserve into a hold; everything else sees it as taken.
+move it from the reserve into a hold; everything else sees it as taken. So is the carry of small
+schedules (`storage.carry`): only the carrying schedule's own buy spends it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session
 from bot.engine.context import Engine
 from bot.engine.errors import UserError
 from bot.exchanges.quantize import fmt_plain
-from storage import holds, ledger
+from storage import carry, holds, ledger
 
 T = TypeVar("T")
 ATTEMPTS = 5
@@ -57,16 +58,18 @@ class BalanceReading:
 
 @dataclass(frozen=True, slots=True)
 class Funds:
-    """An asset's money on the account: the free balance, the reserve, what orders hold."""
+    """An asset's money on the account: the free balance, the reserve, what orders hold, and
+    what small schedules carry."""
 
     asset: str
     balance: Decimal
     reserve: Decimal
     held: Decimal
+    carried: Decimal = Decimal(0)
 
     @property
     def available(self) -> Decimal:
-        return self.balance - self.reserve - self.held
+        return self.balance - self.reserve - self.carried - self.held
 
     @property
     def spendable(self) -> Decimal:
@@ -103,8 +106,10 @@ def _funds(
 ) -> Funds:
     exchange = engine.exchange
     held = holds.held(session, exchange.name, exchange.mode).get(asset, Decimal(0))
-    in_reserve = reserve if asset == engine.settings.quote_asset else Decimal(0)
-    return Funds(asset, reading.free(asset), in_reserve, held)
+    if asset != engine.settings.quote_asset:
+        return Funds(asset, reading.free(asset), Decimal(0), held)
+    carried = carry.total(session, exchange.name, exchange.mode)
+    return Funds(asset, reading.free(asset), reserve, held, carried)
 
 
 async def under_account_lock(engine: Engine, work: Callable[[Session, BalanceReading], T]) -> T:
@@ -129,6 +134,8 @@ def require(funds: Funds, amount: Decimal, what: str) -> None:
     parts = [f"{fmt_plain(funds.balance)} {funds.asset} on the exchange"]
     if funds.reserve:
         parts.append(f"{fmt_plain(funds.reserve)} set aside in the reserve")
+    if funds.carried:
+        parts.append(f"{fmt_plain(funds.carried)} carried by small schedules")
     if funds.held:
         parts.append(f"{fmt_plain(funds.held)} held by orders in flight")
     raise NotEnoughFree(

@@ -22,7 +22,7 @@ from bot.engine.funds import funds_now, read_balances
 from bot.engine.schedule_spec import ScheduleSpec
 from bot.engine.trend_watch import read_trend
 from bot.exchanges.base import ExchangeError
-from storage import outbox, schedules
+from storage import carry, outbox, schedules
 from strategies.cdc import Trend
 
 RUNWAY_RUNS = 4  # warn when the free money pays for fewer than this many coming runs
@@ -41,6 +41,7 @@ class NextRun:
     amount: Decimal
     mode: str  # cdc, plain, s4
     would: str  # what the rule would do if it ran now
+    carried: Decimal = Decimal(0)  # what the leg carries now (the first of its runs shows it)
 
 
 def _would(mode: str, trend: Trend | None) -> str:
@@ -65,17 +66,19 @@ async def next_runs(accounts: Accounts, count: int) -> list[NextRun]:
     """The next `count` runs of every leg on the exchanges this bot trades on, soonest first."""
     now, zone = accounts.clock(), accounts.settings.zone
     legs = await accounts.db.transact(_legs, accounts.names)
+    carries = await accounts.db.transact(_carries, accounts)
     trends = {name: await _trend_now(accounts.on(name)) for name in {leg[3] for leg in legs}}
     found: list[NextRun] = []
-    for _, group, label, exchange, amount, mode, days, local_time in legs:
+    for leg_id, group, label, exchange, amount, mode, days, local_time in legs:
         spec, after = ScheduleSpec(days, local_time), now
+        carried = carries.get(leg_id, Decimal(0))
         for _ in range(count):
             at = spec.next_due(zone, after)
             if at - now > HORIZON:
                 break
             found.append(NextRun(at, group, label, exchange, amount, mode,
-                                 _would(mode, trends[exchange])))
-            after = at
+                                 _would(mode, trends[exchange]), carried))
+            after, carried = at, Decimal(0)
     return sorted(found, key=lambda r: r.at)[:count]
 
 
@@ -83,6 +86,13 @@ def _legs(session: Session, names: Collection[str]) -> list[Leg]:
     return [(s.id, s.leg_of or s.id, s.label, s.exchange, s.amount, s.mode, s.days,
              s.local_time) for s in schedules.active(session)
             if not s.paused and s.exchange in names]
+
+
+def _carries(session: Session, accounts: Accounts) -> dict[int, Decimal]:
+    found: dict[int, Decimal] = {}
+    for engine in accounts:
+        found.update(carry.by_schedule(session, engine.exchange.name, engine.exchange.mode))
+    return found
 
 
 @dataclass(frozen=True, slots=True)

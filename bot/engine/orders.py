@@ -50,7 +50,7 @@ from bot.exchanges.base import (
     UnknownMarket,
 )
 from bot.exchanges.quantize import fmt_plain
-from storage import holds, orders
+from storage import carry, holds, orders
 from storage.models import Order
 
 __all__ = ["OrderOutcome", "OrderRequest", "fee_values", "place_order"]
@@ -69,6 +69,9 @@ class OrderRequest:
     symbol: str | None = None  # the engine's symbol unless said (S4 trades gold too)
     # the client id of an order whose held proceeds this order spends (an S4 rotation's buy)
     spends_hold_of: str | None = None
+    # a scheduled buy that also spends its schedule's carry (`storage.carry`): how much, whose
+    from_carry: Decimal = Decimal(0)
+    carry_of: int | None = None
 
 
 def _write_intent(
@@ -105,6 +108,8 @@ def _write_intent(
     else:
         if request.spends_hold_of is not None:
             funds = _take_over_hold(session, funds, request.spends_hold_of, now)
+        if request.from_carry:  # the schedule's own carry is free to its own buy
+            funds = replace(funds, carried=funds.carried - request.from_carry)
         require(funds, amount, "to spend" if request.side == "buy" else "to sell")
     order = orders.write_intent(
         session,
@@ -123,6 +128,10 @@ def _write_intent(
     order.deadline_at = send_deadline(engine)  # no look-up proves it absent before this
     if from_reserve:
         settlement.hold_reserve(session, order, amount, now)
+    if request.from_carry and request.carry_of is not None:
+        carry.append(session, exchange=exchange.name, mode=exchange.mode,
+                     schedule_id=request.carry_of, amount=-request.from_carry,
+                     reason=carry.SPENT, note=client_id, order_id=order.id, now=now)
     holds.take(
         session,
         exchange=exchange.name,

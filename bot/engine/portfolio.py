@@ -12,7 +12,7 @@ from decimal import Decimal
 from bot.engine.context import Engine
 from bot.engine.funds import Funds
 from bot.exchanges.base import PriceQuote
-from storage import holds, ledger, orders
+from storage import carry, holds, ledger, orders
 from storage.models import Order
 
 
@@ -119,6 +119,7 @@ def _status(engine: Engine, price: PriceQuote, held: dict[str, Decimal]) -> Port
     exchange = engine.exchange
     with engine.db.transaction() as session:
         reserve = ledger.balance(session, exchange.name, exchange.mode)
+        carried = carry.total(session, exchange.name, exchange.mode)
         in_flight = holds.held(session, exchange.name, exchange.mode)
         fills = orders.filled(
             session, exchange=exchange.name, mode=exchange.mode, symbol=engine.symbol
@@ -126,7 +127,8 @@ def _status(engine: Engine, price: PriceQuote, held: dict[str, Decimal]) -> Port
         basis = cost_basis(fills, base)
         waiting = orders.open_in_other_modes(session, exchange.name, exchange.mode)
     zero = Decimal(0)
-    quote_funds = Funds(quote, held.get(quote, zero), reserve, in_flight.get(quote, zero))
+    quote_funds = Funds(quote, held.get(quote, zero), reserve, in_flight.get(quote, zero),
+                        carried)
     base_funds = Funds(base, held.get(base, zero), zero, in_flight.get(base, zero))
     return PortfolioStatus(
         exchange=exchange.name,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
+from sqlalchemy.orm import Session
+
+from bot.config import Carry
 from bot.engine import strategy_settings
 from bot.engine.accounts import Accounts
 from bot.engine.context import Engine
@@ -14,7 +17,7 @@ from bot.engine.reserve import check_exchange
 from bot.engine.schedule_spec import ScheduleSpec, parse_spec
 from bot.exchanges.base import BelowMinimum
 from bot.exchanges.quantize import check_cost, fmt_plain
-from storage import outbox
+from storage import carry, outbox
 from storage import schedules as rows
 from storage.models import Schedule
 
@@ -35,6 +38,8 @@ class ScheduleView:
     next_run: datetime | None
     leg_of: int | None = None  # the first leg's id when the schedule is split across exchanges
     label: str | None = None  # the owner's name for it ("Payday")
+    carried: Decimal = Decimal(0)  # set aside by earlier runs below the minimum (carry_run)
+    minimum: Decimal | None = None  # the market's minimum order, when the amount is below it
 
     @property
     def group(self) -> int:
@@ -63,7 +68,13 @@ def split_evenly(amount: Decimal, exchanges: tuple[str, ...], quote_step: Decima
 
 def list_schedules(engine: Engine) -> list[ScheduleView]:
     with engine.db.transaction() as session:
-        return [_view(engine, row) for row in rows.active(session)]
+        views = [_view(engine, row) for row in rows.active(session)]
+        carries = {
+            name: carry.by_schedule(session, name, engine.settings.mode_for(name).value)
+            for name in {view.exchange for view in views}
+        }
+    return [replace(view, carried=carries[view.exchange].get(view.id, Decimal(0)))
+            for view in views]
 
 
 async def add_schedule(
@@ -84,8 +95,9 @@ async def add_schedule(
     return views[0]
 
 
-async def _check_leg(engine: Engine, amount: Decimal) -> None:
-    """A leg's amount within its exchange's cap and above its market's minimum order."""
+async def _check_leg(engine: Engine, amount: Decimal, mode: str) -> Decimal | None:
+    """A leg's amount within its exchange's cap and above its market's minimum order; below
+    it, the market's minimum when runs carry (`DCABOT_CARRY`, not for s4), else refused."""
     name = engine.exchange.name
     cap = (await engine.db.run(strategy_settings.current, engine)).order_cap
     limit = cap or engine.settings.max_order
@@ -97,7 +109,10 @@ async def _check_leg(engine: Engine, amount: Decimal) -> None:
     try:
         check_cost(await engine.exchange.market_rules(engine.symbol), amount)
     except BelowMinimum as exc:
+        if engine.settings.carry is Carry.ON and mode != "s4" and exc.minimum_cost:
+            return exc.minimum_cost
         raise UserError(f"{name}: {exc}") from None
+    return None
 
 
 async def add_schedule_legs(
@@ -117,10 +132,11 @@ async def add_schedule_legs(
         raise UserError(f"{shown(mode)!r} is not a mode; use cdc (trend-gated), plain or s4")
     if not legs:
         raise UserError("Name at least one exchange, e.g. /schedule add mon 07:00 100 binance")
-    for name, amount in legs.items():
-        await _check_leg(accounts.on(name), amount)
+    minimums = {name: await _check_leg(accounts.on(name), amount, mode)
+                for name, amount in legs.items()}
     engine, now = accounts.default, accounts.clock()
-    return await engine.db.run(_write_legs, engine, spec, legs, mode, now, requested_by)
+    made = await engine.db.run(_write_legs, engine, spec, legs, mode, now, requested_by)
+    return [replace(view, minimum=minimums[view.exchange]) for view in made]
 
 
 def _write_legs(
@@ -170,6 +186,7 @@ def change_schedule(
         if not legs:
             raise UserError(f"Schedule #{schedule_id} buys nothing on {shown(exchange or '')}; "
                             "/schedule lists each leg's exchange")
+        released = Decimal(0)
         for row in legs:
             if change == "pause":
                 row.paused = True
@@ -177,15 +194,27 @@ def change_schedule(
                 row.paused = False
             else:
                 row.removed = True
+                released += _release_carry(session, engine, row, now)
         outbox.enqueue(
             session,
             kind="schedule_changed",
             now=now,
             payload={"schedule_id": schedule_id, "change": PAST[change],
-                     "requested_by": requested_by, "exchange": exchange},
+                     "requested_by": requested_by, "exchange": exchange,
+                     **({"carry_released": released} if released else {})},
         )
         left = [row for row in group if not row.removed]
         return [_view(engine, row) for row in left or group]
+
+
+def _release_carry(session: Session, engine: Engine, row: Schedule, now: datetime) -> Decimal:
+    """A removed schedule's carry is free money again; returns how much."""
+    mode = engine.settings.mode_for(row.exchange).value
+    carried = carry.of_schedule(session, row.exchange, mode, row.id)
+    if carried > 0:
+        carry.append(session, exchange=row.exchange, mode=mode, schedule_id=row.id,
+                     amount=-carried, reason=carry.RELEASED, note="schedule removed", now=now)
+    return carried
 
 
 MAX_LABEL = 40

@@ -23,6 +23,7 @@ KINDS: dict[str, Kind] = {
         Kind("order_filled", "an order you placed was filled", True),
         Kind("dca_bought", "a scheduled DCA bought", True),
         Kind("dca_reserved", "a scheduled DCA went to the reserve", False),
+        Kind("dca_carried", "a small scheduled DCA was carried to the next run", False),
         Kind("sold_on_red", "the trend turned red and the bot sold", True),
         Kind("sold_to_reserve", "a sale into the reserve", True),
         Kind("reserve_deployed", "the reserve bought back in", True),

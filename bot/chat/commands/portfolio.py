@@ -50,6 +50,9 @@ def status_card(status: PortfolioStatus, now: datetime | None = None) -> Reply:
         Field(f"{base} held", fmt.crypto(status.base_held, base)),
         Field(f"{quote} free", fmt.money(status.quote_free, quote)),
         Field("Reserve", fmt.money(status.reserve, quote)),
+        *((Field("Carried", f"{fmt.money(status.quote_funds.carried, quote)} (small schedules "
+                 "waiting to reach the exchange's minimum; /schedule)"),)
+          if status.quote_funds.carried else ()),
         Field(
             "Average cost",
             fmt.money(status.average_cost.quantize(fmt.CENT), quote)

@@ -9,6 +9,7 @@ from bot.cards import format as fmt
 from bot.cards.reply import Field, Reply, Tone
 from bot.chat.arguments import parse_amount, parse_count
 from bot.chat.registry import Invocation, Registry, require_admin
+from bot.config import Settings
 from bot.engine.errors import UserError, shown
 from bot.engine.look_ahead import RUNWAY_RUNS, next_runs, runway
 from bot.engine.number_text import read_count
@@ -50,11 +51,12 @@ def schedule_lines(views: list[ScheduleView], call: Invocation) -> tuple[Field, 
         name = f" {first.label}:" if first.label else ""
         title = f"#{group}{name} {first.days} {first.local_time}"
         if len(legs) == 1:
-            amount = fmt.money(first.amount, settings.quote_asset)
+            amount = fmt.money(first.amount, settings.quote_asset) + _carried(first, settings)
             lines.append(Field(title, f"{amount} · {first.mode} · {first.exchange} · {state}"))
             continue
         amounts = " + ".join(
-            f"{leg.exchange} {fmt.money(leg.amount, settings.quote_asset)} "
+            f"{leg.exchange} {fmt.money(leg.amount, settings.quote_asset)}"
+            f"{_carried(leg, settings)} "
             f"(#{leg.id}{', paused' if leg.paused else ''})"
             for leg in legs
         )
@@ -62,6 +64,21 @@ def schedule_lines(views: list[ScheduleView], call: Invocation) -> tuple[Field, 
         state = f"next {fmt.local_time(min(upcoming), settings.zone)}" if upcoming else "paused"
         lines.append(Field(title, f"{amounts} · {first.mode} · {state}"))
     return tuple(lines)
+
+
+def _carried(view: ScheduleView, settings: Settings) -> str:
+    """`(carried 6.00)` beside a schedule whose earlier runs were below the minimum."""
+    return f" (carried {fmt.money(view.carried, settings.quote_asset)})" if view.carried else ""
+
+
+def _below_minimum(views: list[ScheduleView], quote: str) -> tuple[str, ...]:
+    """Say that runs below the market's minimum are carried, not refused."""
+    return tuple(
+        f"{fmt.money(view.amount, quote)} is below {view.exchange}'s minimum order of "
+        f"{fmt.money(view.minimum, quote)}: each run sets it aside (carried, shown in /status "
+        "and /schedule), and the first run whose carried total reaches the minimum buys it all."
+        for view in views if view.minimum is not None
+    )
 
 
 def _legs(call: Invocation, amount_text: str, exchange: str | None) -> dict[str, Decimal]:
@@ -101,7 +118,9 @@ async def _next(call: Invocation, rest: tuple[str, ...]) -> Reply:
     lines = [
         f"{fmt.local_time(r.at, settings.zone)}  #{r.schedule_id}"
         + (f" {r.label}" if r.label else "")
-        + f"  {r.exchange}  {fmt.money(r.amount, settings.quote_asset)}: would {r.would}"
+        + f"  {r.exchange}  {fmt.money(r.amount, settings.quote_asset)}"
+        + (f" + carried {fmt.money(r.carried, settings.quote_asset)}" if r.carried else "")
+        + f": would {r.would}"
         for r in runs
     ]
     for engine in accounts:
@@ -180,7 +199,7 @@ def register(registry: Registry) -> None:
                 lines=(
                     ("Each exchange's leg runs on its own: one failing never stops another.",)
                     if len(views) > 1 else ()
-                ),
+                ) + _below_minimum(views, call.services.engine.settings.quote_asset),
             )
         if action in {"pause", "resume", "remove"}:
             require_admin(call, f"/schedule {action}")
