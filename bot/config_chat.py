@@ -12,6 +12,7 @@ from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from bot import config_checks as checks
 from bot.config_errors import LINE_API, LINE_DATA_API, TELEGRAM_API
 from bot.config_service import ServiceSettings
+from bot.i18n import LANGUAGES, known
 
 _WEBHOOK_SECRET = re.compile(r"^[A-Za-z0-9_\-]{1,256}$")
 
@@ -39,6 +40,7 @@ class ChatSettings(ServiceSettings):
     line_quota_reset_day: int = _env("DCABOT_LINE_QUOTA_RESET_DAY", default=1)
     alert_retry_max_s: float = _env("DCABOT_ALERT_RETRY_MAX", default=600.0)
     stranger_replies: int = _env("DCABOT_STRANGER_REPLIES", default=20)
+    language: str = _env("DCABOT_LANGUAGE", default="en")
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -56,6 +58,13 @@ class ChatSettings(ServiceSettings):
         if value and not _WEBHOOK_SECRET.match(value):
             raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ and -")
         return value
+
+    @field_validator("language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        if known(value) != value.strip().lower():
+            raise ValueError(f"must be one of {', '.join(LANGUAGES)}")
+        return value.strip().lower()
 
     @field_validator("telegram_api_url", "line_api_url", "line_data_api_url")
     @classmethod

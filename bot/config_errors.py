@@ -65,6 +65,7 @@ EXAMPLES: dict[str, str] = {
     "DCABOT_LINE_QUOTA_RESET_DAY": "1",
     "DCABOT_ALERT_RETRY_MAX": "600",
     "DCABOT_STRANGER_REPLIES": "20",
+    "DCABOT_LANGUAGE": "en",
     "DCABOT_PARTIAL_REST": "reserve",
     "DCABOT_CARRY": "on",
     "DCABOT_HEALTH_TOKEN": "$(openssl rand -hex 24)",

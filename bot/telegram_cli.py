@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from bot.config import Settings, load_settings
 from bot.engine.errors import UserError
+from bot.i18n import DEFAULT, LANGUAGES, _, speaking
 
 if TYPE_CHECKING:  # the SDK and the channel are imported when a command runs, not to build
     from telegram import Bot, BotCommand  # the command line (`dcabot backtest` stays quick)
@@ -21,17 +22,19 @@ if TYPE_CHECKING:  # the SDK and the channel are imported when a command runs, n
 WEBHOOK_PATH = "/webhook/telegram"
 
 
-def menu_commands() -> list[BotCommand]:
-    """The commands a viewer may use (admins' extras are in /help), as Telegram's menu."""
+def menu_commands(language: str = DEFAULT) -> list[BotCommand]:
+    """The commands a viewer may use (admins' extras are in /help), as Telegram's menu, their
+    descriptions in `language`."""
     from telegram import BotCommand
 
     from bot.chat.commands import build_registry
     from bot.chat.roles import Role
 
-    return [
-        BotCommand(command.name, command.summary[:256])
-        for command in build_registry().visible_to(Role.VIEWER)
-    ]
+    with speaking(language):
+        return [
+            BotCommand(command.name, _(command.summary)[:256])
+            for command in build_registry().visible_to(Role.VIEWER)
+        ]
 
 
 def webhook_url(given: str | None, settings: Settings) -> str:
@@ -65,8 +68,12 @@ async def _set_webhook(settings: Settings, url: str, drop_pending: bool) -> str:
             drop_pending_updates=drop_pending or None,
         )
         commands = menu_commands()
-        await bot.set_my_commands(commands)
-        return f"webhook set to {url} (secret set); menu of {len(commands)} commands published"
+        await bot.set_my_commands(commands)  # for every language Telegram has no menu for
+        for language in LANGUAGES:
+            if language != DEFAULT:  # Telegram shows these to apps set to that language
+                await bot.set_my_commands(menu_commands(language), language_code=language)
+        return (f"webhook set to {url} (secret set); menu of {len(commands)} commands "
+                f"published in {', '.join(LANGUAGES.values())}")
 
 
 async def _delete_webhook(settings: Settings) -> str:

@@ -280,6 +280,7 @@ from storage.models_service import ExchangeState as ExchangeState  # noqa: E402
 from storage.models_service import FlipPolicy as FlipPolicy  # noqa: E402
 from storage.models_service import OutboxAlert as OutboxAlert  # noqa: E402
 from storage.models_service import PendingConfirmation as PendingConfirmation  # noqa: E402
+from storage.models_service import PersonLanguage as PersonLanguage  # noqa: E402
 from storage.models_service import ProcessedUpdate as ProcessedUpdate  # noqa: E402
 from storage.models_service import StrangerRefusal as StrangerRefusal  # noqa: E402
 from storage.models_service import TradeSync as TradeSync  # noqa: E402

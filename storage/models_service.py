@@ -198,3 +198,13 @@ class StrangerRefusal(Base):
 
     user_key: Mapped[str] = mapped_column(String(80), primary_key=True)
     refused_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+
+
+class PersonLanguage(Base):
+    """The language a person chose with /lang (`en`, `th`), by `channel:id`."""
+
+    __tablename__ = "person_languages"
+
+    person: Mapped[str] = mapped_column(String(80), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -69,7 +69,8 @@ def _field_rows(reply: Reply) -> list[dict[str, Any]]:
 def _buttons(reply: Reply) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     if reply.confirm_token:
-        for label, answer, style in (("Confirm", "y", "primary"), ("Cancel", "n", "secondary")):
+        confirm, cancel = reply.confirm_labels
+        for label, answer, style in ((confirm, "y", "primary"), (cancel, "n", "secondary")):
             out.append(
                 {
                     "type": "button",

@@ -50,6 +50,7 @@ class Reply:
     lines: tuple[str, ...] = ()
     tone: Tone = Tone.INFO
     confirm_token: str | None = None
+    confirm_labels: tuple[str, str] = ("Confirm", "Cancel")  # in the asker's language
     buttons: tuple[Button, ...] = ()
     image: Path | None = None
     footer: str = ""

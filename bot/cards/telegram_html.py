@@ -80,8 +80,10 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
         token = reply.confirm_token
         rows.append(
             [
-                InlineKeyboardButton("Confirm", callback_data=confirm_data(token, True)),
-                InlineKeyboardButton("Cancel", callback_data=confirm_data(token, False)),
+                InlineKeyboardButton(reply.confirm_labels[0],
+                                     callback_data=confirm_data(token, True)),
+                InlineKeyboardButton(reply.confirm_labels[1],
+                                     callback_data=confirm_data(token, False)),
             ]
         )
     if reply.buttons:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from bot.cards.reply import Field, Reply, Tone
 from bot.chat.registry import Invocation
+from bot.i18n import _
 
 
 def expiry(call: Invocation) -> str:
@@ -14,8 +15,8 @@ def expiry(call: Invocation) -> str:
     book = call.services.confirmations
     until = book.clock() + book.ttl
     zone = call.services.engine.settings.zone
-    return (f"Confirm within {int(book.ttl.total_seconds())} s (by "
-            f"{until.astimezone(zone):%H:%M:%S %Z}); it works once.")
+    return _("Confirm within {seconds} s (by {until}); it works once.").format(
+        seconds=int(book.ttl.total_seconds()), until=f"{until.astimezone(zone):%H:%M:%S %Z}")
 
 
 async def confirm_card(
@@ -38,6 +39,7 @@ async def confirm_card(
         title=title,
         tone=Tone.WARNING,
         confirm_token=token,
+        confirm_labels=(_("Confirm"), _("Cancel")),
         fields=fields,
         lines=lines,
         footer=expiry(call),

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from bot.cards.reply import Reply, Tone, text_reply
 from bot.chat.roles import User
+from bot.i18n import _
 from storage import confirmations as stored
 from storage.confirmations import Asked, Miss
 from storage.db import Database
@@ -58,15 +59,16 @@ class ConfirmationBook:
         if isinstance(got, Asked):
             if accept:
                 return got
-            return text_reply("Cancelled", f"{got.summary}: cancelled, nothing was done.")
+            return text_reply(_("Cancelled"), _("{what}: cancelled, nothing was done.").format(
+                what=got.summary))
         miss, asked = got
         if miss is Miss.NOT_YOURS:
             return not_yours()
         if miss is Miss.EXPIRED and asked is not None:
             return text_reply(
-                "Expired",
-                f"This confirmation expired after {int(self.ttl.total_seconds())} s; nothing "
-                f"was done. Send {asked.retry_hint} again.",
+                _("Expired"),
+                _("This confirmation expired after {seconds} s; nothing was done. Send {retry} "
+                  "again.").format(seconds=int(self.ttl.total_seconds()), retry=asked.retry_hint),
                 tone=Tone.WARNING,
             )
         return _nothing_to_confirm()
@@ -78,15 +80,15 @@ class ConfirmationBook:
 
 def _nothing_to_confirm() -> Reply:
     return text_reply(
-        "Nothing to confirm",
-        "This confirmation was already answered or has expired; nothing was done.",
+        _("Nothing to confirm"),
+        _("This confirmation was already answered or has expired; nothing was done."),
         tone=Tone.WARNING,
     )
 
 
 def not_yours() -> Reply:
     return text_reply(
-        "Not yours",
-        "Only the person who asked can confirm this; nothing was done.",
+        _("Not yours"),
+        _("Only the person who asked can confirm this; nothing was done."),
         tone=Tone.WARNING,
     )

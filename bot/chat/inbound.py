@@ -33,8 +33,8 @@ class Inbound:
         self.strangers = strangers
         self.card_secret = card_secret
 
-    def user(self, channel: str, user_id: str, name: str = "") -> User:
-        return identify(self.services.engine.settings, channel, user_id, name)
+    def user(self, channel: str, user_id: str, name: str = "", language: str = "") -> User:
+        return identify(self.services.engine.settings, channel, user_id, name, language)
 
     def tag_for(self, user: User) -> str:
         """The tag that marks a card sent to `user` as theirs."""

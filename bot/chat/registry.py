@@ -22,6 +22,8 @@ from bot.engine.accounts import Accounts
 from bot.engine.context import Engine
 from bot.engine.errors import UserError, shown
 from bot.exchanges.base import ExchangeError
+from bot.i18n import _, known, speaking
+from storage import languages
 
 log = logging.getLogger(__name__)
 MAX_NAME = 32  # no command name is longer; a longer word is not worth a suggestion
@@ -45,6 +47,13 @@ class ChatServices:
     def __post_init__(self) -> None:
         if self.accounts is None:
             self.accounts = Accounts.of(self.engine)
+
+
+async def language_of(services: ChatServices, user: User) -> str:
+    """The language `user` chose (/lang), else their app's (Telegram), else DCABOT_LANGUAGE."""
+    engine = services.engine
+    chosen = await engine.db.run(languages.chosen, engine.db, user.key)
+    return chosen or known(user.language_hint) or engine.settings.language
 
 
 def require_admin(call: Invocation, what: str) -> None:
@@ -142,28 +151,32 @@ class Registry:
         return close[0] if close else None
 
     async def dispatch(self, user: User, text: str, services: ChatServices) -> Reply:
-        """Run the command in `text` for `user`; always returns a card."""
-        reply = await self._dispatch(user, text, services)
-        return await services.engine.db.run(with_pause_banner, services.engine, reply)
+        """Run the command in `text` for `user`, in their language; always returns a card."""
+        with speaking(await language_of(services, user)):
+            reply = await self._dispatch(user, text, services)
+            return await services.engine.db.run(with_pause_banner, services.engine, reply)
 
     async def _dispatch(self, user: User, text: str, services: ChatServices) -> Reply:
         parsed = parse_command(text)
         if parsed is None:
-            return error_reply("Send a command, for example /status.", hint="/help lists them all.")
+            return error_reply(_("Send a command, for example /status."),
+                               hint=_("/help lists them all."))
         name, args = parsed
         name = self.aliases.get(name, name)
         command = self.commands.get(name)
         if command is None:
             guess = self.suggest(name)
-            did_you_mean = f"Did you mean /{guess}? " if guess else ""
+            did_you_mean = _("Did you mean /{guess}?").format(guess=guess) + " " if guess else ""
             return error_reply(
-                f"/{shown(name)} is not a command.", hint=f"{did_you_mean}/help lists them all."
+                _("/{name} is not a command.").format(name=shown(name)),
+                hint=did_you_mean + _("/help lists them all."),
             )
         if user.role < command.role:
-            needed = "an admin" if command.role is Role.ADMIN else "a viewer or admin"
+            needed = _("an admin") if command.role is Role.ADMIN else _("a viewer or admin")
             return error_reply(
-                f"/{name} needs {needed}; you are {user.role.name.lower()}.",
-                hint="Ask the bot's owner to add you to DCABOT_ADMINS.",
+                _("/{name} needs {needed}; you are {role}.").format(
+                    name=name, needed=needed, role=role_name(user.role)),
+                hint=_("Ask the bot's owner to add you to DCABOT_ADMINS."),
             )
         return await _answered(
             name, command.usage, command.handler(Invocation(user, name, args, services))
@@ -174,15 +187,22 @@ class Registry:
     ) -> Reply:
         """The one way a confirmation is answered, on any channel and any worker: take it
         (one tap wins), then run what was asked; always returns a card."""
+        with speaking(await language_of(services, user)):
+            return await self._confirm(services, user, token, accept=accept)
+
+    async def _confirm(
+        self, services: ChatServices, user: User, token: str, *, accept: bool
+    ) -> Reply:
         taken = await services.confirmations.take(user, token, accept=accept)
         if isinstance(taken, Reply):
             return await services.engine.db.run(with_pause_banner, services.engine, taken)
         role, action = self.actions.get(taken.kind, (Role.ADMIN, None))
         if action is None:  # asked by a version that did something this one does not
-            reply = error_reply(f"This bot no longer does {taken.summary!r}; nothing was done.")
+            reply = error_reply(_("This bot no longer does {what!r}; nothing was done.").format(
+                what=taken.summary))
         elif user.role < role:
-            reply = error_reply(f"{taken.summary} needs an admin; you are "
-                                f"{user.role.name.lower()} now. Nothing was done.")
+            reply = error_reply(_("{what} needs an admin; you are {role} now. Nothing was "
+                                  "done.").format(what=taken.summary, role=role_name(user.role)))
         else:
             call = Invocation(user, taken.kind, (), services)
             reply = await _answered(
@@ -197,22 +217,26 @@ async def _answered(name: str, usage: str, running: Awaitable[Reply]) -> Reply:
     try:
         return await running
     except UserError as exc:
-        return error_reply(str(exc), hint=f"Usage: {usage}")
+        return error_reply(str(exc), hint=_("Usage: {usage}").format(usage=usage))
     except ExchangeError as exc:  # the exchange refused or cannot be reached: say which
         log.warning("command /%s: %s", name, exc)
-        return error_reply(str(exc), hint="Nothing was done; try again later.")
+        return error_reply(str(exc), hint=_("Nothing was done; try again later."))
     except DataError:  # a value the database cannot store, e.g. a number too large
         log.warning("command /%s: a value the database cannot store", name)
         return error_reply(
-            f"/{name}: a value is too large to store; nothing was done.",
-            hint=f"Usage: {usage}",
+            _("/{name}: a value is too large to store; nothing was done.").format(name=name),
+            hint=_("Usage: {usage}").format(usage=usage),
         )
     except Exception:
         log.exception("command /%s failed", name)
         return error_reply(
-            f"/{name} failed unexpectedly; nothing more was done.",
-            hint="The details are in the bot's log.",
+            _("/{name} failed unexpectedly; nothing more was done.").format(name=name),
+            hint=_("The details are in the bot's log."),
         )
+
+
+def role_name(role: Role) -> str:
+    return {Role.ADMIN: _("admin"), Role.VIEWER: _("viewer")}.get(role, _("stranger"))
 
 
 def parse_command(text: str) -> tuple[str, tuple[str, ...]] | None:

@@ -22,6 +22,7 @@ class User:
     user_id: str
     role: Role
     name: str = ""
+    language_hint: str = ""  # what the platform says the person's app speaks (Telegram)
 
     @property
     def key(self) -> str:
@@ -41,5 +42,7 @@ def role_of(settings: Settings, channel: str, user_id: str) -> Role:
     return Role.STRANGER
 
 
-def identify(settings: Settings, channel: str, user_id: str, name: str = "") -> User:
-    return User(channel, user_id, role_of(settings, channel, user_id), name)
+def identify(
+    settings: Settings, channel: str, user_id: str, name: str = "", language_hint: str = ""
+) -> User:
+    return User(channel, user_id, role_of(settings, channel, user_id), name, language_hint)

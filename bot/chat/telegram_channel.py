@@ -161,7 +161,8 @@ class TelegramChannel:
         refusals the pace allows, so a flood of new ids costs next to nothing."""
         sender = update.effective_user
         if sender is not None:
-            user = self.inbound.user(CHANNEL, str(sender.id), sender.first_name)
+            user = self.inbound.user(CHANNEL, str(sender.id), sender.first_name,
+                                 sender.language_code or "")
             if user.role is Role.STRANGER:
                 return self._stranger(update, user)
         chat, key = update.effective_chat, str(update.update_id)
@@ -246,7 +247,8 @@ class TelegramChannel:
         text = message.text
         if text is not None and text.strip() and not private and not self._meant_for_me(text):
             return
-        user = self.inbound.user(CHANNEL, str(sender.id), sender.first_name)
+        user = self.inbound.user(CHANNEL, str(sender.id), sender.first_name,
+                                 sender.language_code or "")
         if text is None or not text.strip():
             if not private:
                 return  # a sticker in a group is people talking to each other
@@ -262,7 +264,8 @@ class TelegramChannel:
         if sender is None or message.chat.type != ChatType.PRIVATE:
             return
         reply = await self.inbound.edited(
-            self.inbound.user(CHANNEL, str(sender.id), sender.first_name)
+            self.inbound.user(CHANNEL, str(sender.id), sender.first_name,
+                                 sender.language_code or "")
         )
         if reply is not None:
             await deliver(self.application.bot, message.chat_id, reply)
@@ -273,7 +276,8 @@ class TelegramChannel:
         card tagged with their id), else its answer comes as a new message."""
         bot = self.application.bot
         sender = query.from_user
-        user = self.inbound.user(CHANNEL, str(sender.id), sender.first_name)
+        user = self.inbound.user(CHANNEL, str(sender.id), sender.first_name,
+                                 sender.language_code or "")
         data = query.data or ""
         refused = await self.inbound.tap_notice(user, data)
         await self._toast(query, refused)  # at once: the spinner stops, a refusal is said

@@ -9,6 +9,7 @@ from bot.chat.commands import (
     books,
     control,
     general,
+    language,
     portfolio,
     profit,
     reserve,
@@ -24,7 +25,7 @@ def build_registry() -> Registry:
     registry = Registry()
     for module in (
         general, portfolio, profit, books, trading, schedules, strategy, s4, reserve, analysis,
-        alerts, control,
+        alerts, control, language,
     ):
         module.register(registry)
     return registry

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.cards.reply import Button, Field, Reply
-from bot.chat.registry import Invocation, Registry
+from bot.chat.registry import Invocation, Registry, role_name
+from bot.i18n import _, current
 
 MAIN_BUTTONS = (Button("Status", "/status"), Button("History", "/history"), Button("Help", "/help"))
 
@@ -16,9 +17,9 @@ def register(registry: Registry) -> None:
             kind="text",
             title="dcabot",
             lines=(
-                f"Hello! I buy {settings.base_asset} for you on a schedule "
-                f"({settings.exchanges_text}).",
-                "Try /status to see your holdings, or /help for every command.",
+                _("Hello! I buy {base} for you on a schedule ({exchanges}).").format(
+                    base=settings.base_asset, exchanges=settings.exchanges_text),
+                _("Try /status to see your holdings, or /help for every command."),
             ),
             buttons=MAIN_BUTTONS,
         )
@@ -26,11 +27,17 @@ def register(registry: Registry) -> None:
     @registry.add("help", "List the commands you can use", "/help")
     async def help_(call: Invocation) -> Reply:
         commands = registry.visible_to(call.user.role)
+        thai = current.get() == "th"
+        words = {name: word for word, name in registry.aliases.items() if not word.isascii()}
         return Reply(
             kind="help",
-            title="Commands",
-            fields=tuple(Field(c.usage, c.summary) for c in commands),
-            footer="Money-moving commands ask for a confirmation first.",
+            title=_("Commands"),
+            fields=tuple(
+                Field(c.usage + (f" · {words[c.name]}" if thai and c.name in words else ""),
+                      _(c.summary))
+                for c in commands
+            ),
+            footer=_("Money-moving commands ask for a confirmation first."),
             buttons=MAIN_BUTTONS,
         )
 
@@ -39,7 +46,7 @@ def register(registry: Registry) -> None:
         user = call.user
         return Reply(
             kind="text",
-            title="You",
-            fields=(Field("Id", user.key), Field("Role", user.role.name.lower())),
-            lines=("Admins are listed in DCABOT_ADMINS, viewers in DCABOT_VIEWERS.",),
+            title=_("You"),
+            fields=(Field(_("Id"), user.key), Field(_("Role"), role_name(user.role))),
+            lines=(_("Admins are listed in DCABOT_ADMINS, viewers in DCABOT_VIEWERS."),),
         )

@@ -1,0 +1,142 @@
+"""Thai and English (issue 17, part): the catalog covers every marked message and command
+summary, `/lang` is per person and survives a restart, Telegram's app language is the default,
+the Thai words for the main commands run them on the terminal, Telegram and LINE (through the
+fakes, so Thai text passes Telegram's HTML and LINE's Flex checks), and Telegram's command menu
+is published in Thai too."""
+
+from __future__ import annotations
+
+import ast
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+from bot.chat.commands import build_registry
+from bot.chat.roles import Role, User
+from bot.cli import main
+from bot.i18n import catalog
+from storage.db import Database
+from tests.app_harness import (
+    SECRET,
+    TG_ADMIN,
+    World,
+    flex_texts,
+    line,
+    next_update_id,
+    tg,
+    world,
+)
+from tests.chat_harness import make_bot
+from tests.conftest import Clock, make_settings
+from tests.fakes.telegram_api import FakeTelegramAPI
+from tests.fakes.telegram_updates import make_message_update
+
+__all__ = ["line", "tg", "world"]  # fixtures
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN = User("telegram", "1", Role.ADMIN)
+THAI = re.compile(r"[\u0E00-\u0E7F]")
+
+
+def marked_messages() -> list[str]:
+    """Every `_("literal")` in the bot, and every command's summary (shown through `_`)."""
+    found = [c.summary for c in build_registry().commands.values()]
+    for path in sorted((ROOT / "bot").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "_":
+                argument = node.args[0]
+                if isinstance(argument, ast.Constant):
+                    found.append(argument.value)
+                else:  # only a command's summary may be translated by reference
+                    assert isinstance(argument, ast.Attribute) and argument.attr == "summary", (
+                        f"{path.name}:{node.lineno}: _() of something that is not a literal"
+                    )
+    return found
+
+
+def placeholders(text: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(text) if field}
+
+
+def test_every_message_has_a_thai_translation_with_the_same_placeholders() -> None:
+    thai = catalog("th")
+    messages = marked_messages()
+    assert len(messages) > 60
+    missing = [m for m in messages if not thai.get(m)]
+    assert missing == [], missing
+    for message in messages:
+        assert placeholders(thai[message]) == placeholders(message), message
+        assert THAI.search(thai[message]), message
+
+
+def test_a_message_without_a_translation_fails_the_check() -> None:
+    thai = dict(catalog("th"))
+    thai.pop("Commands")
+    assert [m for m in marked_messages() if not thai.get(m)] == ["Commands"]
+
+
+async def test_lang_is_per_person_and_kept_across_a_restart(
+    tmp_path: Path, db: Database, clock: Clock
+) -> None:
+    settings = make_settings(tmp_path, admins=("telegram:1", "telegram:2"))
+    bot = make_bot(settings, db, clock)
+    chosen = await bot.say("/lang th")
+    assert chosen.title == "ตั้งภาษาแล้ว" and chosen.fields[0].value == "ไทย"
+    helped = await bot.say("ช่วยเหลือ")  # the Thai word for /help
+    assert helped.title == "คำสั่ง"
+    usage = {f.label: f.value for f in helped.fields}
+    assert usage["/status · สถานะ"] == "สินทรัพย์ที่ถือ ต้นทุนเฉลี่ย มูลค่า กำไร/ขาดทุน และเงินสำรอง"
+    other = User("telegram", "2", Role.ADMIN)
+    assert (await bot.registry.dispatch(other, "/help", bot.services)).title == "Commands"
+    restarted = make_bot(settings, db, clock)
+    asked = await restarted.say("ซื้อ 50")
+    assert asked.confirm_labels == ("ยืนยัน", "ยกเลิก") and "ยืนยันภายใน 60 วินาที" in asked.footer
+    refused = await restarted.say("/lang klingon")
+    assert refused.kind == "error" and "ไม่ใช่ภาษา" in refused.lines[0]
+    unknown = await restarted.say("/stauts")
+    assert unknown.lines == ("/stauts ไม่ใช่คำสั่ง", "หมายถึง /status หรือเปล่า? /help (ช่วยเหลือ) "
+                             "แสดงคำสั่งทั้งหมด")
+
+
+async def test_dcabot_language_sets_the_default(tmp_path: Path, db: Database,
+                                                clock: Clock) -> None:
+    bot = make_bot(make_settings(tmp_path, language="th"), db, clock)
+    assert (await bot.say("/help")).title == "คำสั่ง"
+    assert (await bot.say("/lang en")).title == "Language set"
+    assert (await bot.say("/help")).title == "Commands"
+
+
+def test_thai_words_and_the_app_language_on_telegram_and_line(world: World) -> None:
+    status = world.telegram_says("สถานะ")
+    assert any("Portfolio" in (m.text or "") for m in status), [m.text for m in status]
+    update = make_message_update(next_update_id(), TG_ADMIN, TG_ADMIN, "/help")
+    update["message"]["from"]["language_code"] = "th"
+    before = len(world.tg.messages(TG_ADMIN))
+    assert world.post_telegram(update).status_code == 200
+    world.settle()
+    helped = world.tg.messages(TG_ADMIN)[before:]
+    assert helped and "คำสั่ง" in (helped[0].text or "") and "สถานะ" in (helped[0].text or "")
+    assert helped[0].parse_mode == "HTML"  # Thai text went through Telegram's HTML as sent
+    said = world.line_says("สถานะ")
+    assert any("Portfolio" in " ".join(flex_texts(m)) for m in said), said
+    world.line_says("/lang th")
+    helped_line = world.line_says("ช่วยเหลือ")
+    assert any("คำสั่ง" in " ".join(flex_texts(m)) for m in helped_line), helped_line
+
+
+def test_the_telegram_menu_is_published_in_thai_too(
+    tg: FakeTelegramAPI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", tg.token)
+    monkeypatch.setenv("TELEGRAM_API_URL", tg.url)
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", SECRET)
+    assert main(["telegram", "set-webhook", "--url", "https://bot.example"]) == 0
+    assert "published in English, ไทย" in capsys.readouterr().out
+    english = {c["command"]: c["description"] for c in tg.commands()}
+    thai = {c["command"]: c["description"] for c in tg.commands(language_code="th")}
+    assert english.keys() == thai.keys() and "status" in thai
+    assert english["lang"] == "Show or choose your language: /lang th or /lang en"
+    assert thai["status"] == "สินทรัพย์ที่ถือ ต้นทุนเฉลี่ย มูลค่า กำไร/ขาดทุน และเงินสำรอง"
