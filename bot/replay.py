@@ -253,9 +253,11 @@ def _invested(session: Session, engine: Engine) -> Decimal:
     saved = session.scalars(
         select(ReserveEntry.amount).where(ReserveEntry.reason == "dca_to_reserve")
     ).all()
-    moved = session.execute(select(CarryEntry.reason, CarryEntry.amount)).all()
-    carried = [a for reason, a in moved if reason in (carry.CARRIED, carry.SPENT)]
-    return sum((a or Decimal(0) for a in [*bought, *saved, *carried]), Decimal(0))
+    carried = session.scalars(
+        select(CarryEntry.amount).where(CarryEntry.reason == carry.CARRIED)
+    ).all()
+    return sum((a or Decimal(0) for a in [*bought, *saved, *carried]), Decimal(0)) - (
+        carry.spent_by_filled(session))
 
 
 def _books(session: Session, engine: Engine) -> tuple[list[Order], list[Any], Decimal]:

@@ -11,7 +11,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import CarryEntry
+from storage.models import CarryEntry, Order, Schedule
 
 CARRIED, SPENT, CHANGE, RETURNED, RELEASED = (
     "carried", "carry_spent", "carry_change", "carry_returned", "carry_released"
@@ -38,6 +38,57 @@ def append(
     session.add(entry)
     session.flush()
     return entry
+
+
+def schedule_active(session: Session, schedule_id: int) -> bool:
+    """Whether the schedule still exists, its row locked until the transaction ends: a removal
+    (which updates the row) and a carry written for it are then one after the other."""
+    schedule = session.get(Schedule, schedule_id, with_for_update=True)
+    return schedule is not None and not schedule.removed
+
+
+def credit(
+    session: Session,
+    *,
+    exchange: str,
+    mode: str,
+    schedule_id: int,
+    amount: Decimal,
+    reason: str,
+    now: datetime,
+    note: str = "",
+    order_id: int | None = None,
+) -> bool:
+    """Carry `amount` (change, a refund) for the schedule when it still exists; False when it
+    was removed meanwhile: the money is then simply free, never carried for nobody."""
+    if amount <= 0 or not schedule_active(session, schedule_id):
+        return False
+    append(session, exchange=exchange, mode=mode, schedule_id=schedule_id, amount=amount,
+           reason=reason, now=now, note=note, order_id=order_id)
+    return True
+
+
+def modes_of(session: Session, exchange: str, schedule_id: int) -> dict[str, Decimal]:
+    """What the schedule carries in each mode of the exchange (paper and live apart)."""
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    rows = session.execute(
+        select(CarryEntry.mode, CarryEntry.amount).where(
+            CarryEntry.exchange == exchange, CarryEntry.schedule_id == schedule_id
+        )
+    )
+    for mode, amount in rows:
+        totals[mode] += amount
+    return {k: v for k, v in totals.items() if v}
+
+
+def spent_by_filled(session: Session) -> Decimal:
+    """The carry that filled orders spent (for the replay's `invested`)."""
+    rows = session.scalars(
+        select(CarryEntry.amount).join(Order, Order.id == CarryEntry.order_id).where(
+            CarryEntry.reason == SPENT, Order.status == "filled"
+        )
+    )
+    return -sum(rows.all(), Decimal(0))
 
 
 def of_schedule(session: Session, exchange: str, mode: str, schedule_id: int) -> Decimal:

@@ -13,15 +13,25 @@ import pytest
 from sqlalchemy import select
 
 from bot.chat.roles import Role, User
+from bot.engine import settlement, strategy_settings
 from bot.engine.context import Engine
 from bot.engine.dca_run import run_schedule
 from bot.engine.errors import UserError
-from bot.engine.schedules import add_schedule
+from bot.engine.orders import OrderRequest, place_order
+from bot.engine.reserve import add_to_reserve, deploy_reserve
+from bot.engine.schedules import add_schedule, change_schedule
 from bot.engine.setup import open_engine
 from bot.replay import replay
-from storage import carry
+from storage import carry, orders, schedules
 from storage.db import Database
-from storage.models import CarryEntry, Order, OutboxAlert
+from storage.models import (
+    CarryEntry,
+    Order,
+    OutboxAlert,
+    PaperBalance,
+    PendingConfirmation,
+    Schedule,
+)
 from tests.chat_harness import make_bot
 from tests.conftest import Clock, make_settings
 from tests.exchange_harness import adapter, engine_with, running
@@ -175,3 +185,118 @@ async def test_with_carry_off_a_small_schedule_is_refused_as_before(
     with pytest.raises(UserError, match="needs at least 5 USDT"):
         await add_schedule(engine, "daily", "09:00", Decimal(3), None, "plain",
                            requested_by="t")
+
+
+# --- what a review found: the carry stays exact around removals, caps, modes and refusals -----
+
+
+async def carrying_engine(tmp_path: Path, db: Database, clock: Clock, **extra: object
+                          ) -> tuple[Engine, int]:
+    """A 3 USDT daily schedule whose first run carried 3."""
+    clock.now = START
+    engine = engine_for(tmp_path, db, clock, **extra)
+    view = await add_schedule(engine, "daily", "09:00", Decimal(3), None, "plain",
+                              requested_by="t")
+    clock.now = due = START + timedelta(hours=9)
+    assert (await run_schedule(engine, view.id, due)).outcome.startswith("carried 3")
+    return engine, view.id
+
+
+async def test_a_refund_after_the_schedule_was_removed_is_free_money_not_carry(
+    tmp_path: Path, db: Database, clock: Clock
+) -> None:
+    engine, schedule_id = await carrying_engine(tmp_path, db, clock)
+    with db.transaction() as session:  # a buy that took the carry is in flight
+        due = START + timedelta(days=1, hours=9)
+        schedules.claim_run(session, schedule_id, f"schedule:{schedule_id}:2025-06-02T09:00Z",
+                            due, clock())
+        order = orders.write_intent(
+            session, client_order_id="dcx1", cause="schedule",
+            cause_key=f"schedule:{schedule_id}:2025-06-02T09:00Z#1", side="buy",
+            symbol="BTC/USDT", exchange="binance", mode="paper", requested_quote=Decimal(6),
+            requested_base=None, requested_by=None, now=clock())
+        carry.append(session, exchange="binance", mode="paper", schedule_id=schedule_id,
+                     amount=Decimal(-3), reason=carry.SPENT, order_id=order.id, now=clock())
+    change_schedule(engine, schedule_id, "remove", requested_by="t")
+    with db.transaction() as session:  # then it proves never placed
+        order = session.scalars(select(Order)).one()
+        order.status = orders.FAILED
+        settlement.on_failure(session, order, "never placed", clock())
+    assert carried(db) == 0  # nothing is carried for a schedule that is gone
+
+
+async def test_a_buy_planned_with_a_carry_freed_meanwhile_sends_nothing(
+    tmp_path: Path, db: Database, clock: Clock
+) -> None:
+    engine, schedule_id = await carrying_engine(tmp_path, db, clock)
+    change_schedule(engine, schedule_id, "remove", requested_by="t")
+    request = OrderRequest(cause="schedule", cause_key=f"schedule:{schedule_id}:x#1",
+                           side="buy", quote_amount=Decimal(6), from_carry=Decimal(3),
+                           carry_of=schedule_id)
+    with pytest.raises(UserError, match="carry of schedule"):
+        await place_order(engine, request)
+    assert spent(db) == [] and carried(db) == 0
+
+
+async def test_a_cap_below_the_minimum_is_said_not_carried_forever(
+    tmp_path: Path, db: Database, clock: Clock
+) -> None:
+    clock.now = START
+    engine = engine_for(tmp_path, db, clock)
+    view = await add_schedule(engine, "daily", "09:00", Decimal(3), None, "plain",
+                              requested_by="t")
+    await db.run(strategy_settings.update, engine, order_cap=Decimal(4))
+    clock.now = due = START + timedelta(hours=9)
+    result = await run_schedule(engine, view.id, due)
+    assert result.outcome.startswith("skipped: the per-order cap of 4 USDT on binance is below")
+    assert carried(db) == 0
+
+
+async def test_a_deploy_never_spends_the_carry(tmp_path: Path, db: Database,
+                                               clock: Clock) -> None:
+    engine, _ = await carrying_engine(tmp_path, db, clock, paper_start_balance=Decimal(10))
+    await add_to_reserve(engine, Decimal(7), requested_by="t")  # 10 - 3 carried: all free
+    with db.transaction() as session:  # the owner withdrew 4 USDT on the exchange
+        for row in session.scalars(select(PaperBalance).where(PaperBalance.asset == "USDT")):
+            row.free = Decimal(6)
+    with pytest.raises(UserError, match="cannot spend 7"):
+        await deploy_reserve(engine, cause="deploy", cause_key="d1", requested_by="t")
+    assert carried(db) == 3
+
+
+async def test_a_confirmation_asked_in_paper_is_refused_in_another_mode(
+    tmp_path: Path, db: Database, clock: Clock
+) -> None:
+    bot = make_bot(make_settings(tmp_path), db, clock)
+    asked = await bot.say("/buy 50")
+    with db.transaction() as session:  # as if asked when the bot traded live
+        row = session.get(PendingConfirmation, asked.confirm_token)
+        assert row is not None and json.loads(row.params)["mode"] == "paper"
+        row.params = json.dumps({**json.loads(row.params), "mode": "live"})
+    answer = await bot.registry.confirm(bot.services, ADMIN, str(asked.confirm_token),
+                                        accept=True)
+    assert "asked in live mode and binance now trades paper" in " ".join(answer.lines)
+    assert spent(db) == []
+
+
+def test_a_late_fill_after_its_carry_was_spent_again_is_told(
+    db: Database, clock: Clock
+) -> None:
+    with db.transaction() as session:
+        schedule = Schedule(days="daily", local_time="09:00", amount=Decimal(3),
+                            exchange="binance", mode="plain", paused=False, removed=False,
+                            created_at=clock())
+        session.add(schedule)
+        session.flush()
+        order = orders.write_intent(
+            session, client_order_id="dcx2", cause="schedule", cause_key="schedule:1:x#1",
+            side="buy", symbol="BTC/USDT", exchange="binance", mode="paper",
+            requested_quote=Decimal(6), requested_base=None, requested_by=None, now=clock())
+        for amount, reason, order_id in ((3, carry.CARRIED, None), (-3, carry.SPENT, order.id),
+                                         (3, carry.RETURNED, order.id),  # "never placed"
+                                         (-3, carry.SPENT, None)):  # spent by the next run
+            carry.append(session, exchange="binance", mode="paper", schedule_id=schedule.id,
+                         amount=Decimal(amount), reason=reason, order_id=order_id, now=clock())
+        settlement.undo_failure(session, order, clock())  # nothing carried is left to take
+        kinds = list(session.scalars(select(OutboxAlert.kind)))
+    assert kinds == ["task_failed"]

@@ -7,7 +7,21 @@ from __future__ import annotations
 
 from bot.cards.reply import Field, Reply, Tone
 from bot.chat.registry import Invocation
+from bot.engine.context import Engine
+from bot.engine.errors import UserError
 from bot.i18n import _
+
+
+def asked_account(call: Invocation, params: dict[str, str]) -> Engine:
+    """The exchange a confirmation was asked for, in the mode it was asked in: a paper
+    question tapped after a restart in live mode places nothing."""
+    engine = call.services.accounts.on(params["exchange"])
+    asked = params.get("mode")
+    if asked and asked != engine.mode:
+        raise UserError(_("This was asked in {asked} mode and {exchange} now trades {now}; "
+                          "nothing was done. Ask again.").format(
+                              asked=asked, exchange=engine.exchange.name, now=engine.mode))
+    return engine
 
 
 def expiry(call: Invocation) -> str:

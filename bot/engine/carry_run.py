@@ -20,7 +20,7 @@ from bot.config import Carry
 from bot.engine.context import Engine
 from bot.engine.fill_context import trend_context
 from bot.engine.funds import BalanceReading, funds_under_lock, require, under_account_lock
-from bot.exchanges.base import BelowMinimum, OrderRejected
+from bot.exchanges.base import BelowMinimum, MarketRules, OrderRejected
 from bot.exchanges.quantize import plan_buy
 from storage import carry, outbox, schedules
 
@@ -29,6 +29,7 @@ from storage import carry, outbox, schedules
 class CarryPlan:
     carried: Decimal  # the schedule's carry now
     below: BelowMinimum | None  # the amount and the carry together are still too small
+    blocked: str = ""  # why carrying cannot help (the per-order cap is below the minimum)
 
     @property
     def needed(self) -> Decimal | None:
@@ -37,13 +38,16 @@ class CarryPlan:
 
 async def plan(engine: Engine, schedule_id: int, amount: Decimal, symbol: str | None,
                cap: Decimal | None) -> CarryPlan | None:
-    """None when carrying is off, or the schedule carries nothing and its amount is buyable;
-    else the carry to spend with this run's amount, or why it must be carried once more."""
-    if engine.settings.carry is not Carry.ON or symbol not in (None, engine.symbol):
+    """None when the schedule carries nothing and its amount is buyable (or carrying is off and
+    nothing is carried); else the carry to spend with this run's amount, or why it must be
+    carried once more. With `DCABOT_CARRY=off` what was carried before is still spent."""
+    if symbol not in (None, engine.symbol):
         return None
     exchange = engine.exchange
     carried = await engine.db.transact(carry.of_schedule, exchange.name, exchange.mode,
                                        schedule_id)
+    if not carried and engine.settings.carry is not Carry.ON:
+        return None
     total = amount + carried
     if cap is not None:
         total = min(total, max(cap, amount))
@@ -52,12 +56,28 @@ async def plan(engine: Engine, schedule_id: int, amount: Decimal, symbol: str | 
     try:
         plan_buy(rules, total, price.price)
     except BelowMinimum as exc:
+        if engine.settings.carry is not Carry.ON:
+            return None  # the run is refused as below the minimum, as before carrying
+        if cap is not None and _below(rules, cap, price.price):
+            return CarryPlan(carried, exc, blocked=(
+                f"the per-order cap of {cap} {engine.settings.quote_asset} on {exchange.name} "
+                f"is below its minimum order ({exc}); raise it with /strategy cap"))
         return CarryPlan(carried, exc)
     except OrderRejected:  # above a maximum: the order itself says so
         return None
     if not carried:
         return None
     return CarryPlan(total - amount, None)
+
+
+def _below(rules: MarketRules, quote: Decimal, price: Decimal) -> bool:
+    try:
+        plan_buy(rules, quote, price)
+    except BelowMinimum:
+        return True
+    except OrderRejected:
+        return False
+    return False
 
 
 async def carry_over(engine: Engine, key: str, schedule_id: int, amount: Decimal,
@@ -71,8 +91,12 @@ async def carry_over(engine: Engine, key: str, schedule_id: int, amount: Decimal
 
     def keep(session: Session, reading: BalanceReading) -> str:
         funds = funds_under_lock(session, engine, reading, quote)
-        require(funds, amount, "to carry")
         now = engine.clock()
+        if not carry.schedule_active(session, schedule_id):  # removed while the run was on
+            schedules.finish(session, key, schedules.DONE, "skipped: the schedule was removed",
+                             now)
+            return "skipped: the schedule was removed"
+        require(funds, amount, "to carry")
         carry.append(session, exchange=exchange.name, mode=exchange.mode,
                      schedule_id=schedule_id, amount=amount, reason=carry.CARRIED, note=key,
                      now=now)

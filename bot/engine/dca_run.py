@@ -164,6 +164,9 @@ async def _attempt(engine: Engine, key: str, run: _Claimed) -> RunResult:
         carry_of=run.schedule_id if from_carry else None,
     )
     try:
+        if carrying is not None and carrying.blocked:  # never enough: said, not carried
+            await db.run(finish_unrun, engine, key, f"skipped: {carrying.blocked}")
+            return RunResult(key, "done", f"skipped: {carrying.blocked}")
         if carrying is not None and carrying.below is not None:  # too small yet: carried
             carried = await carry_run.carry_over(engine, key, run.schedule_id, amount, carrying)
             return RunResult(key, "done", carried)

@@ -149,7 +149,7 @@ def record_failure(
         if deadline_checked and not deadline_passed(engine, order.deadline_at):
             return outcome_of(order, None)  # a sender moved the deadline: not proof yet
         order.status, order.error, order.updated_at = status, error, now
-        settlement.on_failure(session, order, error, now)
+        settlement.on_failure(session, order, error, now, below_minimum=below is not None)
         if status == orders.FAILED and order.cause in settlement.RETRIED_CAUSES:
             return outcome_of(order, None)  # its run or flip is retried and says so itself
         if order.cause in settlement.TOLD_BY_CAUSE:

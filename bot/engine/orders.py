@@ -97,7 +97,7 @@ def _write_intent(
     exchange, now = engine.exchange, engine.clock()
     funds = funds_under_lock(session, engine, reading, asset)
     if from_reserve:
-        spendable = min(funds.reserve, funds.balance - funds.held)
+        spendable = min(funds.reserve, funds.balance - funds.held - funds.carried)
         if amount > spendable:
             raise NotEnoughFree(
                 f"The reserve holds {fmt_plain(funds.reserve)} {asset} and "
@@ -108,7 +108,11 @@ def _write_intent(
     else:
         if request.spends_hold_of is not None:
             funds = _take_over_hold(session, funds, request.spends_hold_of, now)
-        if request.from_carry:  # the schedule's own carry is free to its own buy
+        if request.from_carry and request.carry_of is not None:  # its own carry is its own
+            left = carry.of_schedule(session, exchange.name, exchange.mode, request.carry_of)
+            if not carry.schedule_active(session, request.carry_of) or left < request.from_carry:
+                raise UserError(f"the carry of schedule #{request.carry_of} changed while this "
+                                "run was planned; nothing was sent")
             funds = replace(funds, carried=funds.carried - request.from_carry)
         require(funds, amount, "to spend" if request.side == "buy" else "to sell")
     order = orders.write_intent(

@@ -17,7 +17,7 @@ from bot.engine.reserve import check_exchange
 from bot.engine.schedule_spec import ScheduleSpec, parse_spec
 from bot.exchanges.base import BelowMinimum
 from bot.exchanges.quantize import check_cost, fmt_plain
-from storage import carry, outbox
+from storage import carry, ledger, outbox
 from storage import schedules as rows
 from storage.models import Schedule
 
@@ -194,7 +194,7 @@ def change_schedule(
                 row.paused = False
             else:
                 row.removed = True
-                released += _release_carry(session, engine, row, now)
+                released += _release_carry(session, row, now)
         outbox.enqueue(
             session,
             kind="schedule_changed",
@@ -207,14 +207,21 @@ def change_schedule(
         return [_view(engine, row) for row in left or group]
 
 
-def _release_carry(session: Session, engine: Engine, row: Schedule, now: datetime) -> Decimal:
-    """A removed schedule's carry is free money again; returns how much."""
-    mode = engine.settings.mode_for(row.exchange).value
-    carried = carry.of_schedule(session, row.exchange, mode, row.id)
-    if carried > 0:
-        carry.append(session, exchange=row.exchange, mode=mode, schedule_id=row.id,
-                     amount=-carried, reason=carry.RELEASED, note="schedule removed", now=now)
-    return carried
+def _release_carry(session: Session, row: Schedule, now: datetime) -> Decimal:
+    """A removed schedule's carry is free money again, in every mode it carries some (paper and
+    live apart); returns how much. Each account's lock is taken first, as an order's intent
+    takes it, so a buy spending this carry is either written before (and its change or refund
+    then finds the schedule removed: free money) or finds the carry gone."""
+    released = Decimal(0)
+    for mode in carry.modes_of(session, row.exchange, row.id):
+        ledger.account(session, row.exchange, mode, now)  # the account's lock
+        carried = carry.of_schedule(session, row.exchange, mode, row.id)
+        if carried > 0:
+            carry.append(session, exchange=row.exchange, mode=mode, schedule_id=row.id,
+                         amount=-carried, reason=carry.RELEASED, note="schedule removed",
+                         now=now)
+            released += carried
+    return released
 
 
 MAX_LABEL = 40

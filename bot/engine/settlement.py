@@ -23,8 +23,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.engine import carry_settlement as carried
 from bot.exchanges.base import Fill
-from storage import carry, holds, ledger, orders, outbox, schedules
+from storage import holds, ledger, orders, outbox, schedules
 from storage.models import FlipEvent, Order
 
 ALERT_KIND = {
@@ -83,29 +84,14 @@ def on_fill(
             now=now,
         )
     if order.cause == "schedule":
-        if carry.spent_by(session, order.id) is not None:
-            _finish_carried_run(session, order, fill, now)
+        taken = carried.spent(session, order)
+        if taken is not None:
+            carried.finish_filled(session, order, fill, taken[0], now)
         else:
             _finish_run(session, order, fill, partial_rest, now)
     if order.cause in FLIP_CAUSES:
         _flip(session, order, "done", f"{fill.side} filled")
     return ALERT_KIND.get(order.cause, "order_filled")
-
-
-def _finish_carried_run(session: Session, order: Order, fill: Fill, now: datetime) -> None:
-    """A buy that spent its schedule's carry: what it did not spend (the market's step, or a
-    partial fill's rest) is carried again, so every scheduled cent is bought or carried."""
-    spent = carry.spent_by(session, order.id)
-    assert spent is not None
-    schedule_id, _ = spent
-    change = (order.requested_quote or fill.cost) - fill.cost
-    outcome = f"bought {fill.amount} for {fill.cost}"
-    if change > 0:
-        carry.append(session, exchange=order.exchange, mode=order.mode, schedule_id=schedule_id,
-                     amount=change, reason=carry.CHANGE, note=order.client_order_id,
-                     order_id=order.id, now=now)
-        outcome += f" ({change} carried to the next run)"
-    schedules.finish(session, orders.base_key(order.cause_key), schedules.DONE, outcome, now)
 
 
 def _finish_run(
@@ -147,14 +133,9 @@ def undo_failure(session: Session, order: Order, now: datetime) -> None:
     gave back, so the fill can be booked as any other (a contradiction; logged by the caller).
     If the reserve was spent since, it goes to zero and the shortfall is told: the fill is
     always booked, whatever the reserve holds."""
-    spent = carry.spent_by(session, order.id)
-    if spent is not None:  # the carry its failure gave back is spent after all
-        schedule_id, amount = spent
-        taken = min(amount, carry.of_schedule(session, order.exchange, order.mode, schedule_id))
-        if taken > 0:
-            carry.append(session, exchange=order.exchange, mode=order.mode,
-                         schedule_id=schedule_id, amount=-taken, reason="late_fill",
-                         note=order.client_order_id, order_id=order.id, now=now)
+    taken_carry = carried.spent(session, order)
+    if taken_carry is not None:  # the carry its failure gave back is spent after all
+        carried.undo_give_back(session, order, taken_carry, now)
     if order.cause not in HOLDS_RESERVE or order.requested_quote is None:
         return
     held = ledger.balance(session, order.exchange, order.mode)
@@ -185,7 +166,8 @@ def undo_failure(session: Session, order: Order, now: datetime) -> None:
         )
 
 
-def on_failure(session: Session, order: Order, error: str, now: datetime) -> None:
+def on_failure(session: Session, order: Order, error: str, now: datetime,
+               below_minimum: bool = False) -> None:
     """Undo what was set aside for an order that was not placed."""
     holds.release(session, order.id, now)
     if order.cause in HOLDS_RESERVE and order.requested_quote is not None:
@@ -201,11 +183,10 @@ def on_failure(session: Session, order: Order, error: str, now: datetime) -> Non
         )
     if order.cause == "schedule":
         run = orders.base_key(order.cause_key)
-        spent = carry.spent_by(session, order.id)
-        if spent is not None:  # not bought: the carry it took is carried again
-            carry.append(session, exchange=order.exchange, mode=order.mode,
-                         schedule_id=spent[0], amount=spent[1], reason=carry.RETURNED,
-                         note=order.client_order_id, order_id=order.id, now=now)
+        taken = carried.spent(session, order)
+        if taken is not None and carried.give_back(session, order, taken, error,
+                                                   below_minimum, now):
+            return  # carried, and the run is done (the causes below are not schedules)
         if order.status == orders.FAILED:  # never placed: the run is tried again
             schedules.retry_at(session, run, now, error)
         elif order.cause_key.endswith(REST_SUFFIX) and order.requested_quote:

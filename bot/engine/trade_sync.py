@@ -26,6 +26,7 @@ from decimal import Decimal
 from sqlalchemy import delete, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from bot.engine import carry_settlement
 from bot.engine.context import Engine
 from bot.engine.order_records import FeeValues, record_fill
 from bot.engine.orders import fee_values
@@ -127,6 +128,7 @@ def _correct(engine: Engine, mine: Order, fill: Fill, values: dict[str, Decimal 
         for asset, amount in fill.fees or ((fill.fee_asset, fill.fee),):
             session.add(OrderFee(order_id=row.id, asset=asset, amount=amount,
                                  quote_value=values.get(asset)))
+        carry_settlement.correct(session, row, was[1], engine.clock())
     return (f"{mine.client_order_id}: {was[0]} for {was[1]} -> {fill.amount} for {fill.cost} "
             f"{fill.symbol}")
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 from bot.cards import format as fmt
 from bot.cards.reply import Field, Reply
 from bot.chat.arguments import parse_amount, parse_percent
-from bot.chat.asking import confirm_card
+from bot.chat.asking import asked_account, confirm_card
 from bot.chat.commands.trading import order_reply, pick_exchange
 from bot.chat.registry import Invocation, Registry, require_admin
 from bot.chat.roles import Role
@@ -117,7 +117,7 @@ def register(registry: Registry) -> None:
             return await confirm_card(
                 call,
                 kind="deploy",
-                params={"exchange": engine.exchange.name},
+                params={"exchange": engine.exchange.name, "mode": engine.mode},
                 summary=f"Deploy the reserve of {fmt.money(view.balance, quote)}",
                 retry_hint="/reserve deploy"
                 + (f" {engine.exchange.name}" if call.services.accounts.several else ""),
@@ -167,7 +167,7 @@ def register(registry: Registry) -> None:
         return await confirm_card(
             call,
             kind="sell",
-            params={"exchange": engine.exchange.name, "percent": str(percent)},
+            params={"exchange": engine.exchange.name, "mode": engine.mode, "percent": str(percent)},
             summary=f"Sell {fmt.number(percent)}% of your {base}",
             retry_hint=f"/sell {fmt.number(percent)}"
             + (f" {engine.exchange.name}" if call.services.accounts.several else ""),
@@ -185,7 +185,7 @@ def register(registry: Registry) -> None:
 
     @registry.on_confirm("deploy")
     async def deployed(call: Invocation, params: dict[str, str], token: str) -> Reply:
-        engine = call.services.accounts.on(params["exchange"])
+        engine = asked_account(call, params)
         deploying = deploy_reserve(engine, cause="deploy", cause_key=token,
                                    requested_by=call.user.key)
         return await order_reply(deploying, engine.settings.base_asset,
@@ -193,7 +193,7 @@ def register(registry: Registry) -> None:
 
     @registry.on_confirm("sell")
     async def sold(call: Invocation, params: dict[str, str], token: str) -> Reply:
-        engine = call.services.accounts.on(params["exchange"])
+        engine = asked_account(call, params)
         selling = sell_into_reserve(engine, Decimal(params["percent"]), cause="sell_now",
                                     cause_key=token, requested_by=call.user.key)
         return await order_reply(selling, engine.settings.base_asset,

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from bot.cards import format as fmt
 from bot.cards.alerts_s4 import NAMES, holdings_text
 from bot.cards.reply import Button, Field, Reply, Tone
-from bot.chat.asking import confirm_card
+from bot.chat.asking import asked_account, confirm_card
 from bot.chat.registry import Invocation, Registry
 from bot.engine import strategy_settings
 from bot.engine.context import Engine
@@ -72,7 +72,8 @@ async def ask_to_execute(call: Invocation, engine: Engine) -> Reply:
     return await confirm_card(
         call,
         kind="s4_execute",
-        params={"exchange": engine.exchange.name, "next": view.next_signal(engine)},
+        params={"exchange": engine.exchange.name, "mode": engine.mode,
+                "next": view.next_signal(engine)},
         summary="Trade S4 rotations",
         retry_hint=f"/strategy s4 execute on {engine.exchange.name}",
         title="Trade S4 rotations for real?",
@@ -91,7 +92,7 @@ async def ask_to_execute(call: Invocation, engine: Engine) -> Reply:
 def register(registry: Registry) -> None:
     @registry.on_confirm("s4_execute")
     async def s4_executed(call: Invocation, params: dict[str, str], token: str) -> Reply:
-        engine = call.services.accounts.on(params["exchange"])
+        engine = asked_account(call, params)
         updated = await engine.db.run(strategy_settings.update, engine, s4_execute=True)
         return Reply(
             kind="strategy",

@@ -9,7 +9,7 @@ from decimal import Decimal
 from bot.cards import format as fmt
 from bot.cards.reply import Field, Reply, Tone
 from bot.chat.arguments import parse_amount
-from bot.chat.asking import confirm_card
+from bot.chat.asking import asked_account, confirm_card
 from bot.chat.registry import Invocation, Registry
 from bot.chat.roles import Role
 from bot.engine.buy_now import buy_now, preview_buy
@@ -131,7 +131,7 @@ def register(registry: Registry) -> None:
         return await confirm_card(
             call,
             kind="buy",
-            params={"exchange": engine.exchange.name, "amount": str(amount)},
+            params={"exchange": engine.exchange.name, "mode": engine.mode, "amount": str(amount)},
             summary=f"Buy {fmt.money(amount, quote)} of {base}",
             retry_hint=f"/buy {fmt.number(amount)}"
             + (f" {engine.exchange.name}" if call.services.accounts.several else ""),
@@ -147,7 +147,7 @@ def register(registry: Registry) -> None:
 
     @registry.on_confirm("buy")
     async def bought(call: Invocation, params: dict[str, str], token: str) -> Reply:
-        engine = call.services.accounts.on(params["exchange"])
+        engine = asked_account(call, params)
         buying = buy_now(engine, Decimal(params["amount"]), confirmation=token,
                          requested_by=call.user.key)
         return await order_reply(buying, engine.settings.base_asset,
