@@ -68,7 +68,7 @@ async def test_schedules_are_added_listed_paused_resumed_and_removed(bot: Bot) -
     ("/schedule add mon 25:00 100", "'25:00' is not a time of day; use HH:MM"),
     ("/schedule add mon 07:60 100", "'07:60' is not a time of day"),
     ("/schedule add mon 07:00 0", "The amount must be more than 0 USDT"),
-    ("/schedule add mon 07:00 2", "Binance needs at least 5 USDT per BTC/USDT order"),
+    ("/schedule add mon 07:00 2 s4", "Binance needs at least 5 USDT per BTC/USDT order"),
     ("/schedule add mon 07:00 60000", "above the per-order cap of 50000 USDT"),
     ("/schedule add mon 07:00 100 kraken", "'kraken' is not an exchange this bot trades on"),
     ("/schedule add mon 07:00 100 binance yolo", "'yolo' is not a mode; use cdc"),
