@@ -124,7 +124,8 @@ async def test_amounts_per_exchange_and_each_markets_own_minimum(
     assert [(leg.exchange, leg.amount, leg.mode) for leg in legs(db)] == [
         ("binance", Decimal(60), "cdc"), ("okx", Decimal(40), "cdc")], text_of(added)
     # Binance needs 5 USDT an order; OKX a minimum size of 0.00001 BTC: paper says so as live would
-    below = await bot.say("/schedule add mon 08:00 binance=4,okx=4")
+    # (an s4 schedule: cdc and plain ones carry a small amount until it reaches the minimum)
+    below = await bot.say("/schedule add mon 08:00 binance=4,okx=4 s4")
     assert below.kind == "error" and "binance" in text_of(below) and "5" in text_of(below)
     assert len(legs(db)) == 2  # nothing of the refused schedule was written
     assert (await bot.say("/buy 4 okx")).kind == "buy_confirm"
