@@ -99,6 +99,22 @@ async def test_lang_is_per_person_and_kept_across_a_restart(
                              "แสดงคำสั่งทั้งหมด")
 
 
+async def test_status_and_a_buy_answer_in_thai(tmp_path: Path, db: Database,
+                                              clock: Clock) -> None:
+    bot = make_bot(make_settings(tmp_path, language="th"), db, clock)
+    asked = await bot.say("ซื้อ 50")
+    assert asked.title == "ซื้อ BTC ด้วย 50.00 USDT ไหม?"
+    labels = [f.label for f in asked.fields]
+    assert labels == ["โหมด", "ราคาตอนนี้", "จะได้ประมาณ", "ค่าธรรมเนียมประมาณ", "USDT ที่ใช้ได้"]
+    done = await bot.registry.confirm(bot.services, ADMIN, str(asked.confirm_token),
+                                      accept=True)
+    assert done.title == "ซื้อแล้ว" and done.footer.startswith("เลขคำสั่ง ")
+    status = await bot.say("สถานะ")
+    assert status.title == "พอร์ต" and "BTC ที่ถือ" in [f.label for f in status.fields]
+    assert status.footer.startswith("ราคาจำลอง: ติดต่อกระดานเทรดไม่ได้ แหล่งราคา:")
+    assert [b.label for b in status.buttons] == ["รีเฟรช", "ประวัติ"]
+
+
 async def test_dcabot_language_sets_the_default(tmp_path: Path, db: Database,
                                                 clock: Clock) -> None:
     bot = make_bot(make_settings(tmp_path, language="th"), db, clock)

@@ -19,6 +19,7 @@ from bot.engine.history import MAX_HISTORY, recent_orders
 from bot.engine.portfolio import PortfolioStatus, refreshing_status, remembered_status
 from bot.engine.portfolio_total import portfolio_total
 from bot.exchanges.base import ExchangeError
+from bot.i18n import _
 from bot.notify.health import alerts_field
 from storage.models import Order
 
@@ -38,29 +39,30 @@ async def _with_alerts(call: Invocation, card: Reply, value: Decimal | None = No
 def status_card(status: PortfolioStatus, now: datetime | None = None) -> Reply:
     base, quote = status.base, status.quote
     pnl = status.unrealized_pnl
-    pnl_text = "n/a (nothing held)"
+    pnl_text = _("n/a (nothing held)")
     if pnl is not None:
         pct = status.unrealized_pct
         pnl_text = fmt.money(pnl.quantize(fmt.CENT), quote) + (
             f" ({fmt.percent(pct)})" if pct is not None else ""
         )
     fields: tuple[Field, ...] = (
-        Field("Mode", f"{status.mode} · {status.exchange}"),
-        Field("Price", fmt.price(status.price, quote)),
-        Field(f"{base} held", fmt.crypto(status.base_held, base)),
-        Field(f"{quote} free", fmt.money(status.quote_free, quote)),
-        Field("Reserve", fmt.money(status.reserve, quote)),
-        *((Field("Carried", f"{fmt.money(status.quote_funds.carried, quote)} (small schedules "
-                 "waiting to reach the exchange's minimum; /schedule)"),)
+        Field(_("Mode"), f"{status.mode} · {status.exchange}"),
+        Field(_("Price"), fmt.price(status.price, quote)),
+        Field(_("{asset} held").format(asset=base), fmt.crypto(status.base_held, base)),
+        Field(_("{asset} free").format(asset=quote), fmt.money(status.quote_free, quote)),
+        Field(_("Reserve"), fmt.money(status.reserve, quote)),
+        *((Field(_("Carried"), _("{amount} (small schedules waiting to reach the exchange's "
+                                 "minimum; /schedule)").format(
+                                     amount=fmt.money(status.quote_funds.carried, quote))),)
           if status.quote_funds.carried else ()),
         Field(
-            "Average cost",
+            _("Average cost"),
             fmt.money(status.average_cost.quantize(fmt.CENT), quote)
             if status.average_cost is not None
-            else "n/a",
+            else _("n/a"),
         ),
-        Field("Value", fmt.money(status.total_value.quantize(fmt.CENT), quote)),
-        Field("Unrealized P&L", pnl_text),
+        Field(_("Value"), fmt.money(status.total_value.quantize(fmt.CENT), quote)),
+        Field(_("Unrealized P&L"), pnl_text),
     )
     for mode, count in status.waiting_in_other_modes.items():
         fields += (
@@ -70,21 +72,20 @@ def status_card(status: PortfolioStatus, now: datetime | None = None) -> Reply:
                 f"bot in {mode} mode to settle {'them' if count > 1 else 'it'}",
             ),
         )
-    footer = f"Price source: {status.price.source}"
+    footer = _("Price source: {source}").format(source=status.price.source)
     if status.price.simulated:
-        footer = "SIMULATED prices: no exchange reachable. " + footer
+        footer = _("SIMULATED prices: no exchange reachable.") + " " + footer
     if status.as_of is not None and now is not None:
         age = int((now - status.as_of).total_seconds())
-        footer = (
-            f"Last known figures, from {status.as_of:%H:%M:%S} UTC ({age} s ago): the exchange "
-            f"is slow to answer; the fresh ones follow. {footer}"
-        )
+        footer = _("Last known figures, from {time} UTC ({age} s ago): the exchange is slow to "
+                   "answer; the fresh ones follow.").format(
+                       time=f"{status.as_of:%H:%M:%S}", age=age) + " " + footer
     return Reply(
         kind="status",
-        title="Portfolio",
+        title=_("Portfolio"),
         fields=fields,
         footer=footer,
-        buttons=(Button("Refresh", "/status"), Button("History", "/history")),
+        buttons=(Button(_("Refresh"), "/status"), Button(_("History"), "/history")),
     )
 
 

@@ -17,6 +17,7 @@ from bot.engine.context import Engine
 from bot.engine.errors import UserError
 from bot.engine.orders import OrderOutcome
 from bot.exchanges.base import ExchangeError
+from bot.i18n import _
 
 log = logging.getLogger(__name__)
 RESERVE_CAUSES = ("deploy", "flip_buy")  # buys spending the reserve: their change goes back
@@ -28,39 +29,40 @@ def order_card(outcome: OrderOutcome, base: str, quote: str) -> Reply:
     if fill is None:
         return Reply(
             kind="order_result",
-            title=f"Order {outcome.status}",
+            title=_("Order {status}").format(status=outcome.status),
             tone=Tone.ERROR,
-            fields=(Field("Mode", mode),),
-            lines=(outcome.error or "The exchange did not fill the order.",),
+            fields=(Field(_("Mode"), mode),),
+            lines=(outcome.error or _("The exchange did not fill the order."),),
         )
     received = fill.net_base(base) if fill.side == "buy" else fill.net_quote(quote)
-    title = "Bought" if fill.side == "buy" else "Sold"
+    title = _("Bought") if fill.side == "buy" else _("Sold")
     if outcome.partial or not fill.complete:
-        title += " (partly filled)"
+        title += " " + _("(partly filled)")
     if outcome.repeated:
-        title += " (already done earlier)"
+        title += " " + _("(already done earlier)")
     return Reply(
         kind="order_result",
         title=title,
         tone=Tone.SUCCESS,
         fields=(
-            Field("Mode", mode),
-            Field("Amount", fmt.crypto(fill.amount, base)),
+            Field(_("Mode"), mode),
+            Field(_("Amount"), fmt.crypto(fill.amount, base)),
             Field(
-                "Price",
+                _("Price"),
                 fmt.money(fill.price, quote) + (" SIMULATED" if fill.simulated_price else ""),
             ),
-            Field("Cost" if fill.side == "buy" else "Proceeds", fmt.money(fill.cost, quote)),
+            Field(_("Cost") if fill.side == "buy" else _("Proceeds"),
+                  fmt.money(fill.cost, quote)),
             Field(
-                "Fee",
+                _("Fee"),
                 " + ".join(fmt.crypto(amount, asset) for asset, amount in fill.fees)
                 if len(fill.fees) > 1
                 else fmt.crypto(fill.fee, fill.fee_asset),
             ),
-            Field("Received", fmt.crypto(received, base if fill.side == "buy" else quote)),
+            Field(_("Received"), fmt.crypto(received, base if fill.side == "buy" else quote)),
         ),
         lines=_unspent_note(outcome, base, quote),
-        footer=f"Order id {fill.client_order_id}",
+        footer=_("Order id {id}").format(id=fill.client_order_id),
     )
 
 
@@ -132,16 +134,18 @@ def register(registry: Registry) -> None:
             call,
             kind="buy",
             params={"exchange": engine.exchange.name, "mode": engine.mode, "amount": str(amount)},
-            summary=f"Buy {fmt.money(amount, quote)} of {base}",
+            summary=_("Buy {amount} of {asset}").format(amount=fmt.money(amount, quote),
+                                                         asset=base),
             retry_hint=f"/buy {fmt.number(amount)}"
             + (f" {engine.exchange.name}" if call.services.accounts.several else ""),
-            title=f"Buy {base} for {fmt.money(amount, quote)}?",
+            title=_("Buy {asset} for {amount}?").format(asset=base,
+                                                         amount=fmt.money(amount, quote)),
             fields=(
-                Field("Mode", f"{preview.mode} · {preview.exchange}"),
-                Field("Price now", fmt.price(preview.price, quote)),
-                Field("You get about", fmt.crypto(preview.estimated_base, base)),
-                Field("Fee about", fmt.crypto(preview.estimated_fee, base)),
-                Field(f"{quote} free", fmt.money(preview.quote_free, quote)),
+                Field(_("Mode"), f"{preview.mode} · {preview.exchange}"),
+                Field(_("Price now"), fmt.price(preview.price, quote)),
+                Field(_("You get about"), fmt.crypto(preview.estimated_base, base)),
+                Field(_("Fee about"), fmt.crypto(preview.estimated_fee, base)),
+                Field(_("{asset} free").format(asset=quote), fmt.money(preview.quote_free, quote)),
             ),
         )
 
