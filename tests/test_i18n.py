@@ -156,3 +156,17 @@ def test_the_telegram_menu_is_published_in_thai_too(
     assert english.keys() == thai.keys() and "status" in thai
     assert english["lang"] == "Show or choose your language: /lang th or /lang en"
     assert thai["status"] == "สินทรัพย์ที่ถือ ต้นทุนเฉลี่ย มูลค่า กำไร/ขาดทุน และเงินสำรอง"
+
+
+def test_thai_labels_line_up_in_the_terminal() -> None:
+    from bot.cards.reply import Field, Reply
+    from bot.cards.terminal_text import columns, render
+
+    text = render(Reply(kind="status", title="พอร์ต", fields=(
+        Field("กำไร/ขาดทุนที่ยังไม่รับรู้", "-0.05 USDT"), Field("โหมด", "paper"),
+        Field("Alerts", "all delivered"))))
+    rows = text.splitlines()[1:]
+    starts = {columns(row) - columns(value) for row, value in
+              zip(rows, ("-0.05 USDT", "paper", "all delivered"), strict=True)}
+    assert len(starts) == 1, rows  # every value begins in the same column
+    assert columns("ที่") == 1 and len("ที่") == 3  # a consonant and two marks: one column

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import unicodedata
 
 from bot.cards.reply import Reply
 
@@ -16,20 +17,30 @@ def _wrapped(text: str, indent: int) -> list[str]:
                          break_on_hyphens=False) or [pad]
 
 
+def columns(text: str) -> int:
+    """How many terminal columns `text` takes: Thai vowel and tone marks take none."""
+    return sum(0 if unicodedata.category(c) in ("Mn", "Me", "Cf")
+               else 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def _pad(label: str, width: int) -> str:
+    return label + " " * max(width - columns(label), 0)
+
+
 def _field(label: str, value: str, width: int) -> list[str]:
-    line = f"  {label.ljust(width)}{value}"
-    if len(line) <= WIDTH:
+    line = f"  {_pad(label, width)}{value}"
+    if columns(line) <= WIDTH:
         return [line]
-    if len(label) + 2 <= width:  # a long value under a short label: wrap it beside the label
+    if columns(label) + 2 <= width:  # a long value under a short label: beside the label
         first, *rest = _wrapped(value, 2 + width)
-        return [f"  {label.ljust(width)}{first.lstrip()}", *rest]
+        return [f"  {_pad(label, width)}{first.lstrip()}", *rest]
     return [*_wrapped(label, 2), *_wrapped(value, 6)]  # e.g. /help's long usages
 
 
 def render(reply: Reply) -> str:
     """A reply as plain text for a terminal, no line wider than `WIDTH`."""
     out = _wrapped(f"== {reply.title} ==", 0)
-    width = min(max([LABEL_WIDTH, *(len(f.label) + 2 for f in reply.fields)]), 24)
+    width = min(max([LABEL_WIDTH, *(columns(f.label) + 2 for f in reply.fields)]), 24)
     for f in reply.fields:
         out += _field(f.label, f.value, width)
     for line in reply.lines:
