@@ -113,6 +113,9 @@ async def test_status_and_a_buy_answer_in_thai(tmp_path: Path, db: Database,
     assert status.title == "พอร์ต" and "BTC ที่ถือ" in [f.label for f in status.fields]
     assert status.footer.startswith("ราคาจำลอง: ติดต่อกระดานเทรดไม่ได้ แหล่งราคา:")
     assert [b.label for b in status.buttons] == ["รีเฟรช", "ประวัติ"]
+    bad = await bot.say("ซื้อ abc")
+    assert bad.lines == ("'abc' ไม่ใช่จำนวนเงิน; ใช้ตัวเลข เช่น /buy 50", "วิธีใช้: /buy <amount USDT> "
+                         "[exchange]")
 
 
 async def test_dcabot_language_sets_the_default(tmp_path: Path, db: Database,

@@ -12,6 +12,7 @@ from decimal import Decimal
 from bot.cards.format import CASH
 from bot.engine.errors import UserError, shown
 from bot.engine.number_text import NumberText, read_count, read_decimal
+from bot.i18n import _
 
 MAX_DECIMALS = 8
 CASH_DECIMALS = 2  # USDT amounts are cents: the exchange spends them to its 0.01 tick anyway
@@ -22,19 +23,23 @@ def parse_amount(text: str | None, *, example: str, asset: str = "USDT") -> Deci
     """A positive amount: at most 2 decimals of USDT, 8 of a coin ('1,000.5' and Thai digits
     are accepted), so what a card shows is exactly what is spent."""
     if text is None:
-        raise UserError(f"Give an amount in {asset}, e.g. {example}")
+        raise UserError(_("Give an amount in {asset}, e.g. {example}").format(
+            asset=asset, example=example))
     decimals = CASH_DECIMALS if asset in CASH else MAX_DECIMALS
     try:
         value = read_decimal(text, max_whole_digits=MAX_WHOLE_DIGITS, max_decimals=decimals)
     except NumberText as exc:
         if str(exc) == "is below zero":
-            raise UserError(f"The amount must be more than 0 {asset}; e.g. {example}") from None
-        reason = "" if str(exc) == "is not a number" else f": it {exc}"
-        raise UserError(
-            f"{shown(text)!r} is not an amount{reason}; use a number like {example}"
-        ) from None
+            raise UserError(_("The amount must be more than 0 {asset}; e.g. {example}").format(
+                asset=asset, example=example)) from None
+        if str(exc) == "is not a number":
+            raise UserError(_("{text} is not an amount; use a number like {example}").format(
+                text=repr(shown(text)), example=example)) from None
+        raise UserError(_("{text} is not an amount: it {reason}; use a number like {example}")
+                        .format(text=repr(shown(text)), reason=exc, example=example)) from None
     if value <= 0:
-        raise UserError(f"The amount must be more than 0 {asset}; e.g. {example}")
+        raise UserError(_("The amount must be more than 0 {asset}; e.g. {example}").format(
+            asset=asset, example=example))
     return value
 
 
@@ -46,8 +51,9 @@ def parse_percent(text: str, *, example: str, allow_zero: bool = True) -> Decima
         value = Decimal(-1)
     low_ok = value > 0 or (allow_zero and value == 0)
     if not low_ok or value > 100:
-        span = "from 0 to 100" if allow_zero else "above 0, up to 100"
-        raise UserError(f"{shown(text)!r} is not a percent {span}; e.g. {example}")
+        span = _("from 0 to 100") if allow_zero else _("above 0, up to 100")
+        raise UserError(_("{text} is not a percent {span}; e.g. {example}").format(
+            text=repr(shown(text)), span=span, example=example))
     return value
 
 
@@ -57,5 +63,6 @@ def parse_count(text: str | None, *, default: int, maximum: int, example: str) -
         return default
     value = read_count(text, maximum=maximum)
     if value is None:
-        raise UserError(f"{shown(text)!r} is not a count from 1 to {maximum}; e.g. {example}")
+        raise UserError(_("{text} is not a count from 1 to {maximum}; e.g. {example}").format(
+            text=repr(shown(text)), maximum=maximum, example=example))
     return value
