@@ -113,6 +113,11 @@ async def test_status_and_a_buy_answer_in_thai(tmp_path: Path, db: Database,
     assert status.title == "พอร์ต" and "BTC ที่ถือ" in [f.label for f in status.fields]
     assert status.footer.startswith("ราคาจำลอง: ติดต่อกระดานเทรดไม่ได้ แหล่งราคา:")
     assert [b.label for b in status.buttons] == ["รีเฟรช", "ประวัติ"]
+    reserve = await bot.say("เงินสำรอง")
+    assert reserve.title == "เงินสำรอง" and reserve.lines == ("ยังไม่มีการเคลื่อนไหวของเงินสำรอง",)
+    sell = await bot.say("ขาย 10")
+    assert sell.title == "ขาย BTC 10% ไหม?" and sell.confirm_labels == ("ยืนยัน", "ยกเลิก")
+    assert sell.fields[-1].value == "เงินสำรองบน binance"
     bad = await bot.say("ซื้อ abc")
     assert bad.lines == ("'abc' ไม่ใช่จำนวนเงิน; ใช้ตัวเลข เช่น /buy 50", "วิธีใช้: /buy <amount USDT> "
                          "[exchange]")

@@ -22,11 +22,12 @@ from bot.engine.reserve import (
     sell_into_reserve,
 )
 from bot.exchanges.base import ExchangeError
+from bot.i18n import _
 
 USAGE = "/reserve [exchange], /reserve add <amount> [exchange], /reserve deploy [exchange]"
 
 
-def reserve_card(view: ReserveView, quote: str, zone: object, title: str = "Reserve") -> Reply:
+def reserve_card(view: ReserveView, quote: str, zone: object, title: str = "") -> Reply:
     lines = tuple(
         f"{row.created_at:%Y-%m-%d %H:%M} UTC  {fmt.number(row.amount, min_decimals=2)} "
         f"{quote}  {row.reason}"
@@ -34,13 +35,13 @@ def reserve_card(view: ReserveView, quote: str, zone: object, title: str = "Rese
     )
     return Reply(
         kind="reserve",
-        title=title,
+        title=title or _("Reserve"),
         fields=(
-            Field("Exchange", view.exchange),
-            Field("Reserve", fmt.money(view.balance, quote)),
-            Field(f"{quote} free", fmt.money(view.quote_free, quote)),
+            Field(_("Exchange"), view.exchange),
+            Field(_("Reserve"), fmt.money(view.balance, quote)),
+            Field(_("{asset} free").format(asset=quote), fmt.money(view.quote_free, quote)),
         ),
-        lines=lines or ("No reserve movements yet.",),
+        lines=lines or (_("No reserve movements yet."),),
     )
 
 
@@ -65,8 +66,8 @@ async def reserves_card(call: Invocation) -> Reply:
         total += balance
     return Reply(
         kind="reserve",
-        title="Reserve",
-        fields=(*fields, Field("Total reserve", fmt.money(total, quote))),
+        title=_("Reserve"),
+        fields=(*fields, Field(_("Total reserve"), fmt.money(total, quote))),
         lines=("/reserve <exchange> shows one exchange's movements.",),
     )
 
@@ -89,46 +90,51 @@ def register(registry: Registry) -> None:
         if action == "add":
             require_admin(call, "/reserve add")
             if not 1 <= len(rest) <= 2:
-                raise UserError("Give an amount, e.g. /reserve add 100")
+                raise UserError(_("Give an amount, e.g. /reserve add 100"))
             amount = parse_amount(rest[0], example="/reserve add 100")
             engine = accounts.on(rest[1] if len(rest) > 1 else None)
             await add_to_reserve(engine, amount, requested_by=call.user.key)
-            return reserve_card(await reserve_view(engine), quote, zone, "Added to the reserve")
+            return reserve_card(await reserve_view(engine), quote, zone,
+                                _("Added to the reserve"))
         if action == "deploy":
             require_admin(call, "/reserve deploy")
             if len(rest) > 1:
-                raise UserError("Give at most an exchange, e.g. /reserve deploy okx")
+                raise UserError(_("Give at most an exchange, e.g. /reserve deploy okx"))
             engine = accounts.on(rest[0] if rest else None)
             view = await reserve_view(engine)
             if view.balance <= 0:
-                raise UserError("The reserve is empty; nothing to deploy")
+                raise UserError(_("The reserve is empty; nothing to deploy"))
 
             spend = await engine.db.run(capped_spend, engine, view.balance)
             price = await engine.exchange.price(engine.symbol)
             fee = spend * engine.settings.taker_fee
-            title = f"Buy BTC with the whole reserve ({fmt.money(view.balance, quote)})?"
+            title = _("Buy BTC with the whole reserve ({amount})?").format(
+                amount=fmt.money(view.balance, quote))
             lines: tuple[str, ...] = ()
             if spend < view.balance:
-                title = f"Buy BTC with {fmt.money(spend, quote)} of the reserve?"
+                title = _("Buy BTC with {amount} of the reserve?").format(
+                    amount=fmt.money(spend, quote))
                 lines = (
-                    f"The per-order cap on {view.exchange} is {fmt.money(spend, quote)}: "
-                    f"{fmt.money(view.balance - spend, quote)} stays in the reserve.",
+                    _("The per-order cap on {exchange} is {cap}: {rest} stays in the reserve.")
+                    .format(exchange=view.exchange, cap=fmt.money(spend, quote),
+                            rest=fmt.money(view.balance - spend, quote)),
                 )
             return await confirm_card(
                 call,
                 kind="deploy",
                 params={"exchange": engine.exchange.name, "mode": engine.mode},
-                summary=f"Deploy the reserve of {fmt.money(view.balance, quote)}",
+                summary=_("Deploy the reserve of {amount}").format(
+                    amount=fmt.money(view.balance, quote)),
                 retry_hint="/reserve deploy"
                 + (f" {engine.exchange.name}" if call.services.accounts.several else ""),
                 title=title,
                 fields=(
-                    Field("Exchange", f"{view.exchange} {view.mode}"),
-                    Field("Price now", fmt.price(price, quote)),
-                    Field("Spends", fmt.money(spend, quote)),
-                    Field("You get about", fmt.crypto(spend / price.price * (1 - engine.settings
+                    Field(_("Exchange"), f"{view.exchange} {view.mode}"),
+                    Field(_("Price now"), fmt.price(price, quote)),
+                    Field(_("Spends"), fmt.money(spend, quote)),
+                    Field(_("You get about"), fmt.crypto(spend / price.price * (1 - engine.settings
                                                       .taker_fee), engine.settings.base_asset)),
-                    Field("Fee about", fmt.money(fee, quote)),
+                    Field(_("Fee about"), fmt.money(fee, quote)),
                 ),
                 lines=lines,
             )
@@ -146,13 +152,13 @@ def register(registry: Registry) -> None:
     )
     async def sell(call: Invocation) -> Reply:
         if not call.args:
-            raise UserError("Give one percent from 0 to 100, e.g. /sell 25")
-        engine = pick_exchange(call, 1, "Give one percent from 0 to 100, e.g. /sell 25")
+            raise UserError(_("Give one percent from 0 to 100, e.g. /sell 25"))
+        engine = pick_exchange(call, 1, _("Give one percent from 0 to 100, e.g. /sell 25"))
         percent = parse_percent(call.args[0], example="/sell 25", allow_zero=False)
         base, quote = engine.settings.base_asset, engine.settings.quote_asset
         held = (await engine.exchange.balances()).get(base)
         if not held:
-            raise UserError(f"You hold no {base} to sell")
+            raise UserError(_("You hold no {asset} to sell").format(asset=base))
 
         wanted = held * percent / 100
         selling = await capped_sale(engine, wanted, engine.symbol)
@@ -161,24 +167,28 @@ def register(registry: Registry) -> None:
         lines: tuple[str, ...] = ()
         if selling < wanted:
             lines = (
-                f"The per-order cap on {engine.exchange.name} limits one sale to about "
-                f"{fmt.crypto(selling, base)}; the rest of your {base} is kept.",
+                _("The per-order cap on {exchange} limits one sale to about {amount}; the rest "
+                  "of your {asset} is kept.").format(exchange=engine.exchange.name,
+                                                     amount=fmt.crypto(selling, base), asset=base),
             )
         return await confirm_card(
             call,
             kind="sell",
             params={"exchange": engine.exchange.name, "mode": engine.mode, "percent": str(percent)},
-            summary=f"Sell {fmt.number(percent)}% of your {base}",
+            summary=_("Sell {percent}% of your {asset}").format(percent=fmt.number(percent),
+                                                                 asset=base),
             retry_hint=f"/sell {fmt.number(percent)}"
             + (f" {engine.exchange.name}" if call.services.accounts.several else ""),
-            title=f"Sell {fmt.number(percent)}% of your {base}?",
+            title=_("Sell {percent}% of your {asset}?").format(percent=fmt.number(percent),
+                                                                asset=base),
             fields=(
-                Field("About", fmt.crypto(selling, base)),
-                Field("Exchange", f"{engine.exchange.name} {engine.mode}"),
-                Field("Price now", fmt.price(price, quote)),
-                Field("Proceeds about", fmt.money(proceeds, quote)),
-                Field("Fee about", fmt.money(proceeds * engine.settings.taker_fee, quote)),
-                Field("Proceeds go to", f"the {engine.exchange.name} reserve"),
+                Field(_("About"), fmt.crypto(selling, base)),
+                Field(_("Exchange"), f"{engine.exchange.name} {engine.mode}"),
+                Field(_("Price now"), fmt.price(price, quote)),
+                Field(_("Proceeds about"), fmt.money(proceeds, quote)),
+                Field(_("Fee about"), fmt.money(proceeds * engine.settings.taker_fee, quote)),
+                Field(_("Proceeds go to"), _("the {exchange} reserve").format(
+                    exchange=engine.exchange.name)),
             ),
             lines=lines,
         )
