@@ -118,6 +118,10 @@ async def test_status_and_a_buy_answer_in_thai(tmp_path: Path, db: Database,
     sell = await bot.say("ขาย 10")
     assert sell.title == "ขาย BTC 10% ไหม?" and sell.confirm_labels == ("ยืนยัน", "ยกเลิก")
     assert sell.fields[-1].value == "เงินสำรองบน binance"
+    added = await bot.say("/schedule add daily 09:00 3 plain")
+    assert added.title == "เพิ่มตารางแล้ว" and "ต่ำกว่าคำสั่งขั้นต่ำของ binance" in added.lines[0]
+    listed = await bot.say("ตาราง")
+    assert listed.title == "ตาราง" and "ครั้งถัดไป" in listed.fields[0].value
     bad = await bot.say("ซื้อ abc")
     assert bad.lines == ("'abc' ไม่ใช่จำนวนเงิน; ใช้ตัวเลข เช่น /buy 50", "วิธีใช้: /buy <amount USDT> "
                          "[exchange]")

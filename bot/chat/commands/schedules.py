@@ -24,6 +24,7 @@ from bot.engine.schedules import (
     split_evenly,
 )
 from bot.exchanges.base import ExchangeError
+from bot.i18n import _
 
 MAX_SCHEDULE_ID = 10**9
 USAGE = (
@@ -44,9 +45,10 @@ def schedule_lines(views: list[ScheduleView], call: Invocation) -> tuple[Field, 
     for group, legs in groups.items():
         first = legs[0]
         state = (
-            "paused"
+            _("paused")
             if first.paused
-            else (f"next {fmt.local_time(first.next_run, settings.zone)}" if first.next_run else "")
+            else (_("next {time}").format(time=fmt.local_time(first.next_run, settings.zone))
+                  if first.next_run else "")
         )
         name = f" {first.label}:" if first.label else ""
         title = f"#{group}{name} {first.days} {first.local_time}"
@@ -61,22 +63,28 @@ def schedule_lines(views: list[ScheduleView], call: Invocation) -> tuple[Field, 
             for leg in legs
         )
         upcoming = [leg.next_run for leg in legs if leg.next_run is not None]
-        state = f"next {fmt.local_time(min(upcoming), settings.zone)}" if upcoming else "paused"
+        state = (_("next {time}").format(time=fmt.local_time(min(upcoming), settings.zone))
+                 if upcoming else _("paused"))
         lines.append(Field(title, f"{amounts} · {first.mode} · {state}"))
     return tuple(lines)
 
 
 def _carried(view: ScheduleView, settings: Settings) -> str:
     """`(carried 6.00)` beside a schedule whose earlier runs were below the minimum."""
-    return f" (carried {fmt.money(view.carried, settings.quote_asset)})" if view.carried else ""
+    if not view.carried:
+        return ""
+    return " " + _("(carried {amount})").format(
+        amount=fmt.money(view.carried, settings.quote_asset))
 
 
 def _below_minimum(views: list[ScheduleView], quote: str) -> tuple[str, ...]:
     """Say that runs below the market's minimum are carried, not refused."""
     return tuple(
-        f"{fmt.money(view.amount, quote)} is below {view.exchange}'s minimum order of "
-        f"{fmt.money(view.minimum, quote)}: each run sets it aside (carried, shown in /status "
-        "and /schedule), and the first run whose carried total reaches the minimum buys it all."
+        _("{amount} is below {exchange}'s minimum order of {minimum}: each run sets it aside "
+          "(carried, shown in /status and /schedule), and the first run whose carried total "
+          "reaches the minimum buys it all.").format(
+              amount=fmt.money(view.amount, quote), exchange=view.exchange,
+              minimum=fmt.money(view.minimum, quote))
         for view in views if view.minimum is not None
     )
 
@@ -119,7 +127,9 @@ async def _next(call: Invocation, rest: tuple[str, ...]) -> Reply:
         f"{fmt.local_time(r.at, settings.zone)}  #{r.schedule_id}"
         + (f" {r.label}" if r.label else "")
         + f"  {r.exchange}  {fmt.money(r.amount, settings.quote_asset)}"
-        + (f" + carried {fmt.money(r.carried, settings.quote_asset)}" if r.carried else "")
+        + (" + " + _("carried {amount}").format(amount=fmt.money(r.carried,
+                                                                  settings.quote_asset))
+           if r.carried else "")
         + f": would {r.would}"
         for r in runs
     ]
@@ -134,9 +144,10 @@ async def _next(call: Invocation, rest: tuple[str, ...]) -> Reply:
                 f"{fmt.local_time(way.runs_out.at, settings.zone)}")
         lines.append(f"{engine.exchange.name}: free {fmt.money(way.free, settings.quote_asset)} "
                      f"{paid}")
-    return Reply(kind="schedules", title=f"Next {len(runs)} runs",
-                 lines=tuple(lines) or ("No schedules yet. e.g. /schedule add mon 07:00 100",),
-                 footer=f"Times in {settings.timezone}; 'would' is what the rule says now.")
+    return Reply(kind="schedules", title=_("Next {count} runs").format(count=len(runs)),
+                 lines=tuple(lines) or (_("No schedules yet. e.g. /schedule add mon 07:00 100"),),
+                 footer=_("Times in {zone}; 'would' is what the rule says now.").format(
+                     zone=settings.timezone))
 
 
 def _schedule_id(text: str) -> int:
@@ -162,10 +173,10 @@ def register(registry: Registry) -> None:
             views = await engine.db.run(list_schedules, engine)
             return Reply(
                 kind="schedules",
-                title="Schedules",
+                title=_("Schedules"),
                 fields=schedule_lines(views, call),
-                lines=() if views else ("No schedules yet. e.g. /schedule add mon 07:00 100",),
-                footer=f"Times in {engine.settings.timezone}.",
+                lines=() if views else (_("No schedules yet. e.g. /schedule add mon 07:00 100"),),
+                footer=_("Times in {zone}.").format(zone=engine.settings.timezone),
             )
         action, rest = call.args[0].lower(), call.args[1:]
         if action == "add":
@@ -193,11 +204,11 @@ def register(registry: Registry) -> None:
             call.services.schedules_changed()
             return Reply(
                 kind="schedules",
-                title="Schedule added",
+                title=_("Schedule added"),
                 tone=Tone.SUCCESS,
                 fields=schedule_lines(views, call),
                 lines=(
-                    ("Each exchange's leg runs on its own: one failing never stops another.",)
+                    (_("Each exchange's leg runs on its own: one failing never stops another."),)
                     if len(views) > 1 else ()
                 ) + _below_minimum(views, call.services.engine.settings.quote_asset),
             )
