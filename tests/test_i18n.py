@@ -182,3 +182,12 @@ def test_thai_labels_line_up_in_the_terminal() -> None:
               zip(rows, ("-0.05 USDT", "paper", "all delivered"), strict=True)}
     assert len(starts) == 1, rows  # every value begins in the same column
     assert columns("ที่") == 1 and len("ที่") == 3  # a consonant and two marks: one column
+
+
+async def test_a_terminal_session_in_thai(tmp_path: Path, db: Database, clock: Clock) -> None:
+    bot = make_bot(make_settings(tmp_path, language="th"), db, clock)
+    out = await bot.terminal("ซื้อ 50", "ใช่", "สถานะ", "ขาย 10", "ไม่")
+    assert "พิมพ์ ใช่ (หรือ yes) เพื่อยืนยัน" in out
+    assert "== ซื้อแล้ว ==" in out and "== พอร์ต ==" in out
+    assert "ยกเลิกแล้ว" in out  # "ไม่" (no) cancelled the sale
+    assert bot.counts()[0] == 1  # one order: the buy

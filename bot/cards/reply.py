@@ -51,6 +51,7 @@ class Reply:
     tone: Tone = Tone.INFO
     confirm_token: str | None = None
     confirm_labels: tuple[str, str] = ("Confirm", "Cancel")  # in the asker's language
+    confirm_hint: str = "Type yes to confirm; no, or any command, cancels."  # the terminal's
     buttons: tuple[Button, ...] = ()
     image: Path | None = None
     footer: str = ""

@@ -52,5 +52,5 @@ def render(reply: Reply) -> str:
     for document in reply.documents:
         out += _wrapped(f"File: {document}", 2)
     if reply.confirm_token:
-        out.append("  Type yes to confirm; no, or any command, cancels.")
+        out += _wrapped(reply.confirm_hint, 2)
     return "\n".join(out)

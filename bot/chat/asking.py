@@ -54,6 +54,7 @@ async def confirm_card(
         tone=Tone.WARNING,
         confirm_token=token,
         confirm_labels=(_("Confirm"), _("Cancel")),
+        confirm_hint=_("Type yes to confirm; no, or any command, cancels."),
         fields=fields,
         lines=lines,
         footer=expiry(call),

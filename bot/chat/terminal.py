@@ -23,7 +23,7 @@ from bot.chat.roles import TERMINAL_USER, identify
 
 ReadLine = Callable[[str], Awaitable[str | None]]
 log = logging.getLogger(__name__)
-YES, NO = frozenset({"yes", "y"}), frozenset({"no", "n", ""})
+YES, NO = frozenset({"yes", "y", "ใช่", "ยืนยัน"}), frozenset({"no", "n", "", "ไม่", "ยกเลิก"})
 
 
 def stdin_reader(stream: TextIO) -> ReadLine:
