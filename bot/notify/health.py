@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from bot.cards import format as fmt
 from bot.cards.reply import Field
 from bot.config import Settings
+from bot.i18n import _
 from bot.notify.channel_state import OK, ChannelState
 from storage import alert_prefs, outbox
 from storage.db import Database
@@ -67,8 +68,9 @@ def channel_line(state: ChannelState, zone: ZoneInfo) -> str:
 
 def backlog_line(health: AlertHealth, zone: ZoneInfo) -> str:
     if health.backlog == 0 or health.oldest is None:
-        return "all delivered"
-    return f"{health.backlog} waiting, oldest from {fmt.local_time(health.oldest, zone)}"
+        return _("all delivered")
+    return _("{count} waiting, oldest from {time}").format(
+        count=health.backlog, time=fmt.local_time(health.oldest, zone))
 
 
 def health_lines(health: AlertHealth, zone: ZoneInfo) -> list[str]:
@@ -103,7 +105,7 @@ def alerts_field(settings: Settings, db: Database, now: datetime) -> Field:
     else:
         health = alert_health(db, configured_channels(settings), now)
         _RECENT[db] = (time.monotonic(), health)
-    return Field("Alerts", status_summary(health, settings.zone))
+    return Field(_("Alerts"), status_summary(health, settings.zone))
 
 
 def health_json(health: AlertHealth) -> dict[str, Any]:

@@ -152,6 +152,7 @@ def register(registry: Registry) -> None:
         lines = tuple(history_line(order, zone) for order in rows)
         return Reply(
             kind="history",
-            title="Last order" if len(rows) == 1 else f"Last {len(rows)} orders",
-            lines=lines or ("No orders yet. Try /buy 50.",),
+            title=_("Last order") if len(rows) == 1 else _("Last {count} orders").format(
+                count=len(rows)),
+            lines=lines or (_("No orders yet. Try /buy 50."),),
         )
