@@ -115,6 +115,8 @@ async def test_status_and_a_buy_answer_in_thai(tmp_path: Path, db: Database,
     assert [b.label for b in status.buttons] == ["รีเฟรช", "ประวัติ"]
     assert {f.label: f.value for f in status.fields}["การแจ้งเตือน"].startswith("รอส่ง 1 รายการ")
     assert (await bot.say("ประวัติ")).title == "คำสั่งล่าสุด"
+    profit = await bot.say("กำไร")
+    assert profit.title == "กำไร ตั้งแต่เริ่มต้น" and profit.fields[0].label == "เงินลงทุน"
     reserve = await bot.say("เงินสำรอง")
     assert reserve.title == "เงินสำรอง" and reserve.lines == ("ยังไม่มีการเคลื่อนไหวของเงินสำรอง",)
     sell = await bot.say("ขาย 10")

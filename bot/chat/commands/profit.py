@@ -16,6 +16,7 @@ from bot.engine.errors import UserError, shown
 from bot.engine.number_text import read_count
 from bot.engine.profit_history import profit_history
 from bot.engine.profit_report import PeriodRow, ProfitView, period_rows, period_start, profit_view
+from bot.i18n import _
 
 PERIODS = "all, today, week, month, year or a number of days like 30d"
 TABLES = {"daily": ("day", 7, 90), "weekly": ("week", 8, 52), "monthly": ("month", 6, 24)}
@@ -26,17 +27,19 @@ def _since(engine: Engine, text: str | None) -> tuple[datetime | None, str]:
     word = (text or "all").lower()
     now, zone = engine.clock(), engine.settings.zone
     if word == "all":
-        return None, "since the start"
+        return None, _("since the start")
     if word == "today":
-        return period_start(now, "day", zone), "today"
-    if word in ("week", "month"):
-        return period_start(now, word, zone), f"this {word}"
+        return period_start(now, "day", zone), _("today")
+    if word == "week":
+        return period_start(now, word, zone), _("this week")
+    if word == "month":
+        return period_start(now, word, zone), _("this month")
     if word == "year":
-        return period_start(now, "month", zone).replace(month=1), "this year"
+        return period_start(now, "month", zone).replace(month=1), _("this year")
     days = read_count(word.removesuffix("d"), maximum=3650) if word.endswith("d") else None
     if not days:
         raise UserError(f"{shown(text or '')!r} is not a period; use {PERIODS}, e.g. /profit 30d")
-    return now - timedelta(days=days), f"the last {days} days"
+    return now - timedelta(days=days), _("the last {days} days").format(days=days)
 
 
 def _fees_text(view: ProfitView, quote: str) -> str:
@@ -47,16 +50,18 @@ def _fees_text(view: ProfitView, quote: str) -> str:
 def _profit_fields(view: ProfitView, quote: str, name: str) -> tuple[Field, ...]:
     pct = view.return_pct
     figures = (
-        ("Invested", fmt.cents(view.invested, quote)),
-        ("Value now", fmt.cents(view.value, quote)),
-        ("Realized P&L", fmt.cents(view.realized, quote, signed=True)),
-        ("Unrealized P&L", fmt.cents(view.unrealized, quote, signed=True)),
-        ("Fees", _fees_text(view, quote)),
-        ("Bought / sold", f"{fmt.cents(view.bought, quote)} / {fmt.cents(view.sold, quote)}"),
-        ("Reserve", fmt.cents(view.reserve, quote)),
-        ("Return since start", fmt.percent(pct) if pct is not None else "n/a"),
-    ) + ((("Sold without cost", f"{fmt.cents(view.uncosted, quote)} of coins the books never "
-           "saw bought (not counted as profit)"),) if view.uncosted else ())
+        (_("Invested"), fmt.cents(view.invested, quote)),
+        (_("Value now"), fmt.cents(view.value, quote)),
+        (_("Realized P&L"), fmt.cents(view.realized, quote, signed=True)),
+        (_("Unrealized P&L"), fmt.cents(view.unrealized, quote, signed=True)),
+        (_("Fees"), _fees_text(view, quote)),
+        (_("Bought / sold"), f"{fmt.cents(view.bought, quote)} / {fmt.cents(view.sold, quote)}"),
+        (_("Reserve"), fmt.cents(view.reserve, quote)),
+        (_("Return since start"), fmt.percent(pct) if pct is not None else _("n/a")),
+    ) + (((_("Sold without cost"), _("{amount} of coins the books never saw bought (not "
+                                     "counted as profit)").format(
+                                         amount=fmt.cents(view.uncosted, quote))),)
+         if view.uncosted else ())
     return tuple(Field(f"{name} {label.lower()}" if name else label, value)
                  for label, value in figures)
 
@@ -83,7 +88,7 @@ def register(registry: Registry) -> None:
         accounts = call.services.accounts
         quote = accounts.settings.quote_asset
         fields: list[Field] = []
-        name = "since the start"
+        name = _("since the start")
         for engine in accounts:
             since, name = _since(engine, call.args[0] if call.args else None)
             view = await profit_view(engine, since)
@@ -93,11 +98,11 @@ def register(registry: Registry) -> None:
             fields += [fiat] if fiat else []
         return Reply(
             kind="status",
-            title=f"Profit, {name}",
+            title=_("Profit, {period}").format(period=name),
             fields=tuple(fields),
-            footer="Average-cost method; fees valued in USDT when paid. Bought, sold, realized "
-            "P&L and fees are for the period; the rest is now.",
-            buttons=(Button("Status", "/status"), Button("Monthly", "/monthly")),
+            footer=_("Average-cost method; fees valued in USDT when paid. Bought, sold, realized "
+                     "P&L and fees are for the period; the rest is now."),
+            buttons=(Button(_("Status"), "/status"), Button(_("Monthly"), "/monthly")),
         )
 
     for command, (unit, default, most) in TABLES.items():
