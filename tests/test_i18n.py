@@ -195,3 +195,26 @@ async def test_a_terminal_session_in_thai(tmp_path: Path, db: Database, clock: C
     assert "== ซื้อแล้ว ==" in out and "== พอร์ต ==" in out
     assert "ยกเลิกแล้ว" in out  # "ไม่" (no) cancelled the sale
     assert bot.counts()[0] == 1  # one order: the buy
+
+
+def test_an_alert_reaches_a_thai_reader_in_thai(
+    tmp_path: Path, tg: FakeTelegramAPI, line: object, clock: Clock
+) -> None:
+    """The dispatcher renders each person's alerts in the language they chose with /lang."""
+    import time
+
+    from tests.app_harness import chat_settings, running_world
+
+    settings = chat_settings(tmp_path, tg, line, alert_routes=f"owner=telegram:{TG_ADMIN}")
+    with running_world(settings, tg, line, clock, dispatch=True) as w:
+        w.telegram_says("/lang th")
+        [ask] = w.telegram_says("ซื้อ 50")
+        confirm = ask.reply_markup["inline_keyboard"][0][0]  # type: ignore[index]
+        assert confirm["text"] == "ยืนยัน"
+        w.telegram_taps(confirm["callback_data"], ask)
+        deadline = time.monotonic() + 15
+        while not any("คำสั่งสำเร็จ" in (m.text or "") for m in tg.messages(TG_ADMIN)):
+            assert time.monotonic() < deadline, [m.text for m in tg.messages(TG_ADMIN)]
+            time.sleep(0.1)
+    alert = next(m.text or "" for m in tg.messages(TG_ADMIN) if "คำสั่งสำเร็จ" in (m.text or ""))
+    assert "ค่าธรรมเนียม" in alert and "สั่งโดย" in alert, alert

@@ -21,11 +21,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from bot.i18n import speaking
 from bot.notify.channel_state import ChannelBoard, next_quota_reset
 from bot.notify.delivery import Backoff, ClaimedAlert, Delivery, Verdict
 from bot.notify.outcomes import Sender
 from bot.notify.routes import Person
-from storage import alert_prefs, outbox
+from storage import alert_prefs, languages, outbox
 from storage.db import Database
 from storage.models import OutboxAlert
 
@@ -49,6 +50,7 @@ class DispatcherOptions:
     quota_reset_day: int = 1
     down_for: timedelta = timedelta(seconds=30)
     stop_grace_s: float = 10.0
+    language: str = "en"  # of people who chose none with /lang (DCABOT_LANGUAGE)
 
 
 class Dispatcher:
@@ -82,6 +84,7 @@ class Dispatcher:
             senders, self.board, zone=zone, clock=clock, backoff=options.backoff
         )
         self._mutes: dict[str, dict[str, str]] = {}
+        self._languages: dict[str, str] = {}  # channel:id -> chosen with /lang
         self._working: dict[str, asyncio.Task[None]] = {}  # person -> their alerts in hand
         self._to_settle: list[Settled] = []
         self._settle_wanted = asyncio.Event()
@@ -139,6 +142,7 @@ class Dispatcher:
             while outbox.fan_out(session, self._reachable) == outbox.FAN_OUT_BATCH:
                 pass
             self._mutes = alert_prefs.all_mutes(session)
+            self._languages = languages.all_chosen(session)
             if limit <= 0:
                 return []
             rows = outbox.claim_due(
@@ -179,12 +183,20 @@ class Dispatcher:
         person = self._people.get(alert.person)
         mute = self._mutes.get(alert.person, {}).get(alert.kind)
         try:
-            return await self._delivery.deliver(alert, person, mute)
+            with speaking(self._language_of(person)):
+                return await self._delivery.deliver(alert, person, mute)
         except Exception as exc:
             log.exception("delivering alert %s failed", alert.id)
             retry_at = self._clock() + self._options.backoff.after(alert.attempts)
             error = f"internal error: {type(exc).__name__}"
             return Verdict(outbox.PENDING, error=error, next_attempt_at=retry_at)
+
+    def _language_of(self, person: Person | None) -> str:
+        """The language the person chose on one of their alert channels, else the default."""
+        for route in person.routes if person is not None else ():
+            if route.key in self._languages:
+                return self._languages[route.key]
+        return self._options.language
 
     async def _settle_loop(self) -> None:
         while True:

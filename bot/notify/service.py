@@ -62,6 +62,7 @@ def build_dispatcher(
     options = options or DispatcherOptions(
         backoff=Backoff(most=settings.alert_retry_max_s),
         quota_reset_day=settings.line_quota_reset_day,
+        language=settings.language,
     )
     return Dispatcher(
         db,
