@@ -218,3 +218,28 @@ def test_an_alert_reaches_a_thai_reader_in_thai(
             time.sleep(0.1)
     alert = next(m.text or "" for m in tg.messages(TG_ADMIN) if "คำสั่งสำเร็จ" in (m.text or ""))
     assert "ค่าธรรมเนียม" in alert and "สั่งโดย" in alert, alert
+
+
+TRANSLATED_ALERTS = ("order_filled", "dca_bought", "dca_reserved", "dca_carried", "sold_on_red",
+                     "sold_to_reserve", "reserve_deployed", "reserve_added", "trend_flip",
+                     "flip_not_acted", "order_failed", "below_minimum", "schedule_missed")
+
+
+def test_the_translated_alert_kinds_render_in_thai_and_fit_telegram_and_line() -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.cards.alerts import alert_card
+    from bot.cards.line_flex import line_messages
+    from bot.cards.telegram_html import render_html
+    from bot.i18n import speaking
+    from tests.fakes.line_validation import validate_messages
+    from tests.test_alerts_cards import PAYLOADS
+
+    for kind in TRANSLATED_ALERTS:
+        with speaking("th"):
+            card = alert_card(kind, PAYLOADS[kind], ZoneInfo("Asia/Bangkok"))
+        assert THAI.search(card.title), (kind, card.title)
+        assert all(THAI.search(f.label) or f.label.isupper() for f in card.fields), kind
+        assert render_html(card), kind
+        flex = line_messages(card, image_url=None, quick=False)
+        assert validate_messages(flex) == [], kind  # LINE's checks, as its API makes them

@@ -17,33 +17,35 @@ from bot.cards.alerts_ops import OPS_KINDS
 from bot.cards.alerts_s4 import s4_rotation
 from bot.cards.alerts_summary import SUMMARY_KINDS
 from bot.cards.reply import Button, Field, Reply, Tone
+from bot.i18n import _
 
 FLIP, ERROR, INFO = "alert_flip", "alert_error", "alert"
 
 
 def _trend_flip(payload: Payload, zone: ZoneInfo) -> Reply:
     trend = str(payload.get("trend") or "")
-    colour = {"up": "green (up)", "down": "red (down)"}.get(trend, trend)
+    colour = {"up": _("green (up)"), "down": _("red (down)")}.get(trend, trend)
     lines = (
-        ("A later flip came first; only the latest is acted on.",)
+        (_("A later flip came first; only the latest is acted on."),)
         if payload.get("superseded")
         else ()
     )
     return Reply(
         kind=FLIP,
-        title=f"Trend flip: {colour}",
+        title=_("Trend flip: {colour}").format(colour=colour),
         fields=part.fields(
-            ("Market", payload.get("symbol")),
-            ("Exchange", payload.get("exchange")),
-            ("Candle", part.local(payload, "candle", zone)),
-            ("Why", part.trend_why(payload)),
+            (_("Market"), payload.get("symbol")),
+            (_("Exchange"), payload.get("exchange")),
+            (_("Candle"), part.local(payload, "candle", zone)),
+            (_("Why"), part.trend_why(payload)),
         ),
         lines=lines or (
-            "The bot now sells the set percent into the reserve (or what the flip policy says)."
-            if trend == "down" else "The bot now buys BTC with the reserve (or what the flip "
-            "policy says).",),
+            _("The bot now sells the set percent into the reserve (or what the flip policy "
+              "says).")
+            if trend == "down" else _("The bot now buys BTC with the reserve (or what the flip "
+                                      "policy says)."),),
         tone=Tone.SELL if trend == "down" else Tone.SUCCESS,
-        buttons=(Button("Signal", "/signal"), Button("Status", "/status")),
+        buttons=(Button(_("Signal"), "/signal"), Button(_("Status"), "/status")),
     )
 
 
@@ -51,30 +53,31 @@ def _flip_not_acted(payload: Payload, zone: ZoneInfo) -> Reply:
     until = part.local(payload, "retry_until", zone)
     return Reply(
         kind=ERROR,
-        title="A trend flip waits" if until else "A trend flip was not acted on",
+        title=_("A trend flip waits") if until else _("A trend flip was not acted on"),
         tone=Tone.WARNING,
         fields=part.fields(
-            ("Trend", payload.get("trend")),
-            ("Where", part.where(payload)),
-            ("Why", payload.get("reason")),
-            ("Retrying until", until),
+            (_("Trend"), payload.get("trend")),
+            (_("Where"), part.where(payload)),
+            (_("Why"), payload.get("reason")),
+            (_("Retrying until"), until),
         ),
     )
 
 
 def _order_failed(payload: Payload, zone: ZoneInfo) -> Reply:
-    _, quote = part.assets(payload)
+    quote = part.assets(payload)[1]
     side = str(payload.get("side") or "").capitalize()
     return Reply(
         kind=ERROR,
-        title=f"Order failed: {side} {payload.get('symbol', '')}".replace("  ", " ").strip(),
+        title=_("Order failed: {what}").format(
+            what=f"{side} {payload.get('symbol', '')}".replace("  ", " ").strip()).strip(),
         tone=Tone.ERROR,
         fields=part.fields(
-            ("Why", payload.get("error")),
-            ("Amount", part.money(payload, "requested_quote", quote)),
-            ("Where", part.where(payload)),
-            ("For", payload.get("cause")),
-            ("Status", payload.get("status")),
+            (_("Why"), payload.get("error")),
+            (_("Amount"), part.money(payload, "requested_quote", quote)),
+            (_("Where"), part.where(payload)),
+            (_("For"), payload.get("cause")),
+            (_("Status"), payload.get("status")),
         ),
         buttons=STATUS_BUTTONS,
     )
@@ -83,26 +86,26 @@ def _order_failed(payload: Payload, zone: ZoneInfo) -> Reply:
 def _below_minimum(payload: Payload, zone: ZoneInfo) -> Reply:
     return Reply(
         kind=ERROR,
-        title="Below the exchange minimum",
+        title=_("Below the exchange minimum"),
         tone=Tone.WARNING,
         fields=part.fields(
-            ("Amount", part.money(payload, "amount", "USDT")),
-            ("Minimum", part.money(payload, "minimum", "USDT")),
-            ("Why", payload.get("error") or payload.get("reason")),
+            (_("Amount"), part.money(payload, "amount", "USDT")),
+            (_("Minimum"), part.money(payload, "minimum", "USDT")),
+            (_("Why"), payload.get("error") or payload.get("reason")),
         ),
-        lines=("Nothing was ordered. Raise the amount, or let the reserve grow first.",),
+        lines=(_("Nothing was ordered. Raise the amount, or let the reserve grow first."),),
     )
 
 
 def _circuit(payload: Payload, zone: ZoneInfo, opened: bool) -> Reply:
     return Reply(
         kind=ERROR if opened else INFO,
-        title="Trading paused" if opened else "Trading resumed",
+        title=_("Trading paused") if opened else _("Trading resumed"),
         tone=Tone.ERROR if opened else Tone.SUCCESS,
         fields=part.fields(
-            ("Exchange", payload.get("exchange")),
-            ("Mode", payload.get("mode")),
-            ("Why", payload.get("reason")),
+            (_("Exchange"), payload.get("exchange")),
+            (_("Mode"), payload.get("mode")),
+            (_("Why"), payload.get("reason")),
         ),
     )
 
@@ -110,15 +113,15 @@ def _circuit(payload: Payload, zone: ZoneInfo, opened: bool) -> Reply:
 def _schedule_missed(payload: Payload, zone: ZoneInfo) -> Reply:
     return Reply(
         kind=ERROR,
-        title=f"Scheduled DCA #{payload.get('schedule_id', '?')} missed",
+        title=_("Scheduled DCA #{id} missed").format(id=payload.get("schedule_id", "?")),
         tone=Tone.WARNING,
         fields=part.fields(
-            ("Was due", part.local(payload, "due_at", zone)),
-            ("Amount", part.money(payload, "amount", "USDT")),
-            ("Where", part.where(payload)),
-            ("Why", payload.get("reason")),
+            (_("Was due"), part.local(payload, "due_at", zone)),
+            (_("Amount"), part.money(payload, "amount", "USDT")),
+            (_("Where"), part.where(payload)),
+            (_("Why"), payload.get("reason")),
         ),
-        buttons=(Button("Schedules", "/schedule"),),
+        buttons=(Button(_("Schedules"), "/schedule"),),
     )
 
 
