@@ -119,6 +119,15 @@ def total(session: Session, exchange: str, mode: str) -> Decimal:
     return sum(by_schedule(session, exchange, mode).values(), Decimal(0))
 
 
+def credited(session: Session, order_id: int, reason: str) -> Decimal:
+    """What rows of `reason` credited for `order_id` (a refused buy's own amount, carried)."""
+    rows = session.scalars(
+        select(CarryEntry.amount).where(CarryEntry.order_id == order_id,
+                                        CarryEntry.reason == reason)
+    )
+    return sum(rows.all(), Decimal(0))
+
+
 def spent_by(session: Session, order_id: int) -> tuple[int, Decimal] | None:
     """The schedule and the carry an order took, when it took some."""
     row = session.scalar(

@@ -201,10 +201,12 @@ class StrangerRefusal(Base):
 
 
 class PersonLanguage(Base):
-    """The language a person chose with /lang (`en`, `th`), by `channel:id`."""
+    """A person's language (`en`, `th`), by `channel:id`: chosen with /lang (`explicit`), or
+    their chat app's as last seen (Telegram's `language_code`), which a choice overrides."""
 
     __tablename__ = "person_languages"
 
     person: Mapped[str] = mapped_column(String(80), primary_key=True)
     language: Mapped[str] = mapped_column(String(8))
+    explicit: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -22,7 +22,7 @@ from bot.engine.reserve import add_to_reserve, deploy_reserve
 from bot.engine.schedules import add_schedule, change_schedule
 from bot.engine.setup import open_engine
 from bot.replay import replay
-from storage import carry, orders, schedules
+from storage import carry, ledger, orders, schedules
 from storage.db import Database
 from storage.models import (
     CarryEntry,
@@ -300,3 +300,85 @@ def test_a_late_fill_after_its_carry_was_spent_again_is_told(
         settlement.undo_failure(session, order, clock())  # nothing carried is left to take
         kinds = list(session.scalars(select(OutboxAlert.kind)))
     assert kinds == ["task_failed"]
+
+
+async def test_removing_a_schedule_while_its_buy_is_written_does_not_deadlock(
+    tmp_path: Path, db: Database, clock: Clock
+) -> None:
+    """An intent locks the account, then the schedule's row; a removal must take them in the
+    same order (on PostgreSQL the other order deadlocked)."""
+    import threading
+    import time
+
+    engine, schedule_id = await carrying_engine(tmp_path, db, clock)
+    account_locked, errors = threading.Event(), []
+
+    def intent_like() -> None:  # what `_write_intent` does for a buy spending the carry
+        try:
+            with db.transaction() as session:
+                ledger.account(session, "binance", "paper", clock())
+                account_locked.set()
+                time.sleep(0.5)
+                carry.schedule_active(session, schedule_id)
+        except Exception as exc:
+            errors.append(exc)
+
+    def removal() -> None:
+        account_locked.wait(5)
+        try:
+            change_schedule(engine, schedule_id, "remove", requested_by="t")
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=intent_like), threading.Thread(target=removal)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+    assert errors == []
+    assert carried(db) == 0  # removed after the intent's transaction, its carry freed
+
+
+async def test_a_run_waiting_to_retry_when_its_schedule_goes_ends_with_an_outcome(
+    tmp_path: Path, db: Database, clock: Clock
+) -> None:
+    clock.now = START
+    engine = engine_for(tmp_path, db, clock)
+    view = await add_schedule(engine, "daily", "09:00", Decimal(50), None, "plain",
+                              requested_by="t")
+    due = START + timedelta(hours=9)
+    key = f"schedule:{view.id}:2025-06-01T09:00Z"
+    with db.transaction() as session:  # the exchange was down: the run waits to be retried
+        schedules.claim_run(session, view.id, key, due, clock())
+        schedules.retry_at(session, key, due, "binance unreachable")
+    change_schedule(engine, view.id, "remove", requested_by="t")
+    clock.now = due
+    result = await run_schedule(engine, view.id, due, resume=True)
+    assert result.outcome == "skipped: the schedule was removed or paused"
+    with db.transaction() as session:
+        run = schedules.by_key(session, key)
+        kinds = list(session.scalars(select(OutboxAlert.kind)))
+    assert run is not None and run.status == schedules.DONE and "order_failed" in kinds
+
+
+def test_a_plain_buy_refused_as_below_the_minimum_is_carried(
+    db: Database, clock: Clock
+) -> None:
+    with db.transaction() as session:
+        schedule = Schedule(days="daily", local_time="09:00", amount=Decimal(6),
+                            exchange="binance", mode="plain", paused=False, removed=False,
+                            created_at=clock())
+        session.add(schedule)
+        session.flush()
+        key = f"schedule:{schedule.id}:2025-06-01T09:00Z"
+        schedules.claim_run(session, schedule.id, key, clock(), clock())
+        order = orders.write_intent(
+            session, client_order_id="dcx3", cause="schedule", cause_key=f"{key}#1",
+            side="buy", symbol="BTC/USDT", exchange="binance", mode="paper",
+            requested_quote=Decimal(6), requested_base=None, requested_by=None, now=clock())
+        order.status = orders.REJECTED  # the price fell under the step since it was planned
+        assert settlement.on_failure(session, order, "needs at least 5 USDT", clock(),
+                                     below_minimum=True)
+        assert carry.total(session, "binance", "paper") == 6
+        run = schedules.by_key(session, key)
+        assert run is not None and run.outcome.startswith("carried 6")

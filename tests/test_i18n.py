@@ -17,6 +17,7 @@ from bot.chat.commands import build_registry
 from bot.chat.roles import Role, User
 from bot.cli import main
 from bot.i18n import catalog
+from storage import languages
 from storage.db import Database
 from tests.app_harness import (
     SECRET,
@@ -150,6 +151,8 @@ def test_thai_words_and_the_app_language_on_telegram_and_line(world: World) -> N
     helped = world.tg.messages(TG_ADMIN)[before:]
     assert helped and "คำสั่ง" in (helped[0].text or "") and "สถานะ" in (helped[0].text or "")
     assert helped[0].parse_mode == "HTML"  # Thai text went through Telegram's HTML as sent
+    db = world.chat.runtime.services.engine.db  # remembered: their alerts come in Thai too
+    assert languages.chosen(db, f"telegram:{TG_ADMIN}") == "th"
     said = world.line_says("สถานะ")
     assert any("Portfolio" in " ".join(flex_texts(m)) for m in said), said
     world.line_says("/lang th")

@@ -131,7 +131,7 @@ def _schedule_changed(payload: Payload, zone: ZoneInfo) -> Reply:
         title=f"Schedule #{payload.get('schedule_id', '?')} {payload.get('change', 'changed')}",
         fields=part.fields(
             ("By", payload.get("requested_by")),
-            ("Carry freed", part.money(payload, "carry_released", "USDT")),
+            (_("Carry freed"), part.money(payload, "carry_released", "USDT")),
         ),
         buttons=(Button("Schedules", "/schedule"),),
     )

@@ -50,10 +50,25 @@ class ChatServices:
 
 
 async def language_of(services: ChatServices, user: User) -> str:
-    """The language `user` chose (/lang), else their app's (Telegram), else DCABOT_LANGUAGE."""
+    """The language `user` chose (/lang), else their app's (Telegram's, remembered as last seen
+    so their alerts come in it too), else DCABOT_LANGUAGE. A database that cannot be read
+    gives the default: a command is still answered."""
     engine = services.engine
-    chosen = await engine.db.run(languages.chosen, engine.db, user.key)
-    return chosen or known(user.language_hint) or engine.settings.language
+    default = engine.settings.language
+    try:
+        found = await engine.db.run(languages.stored, engine.db, user.key)
+        if found is not None and found[1]:
+            return found[0]
+        hinted = known(user.language_hint)
+        if hinted is not None and user.role is not Role.STRANGER:
+            if found is None or found[0] != hinted:
+                await engine.db.run(languages.choose, engine.db, user.key, hinted,
+                                    engine.clock(), explicit=False)
+            return hinted
+    except Exception:
+        log.exception("the language of %s could not be read", user.key)
+        return default
+    return found[0] if found is not None else default
 
 
 def require_admin(call: Invocation, what: str) -> None:

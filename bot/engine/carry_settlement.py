@@ -37,48 +37,70 @@ def finish_filled(session: Session, order: Order, fill: Fill, schedule_id: int,
     schedules.finish(session, orders.base_key(order.cause_key), schedules.DONE, outcome, now)
 
 
-def give_back(session: Session, order: Order, taken: tuple[int, Decimal], error: str,
+def give_back(session: Session, order: Order, taken: tuple[int, Decimal] | None, error: str,
               below_minimum: bool, now: datetime) -> bool:
-    """The buy was not made: its carry is carried again. Refused as below the minimum (the
-    price moved since it was planned), the run's own amount is carried too and the run is done
-    (True); otherwise the run goes on as any refused or never placed run (False)."""
-    schedule_id, amount = taken
-    _credit(session, order, schedule_id, amount, carry.RETURNED, now)
-    if not below_minimum or order.status == orders.FAILED or order.requested_quote is None:
+    """The scheduled buy was not made: the carry it took is carried again. Refused as below
+    the minimum (the price moved since it was planned) while runs carry, the run's own amount is
+    carried too and the run is done (True); otherwise the run goes on as any refused or never
+    placed run (False)."""
+    schedule_id = taken[0] if taken is not None else _schedule_of(order)
+    if taken is not None:
+        _credit(session, order, taken[0], taken[1], carry.RETURNED, now)
+    if (not below_minimum or order.status == orders.FAILED or order.requested_quote is None
+            or schedule_id is None):
         return False
-    own = order.requested_quote - amount
-    _credit(session, order, schedule_id, own, carry.CARRIED, now)
+    own = order.requested_quote - (taken[1] if taken is not None else Decimal(0))
+    kept = _credit(session, order, schedule_id, own, carry.CARRIED, now)
+    what = f"carried {own}" if kept else "not carried (the schedule was removed)"
     schedules.finish(session, orders.base_key(order.cause_key), schedules.DONE,
-                     f"carried {own}: the exchange refused {order.requested_quote} as below "
-                     f"its minimum ({error})", now)
+                     f"{what}: the exchange refused {order.requested_quote} as below its "
+                     f"minimum ({error})", now)
     return True
 
 
-def undo_give_back(session: Session, order: Order, taken: tuple[int, Decimal],
-                   now: datetime) -> None:
+def _schedule_of(order: Order) -> int | None:
+    """The schedule of a scheduled buy, from its cause key (`schedule:<id>:<due>#n`)."""
+    parts = order.cause_key.split(":")
+    if order.cause != "schedule" or len(parts) < 3 or not parts[1].isdigit():
+        return None
+    return int(parts[1])
+
+
+def undo_give_back(session: Session, order: Order, now: datetime) -> None:
     """An order recorded as never placed filled after all: the carry its failure gave back is
     spent; what was spent again since is a shortfall, told at once (the fill is still booked)."""
-    schedule_id, amount = taken
+    taken = spent(session, order)
+    schedule_id = taken[0] if taken is not None else _schedule_of(order)
+    # what its failure carried: the carry it took back, and its own amount when refused small
+    amount = carry.credited(session, order.id, carry.RETURNED) + carry.credited(
+        session, order.id, carry.CARRIED)
+    if schedule_id is None or amount <= 0:
+        return
     left = carry.of_schedule(session, order.exchange, order.mode, schedule_id)
     back = min(amount, max(left, Decimal(0)))
     if back > 0:
         carry.append(session, exchange=order.exchange, mode=order.mode, schedule_id=schedule_id,
                      amount=-back, reason="late_fill", note=order.client_order_id,
                      order_id=order.id, now=now)
-    short = amount - back
-    if short > 0:
-        outbox.enqueue(
-            session,
-            kind="task_failed",
-            now=now,
-            urgent=True,
-            payload={
-                "task": "books",
-                "reason": f"order {order.client_order_id} was recorded never placed but filled; "
-                f"the carry of schedule #{schedule_id} had been spent since and is short by "
-                f"{short}: check /status",
-            },
-        )
+    if amount > back:
+        _short(session, order, schedule_id, amount - back,
+               "it was recorded never placed but filled", now)
+
+
+def _short(session: Session, order: Order, schedule_id: int, short: Decimal, why: str,
+           now: datetime) -> None:
+    """The carry cannot give back what it should (it was spent since): told at once."""
+    outbox.enqueue(
+        session,
+        kind="task_failed",
+        now=now,
+        urgent=True,
+        payload={
+            "task": "books",
+            "reason": f"order {order.client_order_id}: {why}; the carry of schedule "
+            f"#{schedule_id} had been spent since and is short by {short}: check /status",
+        },
+    )
 
 
 def correct(session: Session, order: Order, booked: Decimal, now: datetime) -> None:
@@ -98,3 +120,6 @@ def correct(session: Session, order: Order, booked: Decimal, now: datetime) -> N
             carry.append(session, exchange=order.exchange, mode=order.mode,
                          schedule_id=schedule_id, amount=-back, reason="carry_corrected",
                          note=order.client_order_id, order_id=order.id, now=now)
+        if -difference > back:
+            _short(session, order, schedule_id, -difference - back,
+                   "the exchange says it cost more than booked", now)

@@ -71,6 +71,11 @@ def _claim(
     with engine.db.transaction() as session:
         schedule = schedules.find(session, schedule_id)
         if schedule is None or schedule.paused:
+            existing = schedules.by_key(session, key)
+            sending = any(o.status == orders.SENDING
+                          for o in orders.for_cause(session, "schedule", key))
+            if existing is not None and existing.status not in schedules.FINAL and not sending:
+                return RunResult(key, "ended", "the schedule was removed or paused")
             return RunResult(key, "gone", "no such active schedule")
         if schedule.exchange != engine.exchange.name:  # another exchange's engine runs it
             return RunResult(key, "gone", f"a schedule on {schedule.exchange}")
@@ -104,6 +109,9 @@ async def run_schedule(
     claimed or that waits to be retried. Every run ends in one outcome (`run_outcomes`)."""
     key, db = run_key(schedule_id, due_at), engine.db
     claimed = await db.run(_claim, engine, schedule_id, key, due_at, resume)
+    if isinstance(claimed, RunResult) and claimed.status == "ended":  # waiting, then removed
+        await db.run(finish_unrun, engine, key, f"skipped: {claimed.outcome}")
+        return RunResult(key, "done", f"skipped: {claimed.outcome}")
     if isinstance(claimed, RunResult):
         return claimed
     if resume and engine.clock() >= due_at + grace(engine):  # too late to buy: a new decision

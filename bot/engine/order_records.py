@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from bot.config import Carry
 from bot.engine import settlement
 from bot.engine.context import Engine
 from bot.engine.fill_context import fill_context
@@ -149,7 +150,8 @@ def record_failure(
         if deadline_checked and not deadline_passed(engine, order.deadline_at):
             return outcome_of(order, None)  # a sender moved the deadline: not proof yet
         order.status, order.error, order.updated_at = status, error, now
-        settlement.on_failure(session, order, error, now, below_minimum=below is not None)
+        carry_small = below is not None and engine.settings.carry is Carry.ON
+        carried = settlement.on_failure(session, order, error, now, below_minimum=carry_small)
         if status == orders.FAILED and order.cause in settlement.RETRIED_CAUSES:
             return outcome_of(order, None)  # its run or flip is retried and says so itself
         if order.cause in settlement.TOLD_BY_CAUSE:
@@ -172,6 +174,7 @@ def record_failure(
                 "requested_base": order.requested_base,
                 "status": status,
                 "cause_key": orders.base_key(order.cause_key),
+                "carried": carried,
             },
         )
         return outcome_of(order, None)

@@ -187,6 +187,8 @@ def change_schedule(
             raise UserError(f"Schedule #{schedule_id} buys nothing on {shown(exchange or '')}; "
                             "/schedule lists each leg's exchange")
         released = Decimal(0)
+        if change == "remove":  # the accounts' locks first, as an order's intent takes them
+            _lock_carrying_accounts(session, legs, now)
         for row in legs:
             if change == "pause":
                 row.paused = True
@@ -207,14 +209,23 @@ def change_schedule(
         return [_view(engine, row) for row in left or group]
 
 
+def _lock_carrying_accounts(session: Session, legs: list[Schedule], now: datetime) -> None:
+    """Lock every account a leg carries money on, in one order, before any schedule row is
+    changed: intents, carries and settlements lock the account first and the schedule second,
+    so a removal must too, or the two could wait for each other."""
+    accounts = sorted({(row.exchange, mode) for row in legs
+                       for mode in carry.modes_of(session, row.exchange, row.id)})
+    for exchange, mode in accounts:
+        ledger.account(session, exchange, mode, now)
+
+
 def _release_carry(session: Session, row: Schedule, now: datetime) -> Decimal:
     """A removed schedule's carry is free money again, in every mode it carries some (paper and
     live apart); returns how much. Each account's lock is taken first, as an order's intent
     takes it, so a buy spending this carry is either written before (and its change or refund
     then finds the schedule removed: free money) or finds the carry gone."""
     released = Decimal(0)
-    for mode in carry.modes_of(session, row.exchange, row.id):
-        ledger.account(session, row.exchange, mode, now)  # the account's lock
+    for mode in carry.modes_of(session, row.exchange, row.id):  # accounts locked already
         carried = carry.of_schedule(session, row.exchange, mode, row.id)
         if carried > 0:
             carry.append(session, exchange=row.exchange, mode=mode, schedule_id=row.id,

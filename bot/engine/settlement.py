@@ -133,9 +133,7 @@ def undo_failure(session: Session, order: Order, now: datetime) -> None:
     gave back, so the fill can be booked as any other (a contradiction; logged by the caller).
     If the reserve was spent since, it goes to zero and the shortfall is told: the fill is
     always booked, whatever the reserve holds."""
-    taken_carry = carried.spent(session, order)
-    if taken_carry is not None:  # the carry its failure gave back is spent after all
-        carried.undo_give_back(session, order, taken_carry, now)
+    carried.undo_give_back(session, order, now)  # what its failure carried is spent after all
     if order.cause not in HOLDS_RESERVE or order.requested_quote is None:
         return
     held = ledger.balance(session, order.exchange, order.mode)
@@ -167,7 +165,7 @@ def undo_failure(session: Session, order: Order, now: datetime) -> None:
 
 
 def on_failure(session: Session, order: Order, error: str, now: datetime,
-               below_minimum: bool = False) -> None:
+               below_minimum: bool = False) -> bool:
     """Undo what was set aside for an order that was not placed."""
     holds.release(session, order.id, now)
     if order.cause in HOLDS_RESERVE and order.requested_quote is not None:
@@ -183,10 +181,9 @@ def on_failure(session: Session, order: Order, error: str, now: datetime,
         )
     if order.cause == "schedule":
         run = orders.base_key(order.cause_key)
-        taken = carried.spent(session, order)
-        if taken is not None and carried.give_back(session, order, taken, error,
-                                                   below_minimum, now):
-            return  # carried, and the run is done (the causes below are not schedules)
+        if carried.give_back(session, order, carried.spent(session, order), error,
+                             below_minimum, now):
+            return True  # carried, and the run is done (the causes below are not schedules)
         if order.status == orders.FAILED:  # never placed: the run is tried again
             schedules.retry_at(session, run, now, error)
         elif order.cause_key.endswith(REST_SUFFIX) and order.requested_quote:
@@ -203,6 +200,7 @@ def on_failure(session: Session, order: Order, error: str, now: datetime,
             _flip(session, order, "retrying", f"retrying: {error}", retry_at=now)
         else:
             _flip(session, order, "done", f"refused: {error}")
+    return False
 
 
 def _flip(

@@ -33,8 +33,8 @@ from bot.engine.orders import fee_values
 from bot.exchanges.base import Fill
 from bot.exchanges.markets import gold_symbol
 from bot.exchanges.trade_history import ExchangeOrder
+from storage import ledger, outbox
 from storage import orders as order_rows
-from storage import outbox
 from storage.models import Order, OrderFee, TradeSync
 
 EXTERNAL = "external"
@@ -120,15 +120,19 @@ def _correct(engine: Engine, mine: Order, fill: Fill, values: dict[str, Decimal 
     if was[0] == fill.amount and abs(was[1] - fill.cost) <= QUOTE_TOLERANCE:
         return None
     with engine.db.transaction() as session:
+        ledger.account(session, mine.exchange, mine.mode, engine.clock())  # carry moves under it
         row = session.get(Order, mine.id, with_for_update=True)
         assert row is not None
+        booked = row.filled_quote or Decimal(0)  # as locked: another sync may have corrected it
+        if row.filled_base == fill.amount and abs(booked - fill.cost) <= QUOTE_TOLERANCE:
+            return None
         row.filled_base, row.filled_quote, row.price = fill.amount, fill.cost, fill.price
         row.fee, row.fee_asset = fill.fee, fill.fee_asset  # its time stays when it filled
         session.execute(delete(OrderFee).where(OrderFee.order_id == row.id))
         for asset, amount in fill.fees or ((fill.fee_asset, fill.fee),):
             session.add(OrderFee(order_id=row.id, asset=asset, amount=amount,
                                  quote_value=values.get(asset)))
-        carry_settlement.correct(session, row, was[1], engine.clock())
+        carry_settlement.correct(session, row, booked, engine.clock())
     return (f"{mine.client_order_id}: {was[0]} for {was[1]} -> {fill.amount} for {fill.cost} "
             f"{fill.symbol}")
 

@@ -21,6 +21,7 @@ def upgrade() -> None:
         "person_languages",
         sa.Column("person", sa.String(length=80), nullable=False),
         sa.Column("language", sa.String(length=8), nullable=False),
+        sa.Column("explicit", sa.Boolean(), nullable=False),
         sa.Column("updated_at", storage.types.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("person", name=op.f("pk_person_languages")),
     )
