@@ -94,10 +94,12 @@ async def portfolio_status(engine: Engine) -> PortfolioStatus:
     """The portfolio now, read fresh from the exchange (and remembered for `remembered`)."""
     price = await engine.exchange.price(engine.symbol)
     balances = await engine.exchange.balances()
-    memory = engine.memory
+    read_at = engine.clock()
+    status = await engine.db.run(_status, engine, price, dict(balances))
+    memory = engine.memory  # remembered once complete: a read still in hand is not "last known"
     memory.prices[engine.symbol] = price
-    memory.balances, memory.balances_at = balances, engine.clock()
-    return await engine.db.run(_status, engine, price, dict(balances))
+    memory.balances, memory.balances_at = balances, read_at
+    return status
 
 
 async def remembered_status(engine: Engine) -> PortfolioStatus | None:

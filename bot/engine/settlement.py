@@ -181,8 +181,9 @@ def on_failure(session: Session, order: Order, error: str, now: datetime,
         )
     if order.cause == "schedule":
         run = orders.base_key(order.cause_key)
+        rest = order.cause_key.endswith(REST_SUFFIX)  # a partial fill's rest: to the reserve
         if carried.give_back(session, order, carried.spent(session, order), error,
-                             below_minimum, now):
+                             below_minimum and not rest, now):
             return True  # carried, and the run is done (the causes below are not schedules)
         if order.status == orders.FAILED:  # never placed: the run is tried again
             schedules.retry_at(session, run, now, error)
