@@ -102,8 +102,9 @@ async def test_the_scheduler_sends_it_at_the_local_time_and_pings_after_each_goo
     scheduler = DcaScheduler(bot.services.accounts)
     lead = asyncio.ensure_future(scheduler.lead())
     try:
-        for _ in range(200):
-            if scheduler.role == "leader":
+        for _ in range(200):  # leading, its jobs set and its start announced (in the pool)
+            if (scheduler.role == "leader" and scheduler.scheduler.get_job("daily-summary")
+                    and alerts(db, "bot_started")):
                 break
             await asyncio.sleep(0.02)
         job = scheduler.scheduler.get_job("daily-summary")
