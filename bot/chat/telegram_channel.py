@@ -17,16 +17,17 @@ from datetime import datetime
 from typing import Any
 
 from telegram import CallbackQuery, Message, Update
+from telegram import User as TelegramUser
 from telegram.constants import ChatType
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.cards.reply import Reply, Tone, notice, notice_text
+from bot.cards.reply import Reply, notice, notice_text
 from bot.cards.taps import TELEGRAM_LIMIT, TapKind, parse_tap
 from bot.chat.background import BackgroundWork, claimed_first
 from bot.chat.inbound import Inbound
 from bot.chat.roles import Role, User
-from bot.chat.telegram_send import deliver, drop_buttons, replace_card
+from bot.chat.telegram_send import deliver, drop_buttons, is_settled, replace_card
 from bot.chat.webhooks import Refused
 from bot.config import Settings
 from bot.engine.errors import UserError
@@ -65,12 +66,6 @@ def build_application(settings: Settings, *, polling: bool) -> PtbApplication:
     if not polling:
         builder = builder.updater(None)
     return builder.build()
-
-
-def is_settled(reply: Reply) -> bool:
-    """Whether a confirmation's answer ended it. A warning note ("not yours", "nothing to
-    confirm", "expired") did not change anything, so the buttons stay for their owner."""
-    return not (reply.kind == "text" and reply.tone is Tone.WARNING)
 
 
 class TelegramChannel:
@@ -161,14 +156,17 @@ class TelegramChannel:
         refusals the pace allows, so a flood of new ids costs next to nothing."""
         sender = update.effective_user
         if sender is not None:
-            user = self.inbound.user(CHANNEL, str(sender.id), sender.first_name,
-                                 sender.language_code or "")
+            user = self._user(sender)
             if user.role is Role.STRANGER:
                 return self._stranger(update, user)
         chat, key = update.effective_chat, str(update.update_id)
         answer = claimed_first(self.db, CHANNEL, key, self.clock(), lambda: self.process(update))
         self.work.spawn(f"{CHANNEL}:{chat.id if chat else key}", answer)
         return True
+
+    def _user(self, sender: TelegramUser) -> User:
+        return self.inbound.user(CHANNEL, str(sender.id), sender.first_name,
+                                 sender.language_code or "")
 
     def _stranger(self, update: Update, user: User) -> bool:
         """Queue the refusal a stranger may hear now (a toast for a tap), or drop the update:
@@ -247,8 +245,7 @@ class TelegramChannel:
         text = message.text
         if text is not None and text.strip() and not private and not self._meant_for_me(text):
             return
-        user = self.inbound.user(CHANNEL, str(sender.id), sender.first_name,
-                                 sender.language_code or "")
+        user = self._user(sender)
         if text is None or not text.strip():
             if not private:
                 return  # a sticker in a group is people talking to each other
@@ -264,8 +261,7 @@ class TelegramChannel:
         if sender is None or message.chat.type != ChatType.PRIVATE:
             return
         reply = await self.inbound.edited(
-            self.inbound.user(CHANNEL, str(sender.id), sender.first_name,
-                                 sender.language_code or "")
+            self._user(sender)
         )
         if reply is not None:
             await deliver(self.application.bot, message.chat_id, reply)
@@ -276,8 +272,7 @@ class TelegramChannel:
         card tagged with their id), else its answer comes as a new message."""
         bot = self.application.bot
         sender = query.from_user
-        user = self.inbound.user(CHANNEL, str(sender.id), sender.first_name,
-                                 sender.language_code or "")
+        user = self._user(sender)
         data = query.data or ""
         refused = await self.inbound.tap_notice(user, data)
         await self._toast(query, refused)  # at once: the spinner stops, a refusal is said

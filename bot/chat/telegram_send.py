@@ -19,7 +19,7 @@ from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from bot.cards.reply import Reply
+from bot.cards.reply import Reply, Tone
 from bot.cards.telegram_html import caption, keyboard, render_html
 from bot.telegram_retry import retry_after_seconds
 
@@ -142,3 +142,9 @@ async def drop_buttons(bot: Bot, chat_id: int, message_id: int) -> None:
         await bot.edit_message_reply_markup(chat_id, message_id, reply_markup=None)
     except TelegramError as exc:
         log.debug("could not remove buttons in chat %s: %s", chat_id, exc)
+
+
+def is_settled(reply: Reply) -> bool:
+    """Whether a confirmation's answer ended it. A warning note ("not yours", "nothing to
+    confirm", "expired") did not change anything, so the buttons stay for their owner."""
+    return not (reply.kind == "text" and reply.tone is Tone.WARNING)

@@ -90,17 +90,14 @@ def undo_give_back(session: Session, order: Order, now: datetime) -> None:
 def _short(session: Session, order: Order, schedule_id: int, short: Decimal, why: str,
            now: datetime) -> None:
     """The carry cannot give back what it should (it was spent since): told at once."""
-    outbox.enqueue(
-        session,
-        kind="task_failed",
-        now=now,
-        urgent=True,
-        payload={
-            "task": "books",
-            "reason": f"order {order.client_order_id}: {why}; the carry of schedule "
-            f"#{schedule_id} had been spent since and is short by {short}: check /status",
-        },
-    )
+    tell_books(session, f"order {order.client_order_id}: {why}; the carry of schedule "
+               f"#{schedule_id} had been spent since and is short by {short}: check /status", now)
+
+
+def tell_books(session: Session, reason: str, now: datetime) -> None:
+    """An urgent alert that the books disagree with the exchange (the fill is still booked)."""
+    outbox.enqueue(session, kind="task_failed", now=now, urgent=True,
+                   payload={"task": "books", "reason": reason})
 
 
 def correct(session: Session, order: Order, booked: Decimal, now: datetime) -> None:

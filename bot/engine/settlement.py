@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from bot.engine import carry_settlement as carried
 from bot.exchanges.base import Fill
-from storage import holds, ledger, orders, outbox, schedules
+from storage import holds, ledger, orders, schedules
 from storage.models import FlipEvent, Order
 
 ALERT_KIND = {
@@ -151,17 +151,9 @@ def undo_failure(session: Session, order: Order, now: datetime) -> None:
         )
     short = order.requested_quote - taken
     if short > 0:
-        outbox.enqueue(
-            session,
-            kind="task_failed",
-            now=now,
-            urgent=True,
-            payload={
-                "task": "books",
-                "reason": f"order {order.client_order_id} was recorded never placed but filled; "
-                f"the reserve had been spent since and is short by {short}: check /reserve",
-            },
-        )
+        carried.tell_books(session, f"order {order.client_order_id} was recorded never placed "
+                           f"but filled; the reserve had been spent since and is short by "
+                           f"{short}: check /reserve", now)
 
 
 def on_failure(session: Session, order: Order, error: str, now: datetime,
