@@ -121,8 +121,9 @@ def register(registry: Registry) -> None:
             return await _with_alerts(call, status_card(now), now.total_value)
         except TimeoutError:
             remembered = await remembered_status(engine)
-            if remembered is None:
-                figures = await fresh
+            if remembered is None or (fresh.done() and not fresh.cancelled()
+                                      and fresh.exception() is None):
+                figures = await fresh  # none to show, or the fresh ones came meanwhile
                 return await _with_alerts(call, status_card(figures), figures.total_value)
 
         async def followup() -> Reply | None:
