@@ -17,6 +17,7 @@ scheduled; a job that has not run when due is degraded).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, timedelta
@@ -201,9 +202,12 @@ class DcaScheduler:
 
     def schedules_changed(self) -> None:
         """A chat command changed the schedules: the jobs follow, in a task of their own (the
-        command's answer does not wait; the minute's settling would catch up anyway)."""
+        command's answer does not wait; the minute's settling would catch up anyway). The task
+        starts in a context of its own: the jobs it (re)starts must not inherit the command's
+        (its reader's language would word the runs' records and alerts)."""
         if self.lock.held and self.scheduler.running:
-            task = asyncio.get_running_loop().create_task(self.rebuild())
+            task = asyncio.get_running_loop().create_task(self.rebuild(),
+                                                          context=contextvars.Context())
             self._rebuilds.add(task)
             task.add_done_callback(self._rebuilds.discard)
 

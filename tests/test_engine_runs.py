@@ -4,6 +4,7 @@ reconciliation of an order a crash left unrecorded."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -259,3 +260,35 @@ async def test_an_order_below_the_minimum_is_refused_with_a_below_minimum_alert(
     assert alert.kind == "below_minimum"
     assert (payload["amount"], payload["minimum"]) == ("3", "5")
     assert (await engine.exchange.balances()) == {"USDT": Decimal(100_000)}
+
+
+async def test_jobs_rebuilt_after_a_thai_readers_change_run_in_no_readers_language(
+        tmp_path: Path, db: Database) -> None:
+    """A schedule added by a Thai reader rebuilds the jobs; the jobs (and so the runs' records
+    and alerts) must not inherit that reader's language from the command's context."""
+    from bot.i18n import current, speaking
+    from bot.scheduler import DcaScheduler
+
+    engine = engine_for(tmp_path, db, Clock(datetime.now(UTC)))
+    scheduler = DcaScheduler(engine)
+    assert await db.run(scheduler.lock.try_acquire)
+    scheduler.scheduler.start(paused=True)
+    seen: list[str] = []
+    real_rebuild = scheduler.rebuild
+
+    async def rebuild() -> None:  # the real rebuild, noting the language it runs in
+        seen.append(current.get())
+        await real_rebuild()
+
+    scheduler.rebuild = rebuild  # type: ignore[method-assign]
+    try:
+        with speaking("th"):
+            await add_schedule(engine, "mon", "07:00", Decimal(100), None, "cdc",
+                               requested_by="t")
+            scheduler.schedules_changed()
+            await asyncio.gather(*scheduler._rebuilds)
+        assert seen == ["en"]
+        assert scheduler.scheduler.get_jobs()  # rebuilt
+    finally:
+        scheduler.scheduler.shutdown(wait=False)
+        await db.run(scheduler.lock.release)

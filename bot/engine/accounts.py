@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.engine.context import Clock, Engine
 from bot.engine.errors import UserError, shown
+from bot.i18n import _
 from storage.db import Database
 
 
@@ -62,8 +63,8 @@ class Accounts:
         engine = self.engines.get(name.lower())
         if engine is None:
             raise UserError(
-                f"{shown(name)!r} is not an exchange this bot trades on; use "
-                f"{' or '.join(self.names)}"
+                _("{text} is not an exchange this bot trades on; use {exchanges}").format(
+                    text=repr(shown(name)), exchanges=_(" or ").join(self.names))
             )
         return engine
 

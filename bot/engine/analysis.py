@@ -29,6 +29,7 @@ from bot.exchanges.base import ExchangeError, PriceQuote
 from bot.exchanges.markets import gold_symbol
 from bot.exchanges.shipped_history import SOURCE as SHIPPED_SOURCE
 from bot.exchanges.shipped_history import is_shipped
+from bot.i18n import _
 from strategies.backtest import (
     DEFAULT_AMOUNT,
     DEFAULT_EVERY,
@@ -119,7 +120,8 @@ def offline_history(symbol: str, candles: list[Candle], price: PriceQuote) -> st
     """Said on the card when the candles are the real ones shipped with dcabot (offline)."""
     if not price.simulated or not is_shipped(symbol, candles):
         return ""
-    return f"real {SHIPPED_SOURCE}, up to {candles[-1].time:%Y-%m-%d}"
+    return _("real {source}, up to {day}").format(source=SHIPPED_SOURCE,
+                                                  day=f"{candles[-1].time:%Y-%m-%d}")
 
 
 async def _fetch_candles(engine: Engine, symbol: str, limit: int) -> list[Candle]:
@@ -127,7 +129,8 @@ async def _fetch_candles(engine: Engine, symbol: str, limit: int) -> list[Candle
         return await engine.exchange.closed_candles(symbol, limit)
     except ExchangeError as exc:
         name = engine.exchange.name
-        raise UserError(f"Could not get {symbol} candles from {name}: {exc}") from None
+        raise UserError(_("Could not get {symbol} candles from {exchange}: {reason}").format(
+            symbol=symbol, exchange=name, reason=exc)) from None
 
 
 async def _fetch_gold(engine: Engine, limit: int) -> list[Candle]:
@@ -137,10 +140,12 @@ async def _fetch_gold(engine: Engine, limit: int) -> list[Candle]:
         gold = await engine.exchange.closed_candles(market, limit)
     except (ExchangeError, LookupError) as exc:
         raise UserError(
-            f"s4 needs gold prices ({market} daily candles) and the price feed has none: {exc}"
+            _("s4 needs gold prices ({market} daily candles) and the price feed has none: "
+              "{reason}").format(market=market, reason=exc)
         ) from None
     if not gold:
-        raise UserError(f"s4 needs gold prices ({market} daily candles); none were returned")
+        raise UserError(_("s4 needs gold prices ({market} daily candles); none were "
+                          "returned").format(market=market))
     return gold
 
 
@@ -148,7 +153,8 @@ async def _price(engine: Engine) -> PriceQuote:
     try:
         return await engine.exchange.price(engine.symbol)
     except ExchangeError as exc:
-        raise UserError(f"Could not get the {engine.symbol} price: {exc}") from None
+        raise UserError(_("Could not get the {symbol} price: {reason}").format(
+            symbol=engine.symbol, reason=exc)) from None
 
 
 def _prune_charts(folder: Path, keep: int) -> None:
@@ -160,7 +166,7 @@ def _prune_charts(folder: Path, keep: int) -> None:
         except FileNotFoundError:
             continue
     dated.sort(reverse=True)
-    for _, path in dated[keep:]:
+    for _time, path in dated[keep:]:
         path.unlink(missing_ok=True)
 
 
@@ -181,8 +187,8 @@ async def trend_signal(engine: Engine, limit: int = SIGNAL_HISTORY_DAYS) -> Sign
     candles = await _fetch_candles(engine, engine.symbol, limit)
     if len(candles) < EMA_SLOW_PERIOD:
         raise UserError(
-            f"Only {len(candles)} closed daily {engine.symbol} candles so far; the CDC EMAs "
-            f"need at least {EMA_SLOW_PERIOD}"
+            _("Only {count} closed daily {symbol} candles so far; the CDC EMAs need at least "
+              "{needed}").format(count=len(candles), symbol=engine.symbol, needed=EMA_SLOW_PERIOD)
         )
     price = await _price(engine)
     series = cdc_series(candles)
@@ -211,7 +217,8 @@ def parse_strategy(text: str) -> Strategy:
     try:
         return Strategy(text.lower())
     except ValueError:
-        raise UserError(f"{shown(text)!r} is not a strategy; choose dca, cdc or s4") from None
+        raise UserError(_("{text} is not a strategy; choose dca, cdc or s4").format(
+            text=repr(shown(text)))) from None
 
 
 def _run_pair(
@@ -226,7 +233,7 @@ def _run_pair(
 ) -> tuple[BacktestResult, BacktestResult]:
     """Both runs, on the same days: for s4 only days with a gold candle, as s4 itself uses."""
     baseline = Strategy.CDC if chosen is Strategy.DCA else Strategy.DCA
-    base_candles = [b for b, _ in align_by_time(candles, gold)] if gold is not None else candles
+    base_candles = [b for b, _gold in align_by_time(candles, gold)] if gold is not None else candles
     run = partial(run_backtest, amount=amount, every=every, start=start, end=end, fee=fee)
     try:
         first = run(candles, strategy=chosen, gold=gold)
@@ -252,16 +259,19 @@ async def compare_backtests(
     """
     chosen = strategy if isinstance(strategy, Strategy) else parse_strategy(strategy)
     if start is not None and end is not None and start > end:
-        raise UserError(f"The start {start} is after the end {end}; give the earlier date first")
+        raise UserError(_("The start {start} is after the end {end}; give the earlier date "
+                          "first").format(start=start, end=end))
     limit = history_days(start, engine.clock().date())
     candles = await _fetch_candles(engine, engine.symbol, limit)
     if not candles:
-        raise UserError(f"No closed daily {engine.symbol} candles yet to backtest on")
+        raise UserError(_("No closed daily {symbol} candles yet to backtest on").format(
+            symbol=engine.symbol))
     last_day = candles[-1].time.date()
     if start is None:
         start = last_day - timedelta(days=DEFAULT_WINDOW_DAYS - 1)
     elif start > last_day:
-        raise UserError(f"No closed candles from {start}: the last one is {last_day}")
+        raise UserError(_("No closed candles from {start}: the last one is {last}").format(
+            start=start, last=last_day))
     gold = await _fetch_gold(engine, limit) if chosen is Strategy.S4 else None
     fee = engine.settings.taker_fee
     first, second = await asyncio.to_thread(

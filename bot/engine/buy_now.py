@@ -13,6 +13,7 @@ from bot.engine.orders import OrderOutcome, OrderRequest, place_order
 from bot.engine.portfolio import portfolio_status
 from bot.exchanges.base import BelowMinimum, PriceQuote
 from bot.exchanges.quantize import fmt_plain, plan_buy
+from bot.i18n import _
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +35,9 @@ async def preview_buy(engine: Engine, quote_amount: Decimal) -> BuyPreview:
     quote = settings.quote_asset
     if quote_amount > settings.max_order:
         raise UserError(
-            f"{fmt_plain(quote_amount)} {quote} is above the per-order limit of "
-            f"{fmt_plain(settings.max_order)} {quote} (DCABOT_MAX_ORDER)"
+            _("{amount} {quote} is above the per-order limit of {limit} {quote} "
+              "(DCABOT_MAX_ORDER)").format(amount=fmt_plain(quote_amount), quote=quote,
+                                           limit=fmt_plain(settings.max_order))
         )
     await engine.db.run(refuse_above_cap, engine, quote_amount)
     status = await portfolio_status(engine)

@@ -17,6 +17,7 @@ from bot.engine import strategy_settings
 from bot.engine.context import Engine
 from bot.engine.errors import UserError
 from bot.exchanges.quantize import fmt_plain
+from bot.i18n import _
 
 
 def order_cap(engine: Engine) -> Decimal | None:
@@ -29,9 +30,9 @@ def refuse_above_cap(engine: Engine, quote_amount: Decimal) -> None:
     if cap is not None and quote_amount > cap:
         name, quote = engine.exchange.name, engine.settings.quote_asset
         raise UserError(
-            f"{fmt_plain(quote_amount)} {quote} is above the per-order cap on {name} of "
-            f"{fmt_plain(cap)} {quote}: buy {fmt_plain(cap)} or less, or clear the cap with "
-            f"/strategy cap {name} off"
+            _("{amount} {quote} is above the per-order cap on {exchange} of {cap} {quote}: buy "
+              "{cap} or less, or clear the cap with /strategy cap {exchange} off").format(
+                amount=fmt_plain(quote_amount), quote=quote, exchange=name, cap=fmt_plain(cap))
         )
 
 

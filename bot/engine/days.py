@@ -7,6 +7,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.engine.errors import UserError, shown
+from bot.i18n import _
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -18,9 +19,13 @@ def parse_day(text: str, which: str) -> date:
             return date.fromisoformat(text)
     except ValueError:
         pass
-    raise UserError(
-        f"{shown(text)!r} is not a date for the {which}; write it as YYYY-MM-DD, e.g. 2024-01-31"
-    )
+    refusals = {
+        "start": _("{text} is not a date for the start; write it as YYYY-MM-DD, e.g. 2024-01-31"),
+        "end": _("{text} is not a date for the end; write it as YYYY-MM-DD, e.g. 2024-01-31"),
+    }
+    refusal = refusals.get(which, "{text} is not a date for the " + which
+                           + "; write it as YYYY-MM-DD, e.g. 2024-01-31")
+    raise UserError(refusal.format(text=repr(shown(text))))
 
 
 def _at(day: date | None, later: int, zone: ZoneInfo) -> datetime | None:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot.engine import carry_run, strategy_settings
 from bot.engine.context import Engine
-from bot.engine.errors import UserError
+from bot.engine.errors import UserError, recorded_in_english
 from bot.engine.fill_context import trend_context
 from bot.engine.funds import BalanceReading, under_account_lock
 from bot.engine.orders import OrderRequest, place_order
@@ -102,6 +102,7 @@ def _claim(
         )
 
 
+@recorded_in_english
 async def run_schedule(
     engine: Engine, schedule_id: int, due_at: datetime, *, resume: bool = False
 ) -> RunResult:

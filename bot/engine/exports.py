@@ -29,6 +29,7 @@ from sqlalchemy import select
 
 from bot.engine.context import Engine
 from bot.engine.errors import UserError
+from bot.i18n import _
 from storage.models import Order, OrderFee, ReserveEntry
 
 KINDS = ("orders", "reserve", "fees")
@@ -138,7 +139,8 @@ def kinds_of(word: str | None) -> tuple[str, ...]:
     if chosen == "all":
         return KINDS
     if chosen not in KINDS:
-        raise UserError(f"{chosen[:24]!r} is not an export; use orders, reserve, fees or all")
+        raise UserError(_("{text} is not an export; use orders, reserve, fees or all").format(
+            text=repr(chosen[:24])))
     return (chosen,)
 
 
@@ -158,7 +160,8 @@ def write_exports(engines: Sequence[Engine], kinds: Sequence[str], folder: Path,
     """Write the CSV files into a new private folder under `folder`; returns them. `prune`
     (the bot's own exports folder only) first removes the exports made over a day ago."""
     if start is not None and end is not None and end <= start:
-        raise UserError("The end of an export comes after its start, e.g. 2026-01-01 2026-02-01")
+        raise UserError(
+            _("The end of an export comes after its start, e.g. 2026-01-01 2026-02-01"))
     zone = engines[0].settings.zone
     if prune:
         _forget_old(folder)

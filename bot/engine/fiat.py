@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from bot.engine.context import Engine
 from bot.exchanges.base import ExchangeError
+from bot.i18n import _
 
 FRESH = timedelta(minutes=5)
 
@@ -26,10 +27,13 @@ class FiatRate:
 
     def label(self, now: datetime) -> str:
         if self.at is None:
-            return f"{self.rate} a USDT, {self.source}"
+            return _("{rate} a USDT, {source}").format(rate=self.rate, source=self.source)
         minutes = int((now - self.at).total_seconds() // 60)
-        age = "just now" if minutes < 1 else f"{minutes} min ago"
-        return f"{self.rate} a USDT, {self.source}, {age}"
+        if minutes < 1:
+            return _("{rate} a USDT, {source}, just now").format(rate=self.rate,
+                                                                  source=self.source)
+        return _("{rate} a USDT, {source}, {minutes} min ago").format(
+            rate=self.rate, source=self.source, minutes=minutes)
 
 
 async def fiat_rate(engine: Engine) -> FiatRate | None:
@@ -51,5 +55,5 @@ async def fiat_rate(engine: Engine) -> FiatRate | None:
             engine.memory.prices[market] = quote
             return FiatRate(currency, quote.price, f"{engine.exchange.name} {market}", quote.at)
     if settings.fiat_rate is not None:
-        return FiatRate(currency, settings.fiat_rate, "fixed (DCABOT_FIAT_RATE)", None)
+        return FiatRate(currency, settings.fiat_rate, _("fixed (DCABOT_FIAT_RATE)"), None)
     return None

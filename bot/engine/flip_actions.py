@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.engine import flip_policy, strategy_settings
 from bot.engine.context import Engine
-from bot.engine.errors import UserError
+from bot.engine.errors import UserError, recorded_in_english
 from bot.engine.funds import BalanceReading, funds_now, read_balances
 from bot.engine.pause import SKIPPED, PauseView, paused_in
 from bot.engine.reserve import deploy_reserve, sell_into_reserve
@@ -97,6 +97,7 @@ def _flip_so_far(
     return placed, event, paused_in(session)
 
 
+@recorded_in_english
 async def act_on_flip(engine: Engine, flip: Flip, key: str) -> str:
     """Sell into the reserve or deploy it, as the flip calls for; returns what happened."""
     db = engine.db

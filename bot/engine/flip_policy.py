@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.engine.context import Engine
 from bot.engine.errors import UserError, shown
+from bot.i18n import _
 from storage.models import FlipPolicy
 
 AUTO = "auto"
@@ -39,11 +40,11 @@ def set_policy(engine: Engine, policy: str, exchanges: tuple[str, ...], *, chang
     chosen = policy.strip().lower()
     if chosen != AUTO and chosen not in exchanges:
         raise UserError(
-            f"{shown(policy)!r} is not a flip policy; use auto or {' or '.join(exchanges)}, "
-            "e.g. /strategy policy auto"
+            _("{text} is not a flip policy; use auto or {exchanges}, e.g. /strategy policy "
+              "auto").format(text=repr(shown(policy)), exchanges=_(" or ").join(exchanges))
         )
     now = engine.clock()
-    for _ in range(2):  # a concurrent first change makes the row too: then update theirs
+    for _attempt in range(2):  # a concurrent first change makes the row too: then update theirs
         try:
             with engine.db.transaction() as session:
                 row = session.get(FlipPolicy, ROW, with_for_update=True)
@@ -55,7 +56,7 @@ def set_policy(engine: Engine, policy: str, exchanges: tuple[str, ...], *, chang
             return chosen
         except IntegrityError:
             continue
-    raise UserError("The flip policy changed meanwhile; look at /strategy and try again")
+    raise UserError(_("The flip policy changed meanwhile; look at /strategy and try again"))
 
 
 def not_acting_reason(engine: Engine, policy: str) -> str:

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from bot.engine.context import Engine
 from bot.engine.errors import UserError
 from bot.exchanges.quantize import fmt_plain
+from bot.i18n import _
 from storage import carry, holds, ledger
 
 T = TypeVar("T")
@@ -118,28 +119,42 @@ async def under_account_lock(engine: Engine, work: Callable[[Session, BalanceRea
     `work` checks and holds (through `funds_under_lock`), and writes whatever must commit with
     the hold: an order intent, a ledger row, an alert.
     """
-    for _ in range(ATTEMPTS):
+    for _attempt in range(ATTEMPTS):
         reading = await read_balances(engine)
         try:
             return await engine.db.transact(work, reading)
         except BalanceMoved:
             continue
-    raise UserError("Orders kept settling while your balance was checked; try again in a moment")
+    raise UserError(
+        _("Orders kept settling while your balance was checked; try again in a moment")
+    )
 
 
 def require(funds: Funds, amount: Decimal, what: str) -> None:
-    """Refuse `amount` above what is free, saying what is free and why."""
+    """Refuse `amount` above what is free, saying what is free and why; `what` is "to spend",
+    "to set aside" or "to sell"."""
     if amount <= funds.available:
         return
-    parts = [f"{fmt_plain(funds.balance)} {funds.asset} on the exchange"]
+    parts = [_("{amount} {asset} on the exchange").format(amount=fmt_plain(funds.balance),
+                                                          asset=funds.asset)]
     if funds.reserve:
-        parts.append(f"{fmt_plain(funds.reserve)} set aside in the reserve")
+        parts.append(_("{amount} set aside in the reserve").format(
+            amount=fmt_plain(funds.reserve)))
     if funds.carried:
-        parts.append(f"{fmt_plain(funds.carried)} carried by small schedules")
+        parts.append(_("{amount} carried by small schedules").format(
+            amount=fmt_plain(funds.carried)))
     if funds.held:
-        parts.append(f"{fmt_plain(funds.held)} held by orders in flight")
+        parts.append(_("{amount} held by orders in flight").format(amount=fmt_plain(funds.held)))
+    refusals = {
+        "to spend": _("Only {free} {asset} is free to spend ({parts}); you asked for {amount}"),
+        "to set aside": _("Only {free} {asset} is free to set aside ({parts}); you asked for "
+                          "{amount}"),
+        "to sell": _("Only {free} {asset} is free to sell ({parts}); you asked for {amount}"),
+    }
+    refusal = refusals.get(what, "Only {free} {asset} is free " + what
+                           + " ({parts}); you asked for {amount}")
     raise NotEnoughFree(
-        f"Only {fmt_plain(funds.spendable)} {funds.asset} is free {what} "
-        f"({'; '.join(parts)}); you asked for {fmt_plain(amount)}",
+        refusal.format(free=fmt_plain(funds.spendable), asset=funds.asset,
+                       parts="; ".join(parts), amount=fmt_plain(amount)),
         funds.spendable,
     )

@@ -22,6 +22,7 @@ from bot.engine.funds import funds_now, read_balances
 from bot.engine.schedule_spec import ScheduleSpec
 from bot.engine.trend_watch import read_trend
 from bot.exchanges.base import ExchangeError
+from bot.i18n import _
 from storage import carry, outbox, schedules
 from strategies.cdc import Trend
 
@@ -45,13 +46,14 @@ class NextRun:
 
 
 def _would(mode: str, trend: Trend | None) -> str:
+    """What a run would do, in the words that follow "would" (shown by /schedule next)."""
     if mode == "plain":
-        return "buy BTC"
+        return _("buy BTC")
     if mode == "s4":
-        return "buy what S4 holds"
+        return _("buy what S4 holds")
     if trend is Trend.DOWN:
-        return "save it to the reserve (trend down)"
-    return "buy BTC (trend up)" if trend is Trend.UP else "buy BTC (no trend yet)"
+        return _("save it to the reserve (trend down)")
+    return _("buy BTC (trend up)") if trend is Trend.UP else _("buy BTC (no trend yet)")
 
 
 async def _trend_now(engine: Engine) -> Trend | None:
@@ -72,7 +74,7 @@ async def next_runs(accounts: Accounts, count: int) -> list[NextRun]:
     for leg_id, group, label, exchange, amount, mode, days, local_time in legs:
         spec, after = ScheduleSpec(days, local_time), now
         carried = carries.get(leg_id, Decimal(0))
-        for _ in range(count):
+        for _run in range(count):
             at = spec.next_due(zone, after)
             if at - now > HORIZON:
                 break

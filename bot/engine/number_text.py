@@ -14,6 +14,8 @@ import re
 import unicodedata
 from decimal import Decimal
 
+from bot.i18n import _
+
 MAX_TEXT = 32  # "1,000,000,000,000.12345678" is 26
 _PLAIN = re.compile(r"^(\d+)(?:\.(\d+))?$")
 _GROUPED = re.compile(r"^(\d{1,3}(?:,\d{3})+)(?:\.(\d+))?$")
@@ -38,7 +40,8 @@ def read_decimal(text: str, *, max_whole_digits: int, max_decimals: int) -> Deci
     """A non-negative decimal of at most `max_whole_digits` before the point and
     `max_decimals` after it; `NumberText` says what is wrong otherwise."""
     if len(text) > MAX_TEXT:
-        raise NumberText(f"is {len(text):,} characters long; no amount needs more than {MAX_TEXT}")
+        raise NumberText(_("is {length} characters long; no amount needs more than {limit}")
+                         .format(length=f"{len(text):,}", limit=MAX_TEXT))
     cleaned = ascii_digits(text.strip())
     match = _PLAIN.match(cleaned) or _GROUPED.match(cleaned)
     if match is None:
@@ -47,9 +50,10 @@ def read_decimal(text: str, *, max_whole_digits: int, max_decimals: int) -> Deci
         raise NumberText("is not a number")
     whole, fraction = match[1].replace(",", ""), match[2] or ""
     if len(whole.lstrip("0")) > max_whole_digits:
-        raise NumberText(f"has more than {max_whole_digits} digits before the point")
+        raise NumberText(_("has more than {count} digits before the point").format(
+            count=max_whole_digits))
     if len(fraction) > max_decimals:
-        raise NumberText(f"has more than {max_decimals} decimals")
+        raise NumberText(_("has more than {count} decimals").format(count=max_decimals))
     return Decimal(f"{whole}.{fraction}" if fraction else whole)
 
 

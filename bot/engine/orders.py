@@ -50,6 +50,7 @@ from bot.exchanges.base import (
     UnknownMarket,
 )
 from bot.exchanges.quantize import fmt_plain
+from bot.i18n import _
 from storage import carry, holds, orders
 from storage.models import Order
 
@@ -100,9 +101,10 @@ def _write_intent(
         spendable = min(funds.reserve, funds.balance - funds.held - funds.carried)
         if amount > spendable:
             raise NotEnoughFree(
-                f"The reserve holds {fmt_plain(funds.reserve)} {asset} and "
-                f"{fmt_plain(max(spendable, Decimal(0)))} of it is on the exchange; "
-                f"cannot spend {fmt_plain(amount)}",
+                _("The reserve holds {reserve} {asset} and {there} of it is on the exchange; "
+                  "cannot spend {amount}").format(
+                    reserve=fmt_plain(funds.reserve), asset=asset,
+                    there=fmt_plain(max(spendable, Decimal(0))), amount=fmt_plain(amount)),
                 max(spendable, Decimal(0)),
             )
     else:

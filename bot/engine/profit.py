@@ -26,9 +26,11 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from bot.engine.context import Engine
+from bot.i18n import _
 from storage.models import Order, OrderFee
 
 ZERO = Decimal(0)
+# the books' fee keys, by order cause: English in the books, `cause_shown` for a reader
 CAUSES = {
     "schedule": "schedule",
     "flip_sell": "flip sell",
@@ -39,6 +41,13 @@ CAUSES = {
     "rotation": "S4",
     "external": "external",
 }
+
+
+def cause_shown(label: str) -> str:
+    """A fee key of the books (a `CAUSES` value) in the reader's language."""
+    shown = {"schedule": _("schedule"), "flip sell": _("flip sell"), "deploy": _("deploy"),
+             "manual": _("manual"), "external": _("external")}
+    return shown.get(label, label)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +71,7 @@ class Trade:
         return self.symbol.split("/")[1]
 
     def fee_in(self, asset: str) -> Decimal:
-        return sum((amount for a, amount, _ in self.fees if a == asset), ZERO)
+        return sum((amount for a, amount, _value in self.fees if a == asset), ZERO)
 
     @property
     def fee_value(self) -> Decimal:
@@ -107,7 +116,7 @@ class Books:
         position = self.positions.setdefault(trade.symbol, Position())
         base, quote = trade.base_asset, trade.quote_asset
         other = sum(
-            (v or ZERO for a, _, v in trade.fees if a not in (base, quote)), ZERO
+            (v or ZERO for a, _amount, v in trade.fees if a not in (base, quote)), ZERO
         )
         cause = CAUSES.get(trade.cause, trade.cause)
         self.fees[cause] = self.fees.get(cause, ZERO) + trade.fee_value

@@ -28,6 +28,7 @@ from bot.engine.funds import (
 from bot.engine.orders import OrderOutcome, OrderRequest, place_order
 from bot.exchanges.base import BelowMinimum
 from bot.exchanges.quantize import check_cost, fmt_plain
+from bot.i18n import _
 from storage import ledger, outbox
 from storage.models import ReserveEntry
 
@@ -51,7 +52,8 @@ def check_exchange(engine: Engine, exchange: str | None) -> str:
     name = exchange or engine.exchange.name
     if name != engine.exchange.name:
         raise UserError(
-            f"{shown(name)!r} is not an exchange this bot trades on; use {engine.exchange.name}"
+            _("{text} is not an exchange this bot trades on; use {exchanges}").format(
+                text=repr(shown(name)), exchanges=engine.exchange.name)
         )
     return name
 
@@ -105,7 +107,7 @@ def set_aside(
 async def add_to_reserve(engine: Engine, amount: Decimal, *, requested_by: str) -> Decimal:
     """`/reserve add`: set free USDT aside. Returns the reserve's new balance."""
     if amount <= 0:
-        raise UserError("Only a positive amount can be set aside; e.g. /reserve add 100")
+        raise UserError(_("Only a positive amount can be set aside; e.g. /reserve add 100"))
 
     def add(session: Session, reading: BalanceReading) -> Decimal:
         balance = set_aside(session, engine, reading, amount, "manual_add", requested_by)
@@ -136,13 +138,14 @@ async def deploy_reserve(
     exchange, quote = engine.exchange, engine.settings.quote_asset
     amount = await engine.db.run(recorded_reserve, engine)
     if amount <= 0:
-        raise UserError("The reserve is empty; nothing to deploy")
+        raise UserError(_("The reserve is empty; nothing to deploy"))
     # above the cap, the rest stays in the reserve
     amount = await engine.db.run(capped_spend, engine, amount)
     try:
         check_cost(await exchange.market_rules(engine.symbol), amount)
     except BelowMinimum as exc:
-        raise UserError(f"The reserve holds {fmt_plain(amount)} {quote}: {exc}") from None
+        raise UserError(_("The reserve holds {amount} {quote}: {reason}").format(
+            amount=fmt_plain(amount), quote=quote, reason=exc)) from None
     request = OrderRequest(
         cause=cause, cause_key=cause_key, side="buy", quote_amount=amount, requested_by=requested_by
     )
@@ -159,7 +162,8 @@ async def sell_into_reserve(
     held = (await engine.db.transact(funds_now, engine, reading, base)).spendable
     quantity = held * percent / 100
     if quantity <= 0:
-        raise UserError(f"No {base} to sell" if held <= 0 else "A sell of 0% sells nothing")
+        raise UserError(_("No {asset} to sell").format(asset=base) if held <= 0
+                        else _("A sell of 0% sells nothing"))
     quantity = await capped_sale(engine, quantity, engine.symbol)
     request = OrderRequest(
         cause=cause,

@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any
 
 from bot.engine.context import Engine
-from bot.engine.errors import UserError
+from bot.engine.errors import UserError, recorded_in_english
 from bot.engine.funds import funds_now, read_balances
 from bot.engine.orders import OrderRequest, place_order
 from bot.engine.pause import SKIPPED, TradingPaused, paused
@@ -55,6 +55,7 @@ def _filled(placed: list[Order]) -> Order | None:
     return next((o for o in placed if o.status == orders.FILLED), None)
 
 
+@recorded_in_english
 async def carry_out(engine: Engine, key: str) -> str:
     """Take the rotation `key` one step further; returns where it stands."""
     if key in engine.in_flight:

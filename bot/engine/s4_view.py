@@ -18,6 +18,7 @@ from bot.engine.s4_rotation import holdings_after, symbol_of
 from bot.engine.s4_watch import PARAMS, read_ratio, s4_state
 from bot.exchanges.base import ExchangeError
 from bot.exchanges.markets import gold_symbol
+from bot.i18n import _
 from storage.models import S4Rotation
 from strategies.cdc import Flip, current_trend_since
 from strategies.s4 import Asset, rotation_schedule
@@ -58,11 +59,14 @@ class S4View:
         leave = symbol_of(engine, self.active).split("/")[0]
         to = Asset.GOLD if self.active is Asset.BTC else Asset.BTC
         buy = symbol_of(engine, to).split("/")[0]
-        turn = "down (gold ahead)" if self.active is Asset.BTC else "up (BTC ahead)"
-        return (
-            f"When the ratio trend turns {turn} for {PARAMS.confirm_days} closed days, S4 "
-            f"sells all {leave} on {self.exchange} ({self.mode}) and buys {buy} with it"
-        )
+        if self.active is Asset.BTC:
+            text = _("When the ratio trend turns down (gold ahead) for {days} closed days, S4 "
+                     "sells all {leave} on {exchange} ({mode}) and buys {buy} with it")
+        else:
+            text = _("When the ratio trend turns up (BTC ahead) for {days} closed days, S4 "
+                     "sells all {leave} on {exchange} ({mode}) and buys {buy} with it")
+        return text.format(days=PARAMS.confirm_days, leave=leave, exchange=self.exchange,
+                           mode=self.mode, buy=buy)
 
 
 async def s4_view(engine: Engine) -> S4View:
@@ -70,12 +74,14 @@ async def s4_view(engine: Engine) -> S4View:
         reading = await read_ratio(engine, SIGNAL_HISTORY_DAYS)
     except (ExchangeError, LookupError) as exc:
         gold = gold_symbol(engine.exchange.name)
-        raise UserError(f"S4 needs daily candles of {engine.symbol} and {gold}: {exc}") from None
+        raise UserError(_("S4 needs daily candles of {symbol} and {gold}: {reason}").format(
+            symbol=engine.symbol, gold=gold, reason=exc)) from None
     series = reading.series
     if len(series) < 2:
         raise UserError(
-            f"Only {len(series)} days have both {engine.symbol} and "
-            f"{gold_symbol(engine.exchange.name)} candles; S4 needs more history"
+            _("Only {count} days have both {symbol} and {gold} candles; S4 needs more "
+              "history").format(count=len(series), symbol=engine.symbol,
+                                gold=gold_symbol(engine.exchange.name))
         )
     state = await engine.db.run(s4_state, engine)
     active, since = state.active, state.since

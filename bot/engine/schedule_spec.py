@@ -16,6 +16,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from bot.engine.errors import UserError, shown
 from bot.engine.number_text import ascii_digits
+from bot.i18n import _
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
@@ -61,10 +62,12 @@ def parse_days(text: str) -> str:
     if not parts or unknown:
         bad = shown(", ".join(repr(p) for p in unknown) or repr(text), 40)
         raise UserError(
-            f"{bad} is not a day; use daily or weekdays like mon,thu ({', '.join(WEEKDAYS)})"
+            _("{text} is not a day; use daily or weekdays like mon,thu ({weekdays})").format(
+                text=bad, weekdays=", ".join(WEEKDAYS))
         )
     if len(set(parts)) != len(parts):
-        raise UserError(f"{shown(text)!r} names a day twice; e.g. mon,thu")
+        raise UserError(_("{text} names a day twice; e.g. mon,thu").format(
+            text=repr(shown(text))))
     return ",".join(sorted(parts, key=WEEKDAYS.index))
 
 
@@ -73,7 +76,8 @@ def parse_local_time(text: str) -> str:
     match = _TIME.match(ascii_digits(text.strip()))
     if not match or int(match[1]) > 23 or int(match[2]) > 59:
         raise UserError(
-            f"{shown(text)!r} is not a time of day; use HH:MM from 00:00 to 23:59, e.g. 07:00"
+            _("{text} is not a time of day; use HH:MM from 00:00 to 23:59, e.g. 07:00").format(
+                text=repr(shown(text)))
         )
     return f"{int(match[1]):02d}:{match[2]}"
 

@@ -17,6 +17,7 @@ from bot.engine.reserve import check_exchange
 from bot.engine.schedule_spec import ScheduleSpec, parse_spec
 from bot.exchanges.base import BelowMinimum
 from bot.exchanges.quantize import check_cost, fmt_plain
+from bot.i18n import _
 from storage import carry, ledger, outbox
 from storage import schedules as rows
 from storage.models import Schedule
@@ -103,8 +104,9 @@ async def _check_leg(engine: Engine, amount: Decimal, mode: str) -> Decimal | No
     limit = cap or engine.settings.max_order
     if amount > limit:
         raise UserError(
-            f"{fmt_plain(amount)} is above the per-order cap of {fmt_plain(limit)} "
-            f"{engine.settings.quote_asset} on {name}"
+            _("{amount} is above the per-order cap of {cap} {quote} on {exchange}").format(
+                amount=fmt_plain(amount), cap=fmt_plain(limit),
+                quote=engine.settings.quote_asset, exchange=name)
         )
     try:
         check_cost(await engine.exchange.market_rules(engine.symbol), amount)
@@ -129,9 +131,10 @@ async def add_schedule_legs(
     spec = parse_spec(days, local_time)
     mode = (mode or "cdc").lower()
     if mode not in MODES:
-        raise UserError(f"{shown(mode)!r} is not a mode; use cdc (trend-gated), plain or s4")
+        raise UserError(_("{text} is not a mode; use cdc (trend-gated), plain or s4").format(
+            text=repr(shown(mode))))
     if not legs:
-        raise UserError("Name at least one exchange, e.g. /schedule add mon 07:00 100 binance")
+        raise UserError(_("Name at least one exchange, e.g. /schedule add mon 07:00 100 binance"))
     minimums = {name: await _check_leg(accounts.on(name), amount, mode)
                 for name, amount in legs.items()}
     engine, now = accounts.default, accounts.clock()
@@ -181,11 +184,13 @@ def change_schedule(
     with engine.db.transaction() as session:
         group = rows.legs(session, schedule_id)
         if not group:
-            raise UserError(f"There is no schedule #{schedule_id}; /schedule lists them")
+            raise UserError(_("There is no schedule #{id}; /schedule lists them").format(
+                id=schedule_id))
         legs = [leg for leg in group if exchange is None or leg.exchange == exchange]
         if not legs:
-            raise UserError(f"Schedule #{schedule_id} buys nothing on {shown(exchange or '')}; "
-                            "/schedule lists each leg's exchange")
+            raise UserError(_("Schedule #{id} buys nothing on {exchange}; /schedule lists each "
+                              "leg's exchange").format(id=schedule_id,
+                                                       exchange=shown(exchange or "")))
         released = Decimal(0)
         if change == "remove":  # the accounts' locks first, as an order's intent takes them
             _lock_carrying_accounts(session, legs, now)
@@ -242,12 +247,13 @@ def label_schedule(engine: Engine, schedule_id: int, label: str) -> list[Schedul
     """Name a schedule (every leg of it); an empty label clears the name."""
     text = " ".join(label.split())
     if len(text) > MAX_LABEL or any(not c.isprintable() for c in text):
-        raise UserError(f"A label is at most {MAX_LABEL} characters on one line, e.g. "
-                        f"/schedule label {schedule_id} Payday")
+        raise UserError(_("A label is at most {count} characters on one line, e.g. "
+                          "/schedule label {id} Payday").format(count=MAX_LABEL, id=schedule_id))
     with engine.db.transaction() as session:
         legs = rows.legs(session, schedule_id)
         if not legs:
-            raise UserError(f"There is no schedule #{schedule_id}; /schedule lists them")
+            raise UserError(_("There is no schedule #{id}; /schedule lists them").format(
+                id=schedule_id))
         for row in legs:
             row.label = text or None
         return [_view(engine, row) for row in legs]

@@ -16,6 +16,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot.engine.context import Engine
 from bot.engine.errors import UserError
+from bot.i18n import _
 from storage.models import StrategySettings
 from strategies.rules import DEFAULT_SELL_PERCENT
 
@@ -84,5 +85,5 @@ def update(engine: Engine, exchange: str | None = None, **changes: object) -> St
             return _view(row)
     except StaleDataError:
         raise UserError(
-            "The strategy settings changed meanwhile; look at /strategy and try again"
+            _("The strategy settings changed meanwhile; look at /strategy and try again")
         ) from None
