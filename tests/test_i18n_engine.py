@@ -47,6 +47,7 @@ def thai_bot(tmp_path: Path, db: Database, clock: Clock, **settings: object) -> 
         ("/backtest foo", "'foo' ไม่ใช่กลยุทธ์; เลือก dca, cdc หรือ s4"),
         ("/backtest cdc 2024-13-01", "'2024-13-01' ไม่ใช่วันที่สำหรับวันเริ่ม"),
         ("/strategy policy nope", "'nope' ไม่ใช่นโยบายการกลับตัวของแนวโน้ม; ใช้ auto หรือ binance"),
+        ("ซื้อ 3", "Binance ต้องการอย่างน้อย 5 USDT ต่อคำสั่ง BTC/USDT; คุณขอ 3"),  # the market's
     ],
 )
 async def test_engine_refusals_reach_a_thai_reader_in_thai(

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from bot.exchanges.base import PriceQuote
 from bot.exchanges.shipped_history import shipped_candles
+from bot.i18n import _
 from strategies.candles import Candle, candle_interval
 
 Clock = Callable[[], datetime]
@@ -92,12 +93,14 @@ class CandleReplay:
         candle = self.candle_at(now)
         if candle is None:
             first = self.candles[0]
-            return PriceQuote(symbol, first.open, f"{self.label} (first candle)", False, now)
+            source = _("{file} (first candle)").format(file=self.label)
+            return PriceQuote(symbol, first.open, source, False, now)
         if candle is self.candles[-1] and now >= candle.time and len(self.candles) > 1:
             interval = candle.time - self.candles[-2].time
             if now >= candle.time + interval:  # past the data: the last known close
-                when = candle.time.date().isoformat()
-                return PriceQuote(symbol, candle.close, f"{self.label} close {when}", False, now)
+                source = _("{file} close {day}").format(file=self.label,
+                                                        day=candle.time.date().isoformat())
+                return PriceQuote(symbol, candle.close, source, False, now)
         return PriceQuote(
             symbol, candle.open, f"{self.label} {candle.time:%Y-%m-%d %H:%M}", False, now
         )

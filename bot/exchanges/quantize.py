@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 from bot.exchanges.base import BelowMinimum, MarketRules, OrderRejected
+from bot.i18n import _
 
 CENT = Decimal("0.01")
 
@@ -63,8 +64,10 @@ def check_cost(rules: MarketRules, quote_amount: Decimal) -> None:
     """Refuse a quote amount below the market's minimum cost, naming that minimum."""
     if quote_amount < rules.min_cost:
         raise BelowMinimum(
-            f"{_exchange_title(rules)} needs at least {fmt_plain(rules.min_cost)} {rules.quote} "
-            f"per {rules.symbol} order; you asked for {fmt_plain(quote_amount)}",
+            _("{exchange} needs at least {minimum} {quote} per {symbol} order; you asked for "
+              "{amount}").format(exchange=_exchange_title(rules), minimum=fmt_plain(rules.min_cost),
+                                 quote=rules.quote, symbol=rules.symbol,
+                                 amount=fmt_plain(quote_amount)),
             minimum_cost=rules.min_cost,
         )
 
@@ -83,27 +86,34 @@ def plan_sell(rules: MarketRules, base_amount: Decimal, price: Decimal) -> Order
 
 def _checked(rules: MarketRules, amount: Decimal, price: Decimal) -> OrderPlan:
     title = _exchange_title(rules)
-    for maximum, kind in ((rules.max_market_amount, "market order"), (rules.max_amount, "order")):
+    for maximum, market in ((rules.max_market_amount, True), (rules.max_amount, False)):
         if maximum is not None and amount > maximum:
-            raise AboveMaximum(
-                f"{title} takes at most {fmt_plain(maximum)} {rules.base} per {rules.symbol} "
-                f"{kind}; this one comes to {fmt_plain(amount)}: use a smaller amount"
-            )
+            too_much = (_("{exchange} takes at most {maximum} {base} per {symbol} market order; "
+                          "this one comes to {amount}: use a smaller amount") if market else
+                        _("{exchange} takes at most {maximum} {base} per {symbol} order; this one "
+                          "comes to {amount}: use a smaller amount"))
+            raise AboveMaximum(too_much.format(exchange=title, maximum=fmt_plain(maximum),
+                                               base=rules.base, symbol=rules.symbol,
+                                               amount=fmt_plain(amount)))
     if rules.max_cost is not None and amount * price > rules.max_cost:
-        raise AboveMaximum(
-            f"{title} takes orders worth at most {fmt_plain(rules.max_cost)} {rules.quote} on "
-            f"{rules.symbol}; this one comes to {fmt_plain((amount * price).quantize(CENT))}"
-        )
+        raise AboveMaximum(_(
+            "{exchange} takes orders worth at most {maximum} {quote} on {symbol}; this one comes "
+            "to {amount}").format(exchange=title, maximum=fmt_plain(rules.max_cost),
+                                  quote=rules.quote, symbol=rules.symbol,
+                                  amount=fmt_plain((amount * price).quantize(CENT))))
     if amount <= 0 or amount < rules.min_amount:
-        raise BelowMinimum(
-            f"{title} needs at least {fmt_plain(max(rules.min_amount, rules.amount_step))} "
-            f"{rules.base} per {rules.symbol} order; this order comes to {fmt_plain(amount)}"
-        )
+        raise BelowMinimum(_(
+            "{exchange} needs at least {minimum} {base} per {symbol} order; this order comes to "
+            "{amount}").format(exchange=title,
+                               minimum=fmt_plain(max(rules.min_amount, rules.amount_step)),
+                               base=rules.base, symbol=rules.symbol, amount=fmt_plain(amount)))
     cost = amount * price
     if cost < rules.min_cost:
         raise BelowMinimum(
-            f"{title} needs at least {fmt_plain(rules.min_cost)} {rules.quote} per {rules.symbol} "
-            f"order; this order comes to {fmt_plain(cost.quantize(Decimal('0.01')))}",
+            _("{exchange} needs at least {minimum} {quote} per {symbol} order; this order comes "
+              "to {amount}").format(exchange=title, minimum=fmt_plain(rules.min_cost),
+                                    quote=rules.quote, symbol=rules.symbol,
+                                    amount=fmt_plain(cost.quantize(Decimal("0.01")))),
             minimum_cost=rules.min_cost,
         )
     return OrderPlan(amount=amount, price=price, cost=cost)
