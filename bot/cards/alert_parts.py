@@ -10,9 +10,14 @@ from zoneinfo import ZoneInfo
 
 from bot.cards import format as fmt
 from bot.cards.reply import Button, Field
+from bot.i18n import _
 
 Payload = Mapping[str, Any]
-STATUS_BUTTONS = (Button("Status", "/status"), Button("History", "/history"))
+
+
+def status_buttons() -> tuple[Button, ...]:
+    """Status and History, labelled in the reader's language."""
+    return (Button(_("Status"), "/status"), Button(_("History"), "/history"))
 
 
 def amount(payload: Payload, key: str) -> Decimal | None:
@@ -40,7 +45,7 @@ def fields(*pairs: tuple[str, str | None]) -> tuple[Field, ...]:
 
 
 def assets(payload: Payload) -> tuple[str, str]:
-    base, _, quote = str(payload.get("symbol") or "BTC/USDT").partition("/")
+    base, _sep, quote = str(payload.get("symbol") or "BTC/USDT").partition("/")
     return base, quote or "USDT"
 
 
@@ -50,8 +55,20 @@ def where(payload: Payload) -> str | None:
     parts = [mode.upper() if mode in ("paper", "testnet") else mode,
              str(payload.get("exchange") or "")]
     if payload.get("simulated") or payload.get("simulated_price"):
-        parts.append("SIMULATED price")
+        parts.append(_("SIMULATED price"))
     return " · ".join(p for p in parts if p) or None
+
+
+def _zone(zone: str) -> str:
+    return {"green": _("green"), "blue": _("blue"), "lightblue": _("light blue"),
+            "red": _("red"), "orange": _("orange"), "yellow": _("yellow")}.get(zone, zone)
+
+
+def trend_word(trend: str) -> str:
+    """`up` or `down` in the reader's language (the ids say `(trend)`: a plain `down` is a
+    service's, in other words); any other value as it is."""
+    said = {"up": _("up (trend)"), "down": _("down (trend)")}.get(trend)
+    return said.removesuffix(" (trend)") if said else trend
 
 
 def trend_why(payload: Payload) -> str | None:
@@ -59,15 +76,19 @@ def trend_why(payload: Payload) -> str | None:
     trend = payload.get("trend")
     if not trend:
         return None
-    text = str(trend) + (f", {payload['zone']} zone" if payload.get("zone") else "")
+    text = trend_word(str(trend))
+    if payload.get("zone"):
+        text = _("{trend}, {zone} zone").format(trend=text, zone=_zone(str(payload["zone"])))
     fast, slow = payload.get("ema_fast"), payload.get("ema_slow")
     if fast and slow:
-        above = "above" if Decimal(str(fast)) >= Decimal(str(slow)) else "below"
-        text += (f": EMA12 {fmt.rounded(Decimal(str(fast)))} {above} EMA26 "
-                 f"{fmt.rounded(Decimal(str(slow)))}")
+        above = (_("{trend}: EMA12 {fast} above EMA26 {slow}")
+                 if Decimal(str(fast)) >= Decimal(str(slow))
+                 else _("{trend}: EMA12 {fast} below EMA26 {slow}"))
+        text = above.format(trend=text, fast=fmt.rounded(Decimal(str(fast))),
+                            slow=fmt.rounded(Decimal(str(slow))))
     candle = payload.get("trend_candle")
     if isinstance(candle, str):
-        text += f" (daily candle {candle[:10]})"
+        text = _("{trend} (daily candle {day})").format(trend=text, day=candle[:10])
     return text
 
 

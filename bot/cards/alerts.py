@@ -11,7 +11,7 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from bot.cards import alert_parts as part
-from bot.cards.alert_parts import STATUS_BUTTONS, Payload
+from bot.cards.alert_parts import Payload, status_buttons
 from bot.cards.alerts_fills import TITLES, dca_carried, dca_reserved, fill_card, reserve_added
 from bot.cards.alerts_ops import OPS_KINDS
 from bot.cards.alerts_s4 import s4_rotation
@@ -56,7 +56,8 @@ def _flip_not_acted(payload: Payload, zone: ZoneInfo) -> Reply:
         title=_("A trend flip waits") if until else _("A trend flip was not acted on"),
         tone=Tone.WARNING,
         fields=part.fields(
-            (_("Trend"), payload.get("trend")),
+            (_("Trend"), part.trend_word(str(payload["trend"])) if payload.get("trend")
+             else None),
             (_("Where"), part.where(payload)),
             (_("Why"), payload.get("reason")),
             (_("Retrying until"), until),
@@ -66,7 +67,8 @@ def _flip_not_acted(payload: Payload, zone: ZoneInfo) -> Reply:
 
 def _order_failed(payload: Payload, zone: ZoneInfo) -> Reply:
     quote = part.assets(payload)[1]
-    side = str(payload.get("side") or "").capitalize()
+    side = str(payload.get("side") or "")
+    side = {"buy": _("Buy"), "sell": _("Sell")}.get(side, side.capitalize())
     return Reply(
         kind=ERROR,
         title=_("Order failed: {what}").format(
@@ -79,7 +81,7 @@ def _order_failed(payload: Payload, zone: ZoneInfo) -> Reply:
             (_("For"), payload.get("cause")),
             (_("Status"), payload.get("status")),
         ),
-        buttons=STATUS_BUTTONS,
+        buttons=status_buttons(),
     )
 
 
@@ -126,14 +128,20 @@ def _schedule_missed(payload: Payload, zone: ZoneInfo) -> Reply:
 
 
 def _schedule_changed(payload: Payload, zone: ZoneInfo) -> Reply:
+    number, change = payload.get("schedule_id", "?"), payload.get("change", "changed")
+    title = {
+        "added": _("Schedule #{id} added"), "paused": _("Schedule #{id} paused"),
+        "resumed": _("Schedule #{id} resumed"), "removed": _("Schedule #{id} removed"),
+        "changed": _("Schedule #{id} changed"),
+    }.get(str(change))
     return Reply(
         kind=INFO,
-        title=f"Schedule #{payload.get('schedule_id', '?')} {payload.get('change', 'changed')}",
+        title=(title or _("Schedule #{id} {change}")).format(id=number, change=change),
         fields=part.fields(
-            ("By", payload.get("requested_by")),
+            (_("By"), payload.get("requested_by")),
             (_("Carry freed"), part.money(payload, "carry_released", "USDT")),
         ),
-        buttons=(Button("Schedules", "/schedule"),),
+        buttons=(Button(_("Schedules"), "/schedule"),),
     )
 
 

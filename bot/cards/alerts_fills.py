@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from bot.cards import alert_parts as part
 from bot.cards import format as fmt
-from bot.cards.alert_parts import STATUS_BUTTONS, Payload
+from bot.cards.alert_parts import Payload, status_buttons
 from bot.cards.alerts_s4 import s4_buy_fields
 from bot.cards.reply import Reply, Tone
 from bot.i18n import _
@@ -69,7 +69,7 @@ def fill_card(kind: str, payload: Payload, zone: ZoneInfo) -> Reply:
         tone=Tone.DEPLOY if kind == "reserve_deployed" else (
             Tone.SUCCESS if buying else Tone.SELL),
         footer=footer,
-        buttons=STATUS_BUTTONS,
+        buttons=status_buttons(),
     )
 
 

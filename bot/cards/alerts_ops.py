@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from bot.cards import alert_parts as part
 from bot.cards.alert_parts import Payload
 from bot.cards.reply import Button, Reply, Tone
+from bot.i18n import _
 
 ERROR = "alert_error"
 
@@ -16,85 +17,90 @@ def run_delayed(payload: Payload, zone: ZoneInfo) -> Reply:
     until = part.local(payload, "retry_until", zone)
     return Reply(
         kind=ERROR,
-        title=f"Scheduled DCA #{payload.get('schedule_id', '?')} delayed",
+        title=_("Scheduled DCA #{id} delayed").format(id=payload.get("schedule_id", "?")),
         tone=Tone.WARNING,
         fields=part.fields(
-            ("Was due", part.local(payload, "due_at", zone)),
-            ("Where", " · ".join(str(payload[k]) for k in ("mode", "exchange") if payload.get(k))),
-            ("Why", payload.get("reason")),
-            ("Retrying until", until),
+            (_("Was due"), part.local(payload, "due_at", zone)),
+            (_("Where"),
+             " · ".join(str(payload[k]) for k in ("mode", "exchange") if payload.get(k))),
+            (_("Why"), payload.get("reason")),
+            (_("Retrying until"), until),
         ),
         lines=(
-            f"The bot tries again with backoff until {until}; you will hear once more when it "
-            "buys or when it gives up.",
+            _("The bot tries again with backoff until {until}; you will hear once more when it "
+              "buys or when it gives up.").format(until=until),
         ),
-        buttons=(Button("Schedules", "/schedule"),),
+        buttons=(Button(_("Schedules"), "/schedule"),),
     )
 
 
 def task_failed(payload: Payload, zone: ZoneInfo) -> Reply:
     return Reply(
         kind=ERROR,
-        title=f"Background work failed: {payload.get('task', '?')}",
+        title=_("Background work failed: {task}").format(task=payload.get("task", "?")),
         tone=Tone.ERROR,
-        fields=part.fields(("Why", payload.get("reason"))),
-        lines=("It restarts by itself with backoff; the bot's log has the details.",),
+        fields=part.fields((_("Why"), payload.get("reason"))),
+        lines=(_("It restarts by itself with backoff; the bot's log has the details."),),
     )
 
 
 def exchange_paused(payload: Payload, zone: ZoneInfo) -> Reply:
     return Reply(
         kind=ERROR,
-        title=f"{str(payload.get('exchange', '?')).capitalize()} asked the bot to wait",
+        title=_("{exchange} asked the bot to wait").format(
+            exchange=str(payload.get("exchange", "?")).capitalize()),
         tone=Tone.ERROR,
         fields=part.fields(
-            ("Mode", payload.get("mode")),
-            ("Why", payload.get("reason")),
-            ("Trading resumes", part.local(payload, "until", zone)),
+            (_("Mode"), payload.get("mode")),
+            (_("Why"), payload.get("reason")),
+            (_("Trading resumes"), part.local(payload, "until", zone)),
         ),
-        lines=("Nothing is sent to it until then; runs due meanwhile are retried after.",),
+        lines=(_("Nothing is sent to it until then; runs due meanwhile are retried after."),),
     )
 
 
 def run_paused(payload: Payload, zone: ZoneInfo) -> Reply:
     return Reply(
         kind=ERROR,
-        title=f"Scheduled DCA #{payload.get('schedule_id', '?')} skipped: paused",
+        title=_("Scheduled DCA #{id} skipped: paused").format(id=payload.get("schedule_id", "?")),
         tone=Tone.WARNING,
         fields=part.fields(
-            ("Was due", part.local(payload, "due_at", zone)),
-            ("Amount", f"{payload['amount']} USDT" if payload.get("amount") else None),
-            ("Where", " · ".join(str(payload[k]) for k in ("mode", "exchange") if payload.get(k))),
+            (_("Was due"), part.local(payload, "due_at", zone)),
+            (_("Amount"), f"{payload['amount']} USDT" if payload.get("amount") else None),
+            (_("Where"),
+             " · ".join(str(payload[k]) for k in ("mode", "exchange") if payload.get(k))),
         ),
-        lines=("The bot's trading is paused: nothing was bought or set aside for this run.",),
-        buttons=(Button("Resume", "/resume"), Button("Status", "/status")),
+        lines=(_("The bot's trading is paused: nothing was bought or set aside for this run."),),
+        buttons=(Button(_("Resume"), "/resume"), Button(_("Status"), "/status")),
     )
 
 
 def trading_paused(payload: Payload, zone: ZoneInfo) -> Reply:
     return Reply(
         kind=ERROR,
-        title="Trading paused",
+        title=_("Trading paused"),
         tone=Tone.WARNING,
-        fields=part.fields(("By", payload.get("by")), ("Since", part.local(payload, "at", zone))),
+        fields=part.fields((_("By"), payload.get("by")),
+                           (_("Since"), part.local(payload, "at", zone))),
         lines=(
-            "Scheduled buys, trend flips and S4 rotations start no order until /resume; "
-            "each run due meanwhile is skipped and told. /buy and /sell still work.",
+            _("Scheduled buys, trend flips and S4 rotations start no order until /resume; "
+              "each run due meanwhile is skipped and told. /buy and /sell still work."),
         ),
-        buttons=(Button("Resume", "/resume"),),
+        buttons=(Button(_("Resume"), "/resume"),),
     )
 
 
 def trading_resumed(payload: Payload, zone: ZoneInfo) -> Reply:
     return Reply(
         kind=ERROR,
-        title="Trading resumed",
+        title=_("Trading resumed"),
         tone=Tone.SUCCESS,
         fields=part.fields(
-            ("By", payload.get("by")), ("Paused since", part.local(payload, "paused_at", zone))
+            (_("By"), payload.get("by")),
+            (_("Paused since"), part.local(payload, "paused_at", zone)),
         ),
-        lines=("The next due run buys as scheduled.",),
-        buttons=(Button("Schedules", "/schedule"),),
+        lines=(_("The next due run buys as scheduled."),),
+        buttons=(Button(_("Schedules"), "/schedule"),),
     )
 
 

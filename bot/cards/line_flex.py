@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.cards.reply import Reply, Tone
 from bot.cards.taps import command_data, confirm_data
+from bot.i18n import _
 
 TONE_COLOURS = {
     Tone.ERROR: "#C62828",
@@ -31,6 +32,7 @@ QUICK_REPLIES = ("/status", "/signal", "/reserve", "/schedule", "/history", "/he
 MAX_BUBBLE_BYTES = 28_000  # LINE refuses a bubble of 30 KB or more
 MAX_SHORTENINGS = 12
 CUT_NOTE = "… cut short: too long for one LINE card (Telegram or the terminal show it all)."
+# CUT_NOTE and the two notes below in English; a card says them in its reader's language
 
 
 @cache
@@ -143,20 +145,24 @@ def _bubble_bytes(bubble: dict[str, Any]) -> int:
     return len(json.dumps(bubble, ensure_ascii=False).encode())
 
 
+def _cut_note() -> str:
+    return _("… cut short: too long for one LINE card (Telegram or the terminal show it all).")
+
+
 def _shortened(reply: Reply) -> Reply:
     """`reply` with half its lines (or fields) and a note saying so: one step to fit LINE."""
     if len(reply.lines) > 1:
         kept = reply.lines[: len(reply.lines) // 2]
-        return replace(reply, lines=(*kept[:-1], CUT_NOTE))
+        return replace(reply, lines=(*kept[:-1], _cut_note()))
     if len(reply.fields) > 1:
-        return replace(reply, fields=reply.fields[: len(reply.fields) // 2], lines=(CUT_NOTE,))
+        return replace(reply, fields=reply.fields[: len(reply.fields) // 2], lines=(_cut_note(),))
     return replace(reply, lines=tuple(line[:200] for line in reply.lines), footer="")
 
 
 def flex_bubble(reply: Reply) -> dict[str, Any]:
     """The Flex bubble for `reply`, cut down until it is under LINE's 30 KB per bubble."""
     bubble = _render_bubble(reply)
-    for _ in range(MAX_SHORTENINGS):
+    for _step in range(MAX_SHORTENINGS):
         if _bubble_bytes(bubble) <= MAX_BUBBLE_BYTES:
             break
         reply = _shortened(reply)
@@ -218,12 +224,16 @@ def line_messages(reply: Reply, *, image_url: str | None, quick: bool,
                 {"type": "image", "originalContentUrl": image_url, "previewImageUrl": image_url}
             )
         else:
-            messages.append({"type": "text", "text": CHART_NEEDS_PUBLIC_URL})
+            messages.append({"type": "text", "text": _(
+                "The chart is not shown here: LINE fetches pictures from the bot's https "
+                "address, and PUBLIC_URL is not set.")})
     if reply.documents:
         text = (
-            "Your files (each link works once, for 10 minutes):\n" + "\n".join(links)
+            _("Your files (each link works once, for 10 minutes):") + "\n" + "\n".join(links)
             if links
-            else FILES_NEED_PUBLIC_URL
+            else _("The files are not sent here: LINE users fetch them from the bot's https "
+                   "address, and PUBLIC_URL is not set. `dcabot export` writes them on the "
+                   "bot's machine.")
         )
         messages.append({"type": "text", "text": text[:5000]})
     if quick:

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from bot.i18n import _
+
 
 class Tone(StrEnum):
     """A card's style: each kind of money move looks different (buy, sell, save, deploy)."""
@@ -68,7 +70,7 @@ class Reply:
 def error_reply(message: str, *, hint: str = "") -> Reply:
     """A one-line refusal: what was wrong, and (in `hint`) what would be right."""
     lines = (message,) if not hint else (message, hint)
-    return Reply(kind="error", title="Not done", lines=lines, tone=Tone.ERROR)
+    return Reply(kind="error", title=_("Not done"), lines=lines, tone=Tone.ERROR)
 
 
 def text_reply(title: str, *lines: str, tone: Tone = Tone.INFO) -> Reply:

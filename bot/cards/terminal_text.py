@@ -6,6 +6,7 @@ import textwrap
 import unicodedata
 
 from bot.cards.reply import Reply
+from bot.i18n import _
 
 LABEL_WIDTH = 16
 WIDTH = 80  # a terminal's columns: every line of a card fits
@@ -48,9 +49,9 @@ def render(reply: Reply) -> str:
     if reply.footer:
         out += _wrapped(reply.footer, 2)
     if reply.image is not None:
-        out.append(f"  Chart: {reply.image}")
+        out.append("  " + _("Chart: {path}").format(path=reply.image))
     for document in reply.documents:
-        out += _wrapped(f"File: {document}", 2)
+        out += _wrapped(_("File: {path}").format(path=document), 2)
     if reply.confirm_token:
         out += _wrapped(reply.confirm_hint, 2)
     return "\n".join(out)

@@ -43,11 +43,11 @@ class ConfirmationBook:
         await self.db.run(stored.remember, self.db, asked, now)
         return asked.token
 
-    async def refusal_for(self, user: User, token: str) -> Reply | None:
-        """A warning when `user` may not answer this confirmation (it is someone else's),
-        decided without running anything; None when they may try."""
+    async def someone_elses(self, user: User, token: str) -> bool:
+        """Whether this confirmation is someone else's (so `user` may not answer it), decided
+        without running anything."""
         asker = await self.db.run(stored.asker_of, self.db, token)
-        return not_yours() if asker is not None and asker != user.key else None
+        return asker is not None and asker != user.key
 
     async def take(self, user: User, token: str, *, accept: bool) -> Asked | Reply:
         """The action to run when this answer won the confirmation and accepts it; otherwise

@@ -48,6 +48,7 @@ from bot.chat.line_send import push, reply_or_push
 from bot.chat.roles import Role, User
 from bot.chat.webhooks import Refused, load_json
 from bot.config import Settings
+from bot.i18n import speaking
 from storage import downloads
 from storage.db import Database
 from storage.inbound import MAX_KEY_LENGTH
@@ -175,7 +176,7 @@ class LineChannel:
         chat = _chat_id(source) or user.user_id
 
         async def refuse() -> None:
-            reply = await self.inbound.strangers.shared_refusal(user)
+            reply = await self.inbound.shared_refusal(user)
             if reply is None:
                 return
             if tapped:
@@ -230,7 +231,8 @@ class LineChannel:
         (never to the group) when the tap was in a group or room."""
         source = getattr(event, "source", None)
         if isinstance(source, GroupSource | RoomSource):
-            messages = line_messages(reply, image_url=None, quick=False)
+            with speaking(await self.inbound.language(user)):
+                messages = line_messages(reply, image_url=None, quick=False)
             await push(self.client, messages, to=user.user_id)
             return
         await self._send(event, user.user_id, user, reply)
@@ -238,8 +240,9 @@ class LineChannel:
     async def _send(self, event: Any, chat: str, user: User, reply: Reply) -> None:
         image_url = await self._chart_url(reply)
         links = await self._download_links(reply)
-        messages = line_messages(reply, image_url=image_url, quick=user.role >= Role.VIEWER,
-                                 links=links)
+        with speaking(await self.inbound.language(user)):  # LINE's own notes, e.g. a cut card
+            messages = line_messages(reply, image_url=image_url,
+                                     quick=user.role >= Role.VIEWER, links=links)
         happened_ms = getattr(event, "timestamp", None)
         await reply_or_push(
             self.client,

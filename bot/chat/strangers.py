@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from bot.cards.reply import Reply, Tone
 from bot.chat.roles import User
+from bot.i18n import _
 from storage import strangers as shared
 from storage.db import Database
 
@@ -30,12 +31,14 @@ MINUTE = timedelta(minutes=1)
 
 
 def refusal_reply(user: User) -> Reply:
+    """The refusal, in the language the caller speaks (`Inbound`: the default language)."""
     return Reply(
         kind="text",
-        title="Private bot",
+        title=_("Private bot"),
         lines=(
-            f"This bot answers only the people its owner allows. Your id is {user.key}",
-            "To be allowed, send that id to the owner.",
+            _("This bot answers only the people its owner allows. Your id is {id}").format(
+                id=user.key),
+            _("To be allowed, send that id to the owner."),
         ),
         tone=Tone.WARNING,
     )

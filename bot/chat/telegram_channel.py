@@ -182,7 +182,7 @@ class TelegramChannel:
         conversation = f"{CHANNEL}:{chat.id if chat else user.user_id}"
 
         async def refuse() -> None:
-            reply = await self.inbound.strangers.shared_refusal(user)
+            reply = await self.inbound.shared_refusal(user)
             if reply is None:
                 return
             if query is not None:

@@ -18,8 +18,9 @@ from typing import TextIO
 
 from bot.cards.reply import Reply
 from bot.cards.terminal_text import render
-from bot.chat.registry import ChatServices, Registry
+from bot.chat.registry import ChatServices, Registry, language_of
 from bot.chat.roles import TERMINAL_USER, identify
+from bot.i18n import _, speaking
 
 ReadLine = Callable[[str], Awaitable[str | None]]
 log = logging.getLogger(__name__)
@@ -97,19 +98,22 @@ class TerminalChannel:
     async def _serve(self, line: str, read: ReadLine) -> str | None:
         """Run one command; returns a line typed at its confirmation that is to run next."""
         reply = await self.registry.dispatch(self.user, line, self.services)
-        self.show(reply)
-        if reply.followup is not None:  # the exchange was slow: the fresh figures follow
-            fresh = await reply.followup
-            if fresh is not None:
-                self.show(fresh)
-        if not reply.confirm_token:
-            return None
-        answer = await read("confirm? ")
+        with speaking(await language_of(self.services, self.user)):  # e.g. "Chart:", "confirm?"
+            self.show(reply)
+            if reply.followup is not None:  # the exchange was slow: the fresh figures follow
+                fresh = await reply.followup
+                if fresh is not None:
+                    self.show(fresh)
+            if not reply.confirm_token:
+                return None
+            prompt = _("confirm? ")
+        answer = await read(prompt)
         word = (answer or "").strip().lower()
         answered = await self.registry.confirm(
             self.services, self.user, reply.confirm_token, accept=word in YES
         )
-        self.show(answered)
+        with speaking(await language_of(self.services, self.user)):
+            self.show(answered)
         if answer is None:
             return "quit"  # end of input: nothing more to run
         return None if word in YES | NO else answer

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 from bot.cards import format as fmt
 from bot.cards.alerts import alert_card
 from bot.cards.reply import Reply
+from bot.i18n import _
 from bot.notify.alert_kinds import KINDS
 from bot.notify.channel_state import RATE_LIMITED, ChannelBoard
 from bot.notify.outcomes import AlertMessage, Outcome, Sender
@@ -97,7 +98,8 @@ class Delivery:
         late = now - alert.created_at
         if late < self._late_after:
             return reply
-        note = f"Happened {fmt.local_time(alert.created_at, self._zone)} ({_ago(late)} ago)"
+        note = _("Happened {time} ({ago} ago)").format(
+            time=fmt.local_time(alert.created_at, self._zone), ago=_ago(late))
         return dataclasses.replace(reply, footer=" · ".join(p for p in (note, reply.footer) if p))
 
     async def deliver(
@@ -160,6 +162,8 @@ class Delivery:
 def _ago(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
     if minutes < 60:
-        return f"{minutes} min"
+        return _("{minutes} min").format(minutes=minutes)
     hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes} min" if hours < 48 else f"{hours // 24} days"
+    if hours < 48:
+        return _("{hours} h {minutes} min").format(hours=hours, minutes=minutes)
+    return _("{days} days").format(days=hours // 24)

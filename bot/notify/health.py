@@ -19,7 +19,14 @@ from bot.notify.channel_state import OK, ChannelState
 from storage import alert_prefs, outbox
 from storage.db import Database
 
-LABELS = {"rate_limited": "rate-limited", "exhausted": "quota used up", "down": "down"}
+
+def _label(state: str) -> str:
+    """What a channel's trouble is called, in the reader's language."""
+    if state == "rate_limited":
+        return _("rate-limited")
+    if state == "exhausted":
+        return _("quota used up")
+    return _("down") if state == "down" else state
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +69,8 @@ def alert_health(db: Database, channels: Iterable[str], now: datetime) -> AlertH
 def channel_line(state: ChannelState, zone: ZoneInfo) -> str:
     if state.state == OK or state.until is None:
         return f"{state.channel}: ok"
-    label = LABELS.get(state.state, state.state)
-    return f"{state.channel}: {label} until {fmt.local_time(state.until, zone)}"
+    return _("{channel}: {state} until {time}").format(
+        channel=state.channel, state=_label(state.state), time=fmt.local_time(state.until, zone))
 
 
 def backlog_line(health: AlertHealth, zone: ZoneInfo) -> str:
