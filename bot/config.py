@@ -27,6 +27,7 @@ from pydantic_settings import NoDecode, SettingsConfigDict
 from bot import config_checks as checks
 from bot import config_exchanges as exchanges
 from bot.config_chat import ChatSettings
+from bot.config_choices import BuddhistEra as BuddhistEra
 from bot.config_choices import Carry as Carry
 from bot.config_choices import Mode as Mode  # re-exported: every module names them from here
 from bot.config_choices import PartialRest as PartialRest

@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 
 from bot import config_checks as checks
+from bot.config_choices import BuddhistEra
 from bot.config_errors import LINE_API, LINE_DATA_API, TELEGRAM_API
 from bot.config_service import ServiceSettings
 from bot.i18n import LANGUAGES, known
@@ -41,6 +42,7 @@ class ChatSettings(ServiceSettings):
     alert_retry_max_s: float = _env("DCABOT_ALERT_RETRY_MAX", default=600.0)
     stranger_replies: int = _env("DCABOT_STRANGER_REPLIES", default=20)
     language: str = _env("DCABOT_LANGUAGE", default="en")
+    buddhist_era: BuddhistEra = _env("DCABOT_BUDDHIST_ERA", default=BuddhistEra.OFF)
 
     @field_validator("telegram_bot_token")
     @classmethod

@@ -28,6 +28,13 @@ class Carry(StrEnum):
     OFF = "off"  # skip the run and say why
 
 
+class BuddhistEra(StrEnum):
+    """How Thai readers' dates count years."""
+
+    ON = "on"  # in the Buddhist era (พ.ศ.; 2026 is 2569), as Thai calendars do
+    OFF = "off"  # in the common era, as the exchanges do
+
+
 class PartialRest(StrEnum):
     """What a scheduled run does with the part of its amount a partial fill did not buy."""
 

@@ -66,6 +66,7 @@ EXAMPLES: dict[str, str] = {
     "DCABOT_ALERT_RETRY_MAX": "600",
     "DCABOT_STRANGER_REPLIES": "20",
     "DCABOT_LANGUAGE": "en",
+    "DCABOT_BUDDHIST_ERA": "off",
     "DCABOT_PARTIAL_REST": "reserve",
     "DCABOT_CARRY": "on",
     "DCABOT_HEALTH_TOKEN": "$(openssl rand -hex 24)",

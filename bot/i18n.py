@@ -4,8 +4,9 @@ Messages are marked `_("...")` where they are written (placeholders in `{name}` 
 after translation with `.format`); the Thai catalog is `bot/locale/th.po`, read with Babel when
 first needed. Whose language a message is in is a context variable: the registry sets it for the
 person a command answers (`/lang`, else Telegram's `language_code`, else `DCABOT_LANGUAGE`), so
-handlers and cards need no language argument. A message without a translation stays English (a
-test fails on any such message id).
+handlers and cards need no language argument. Dates are written for the language too
+(`bot/cards/format.py`); numbers are written alike in both (1,234.56). A message without a
+translation stays English (a test fails on any such message id).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ DEFAULT = "en"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 
 current: ContextVar[str] = ContextVar("language", default=DEFAULT)
+buddhist_era: ContextVar[bool] = ContextVar("buddhist_era", default=False)  # Thai dates: +543
 
 
 @cache
@@ -51,10 +53,13 @@ def known(language: str | None) -> str | None:
 
 
 @contextmanager
-def speaking(language: str) -> Iterator[None]:
-    """Messages made inside are in `language`."""
+def speaking(language: str, *, in_buddhist_era: bool = False) -> Iterator[None]:
+    """Messages made inside are in `language`; Thai dates count years in the Buddhist era
+    when `in_buddhist_era` (DCABOT_BUDDHIST_ERA)."""
     token = current.set(known(language) or DEFAULT)
+    era = buddhist_era.set(in_buddhist_era)
     try:
         yield
     finally:
+        buddhist_era.reset(era)
         current.reset(token)

@@ -146,6 +146,7 @@ BAD: dict[str, list[str | tuple[str, dict[str, str]]]] = {
     "DCABOT_ALERT_RETRY_MAX": numbers("0.5", "86401"),
     "DCABOT_STRANGER_REPLIES": numbers("1001", "2.5", zero=False),
     "DCABOT_LANGUAGE": ["", "de", "thai", "th-TH"],
+    "DCABOT_BUDDHIST_ERA": ["yes", "", "2569"],
     "DCABOT_HEALTH_TOKEN": ["short", "has spaces in it, sixteen+", "x" * 257, "tökentökentöken1"],
     "DCABOT_METRICS_TOKEN": ["short", "has spaces in it, sixteen+", "x" * 257, "tökentökentöken1"],
     "DCABOT_LOG_FILE": ["/", "/dev/null/dcabot.log", "../outside.log"],

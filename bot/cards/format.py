@@ -1,12 +1,18 @@
-"""Numbers for people: exact decimals with thousands separators, never exponent notation."""
+"""Numbers and dates for people: exact decimals with thousands separators, never exponent
+notation (written alike in English and Thai); dates in the reader's language (`bot.i18n`):
+2026-11-30 in English, 30 พ.ย. 2026 in Thai (พ.ศ. 2569 with DCABOT_BUDDHIST_ERA=on)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from zoneinfo import ZoneInfo
 
+from babel import Locale
+
 from bot.exchanges.base import PriceQuote
+from bot.i18n import DEFAULT, buddhist_era, current
 
 CENT = Decimal("0.01")
 CASH = frozenset({"USDT", "USDC", "FDUSD", "DAI", "USD", "THB"})  # shown as money, 2 decimals
@@ -56,5 +62,36 @@ def price(quote: PriceQuote, asset: str) -> str:
     return f"{money(quote.price, asset)}{label}"
 
 
+BUDDHIST_ERA_YEARS = 543  # 2026 CE is 2569 BE
+
+
 def local_time(when: datetime, zone: ZoneInfo) -> str:
-    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+    """A moment in the owner's time zone: '2026-11-30 18:45 ICT' / '30 พ.ย. 2026 18:45 ICT'."""
+    there = when.astimezone(zone)
+    return f"{day(there)} {there:%H:%M %Z}"
+
+
+def day(when: date) -> str:
+    """A calendar day: '2026-11-30' in English, '30 พ.ย. 2026' in Thai (the year + 543 when
+    DCABOT_BUDDHIST_ERA is on)."""
+    language = current.get()
+    if language == DEFAULT:
+        return f"{when:%Y-%m-%d}"
+    year = when.year + (BUDDHIST_ERA_YEARS if buddhist_era.get() else 0)
+    return f"{when.day} {_month_abbreviations(language)[when.month]} {year}"
+
+
+def month(when: date) -> str:
+    """A calendar month: '2026-11' in English, 'พ.ย. 2026' in Thai."""
+    language = current.get()
+    if language == DEFAULT:
+        return f"{when:%Y-%m}"
+    year = when.year + (BUDDHIST_ERA_YEARS if buddhist_era.get() else 0)
+    return f"{_month_abbreviations(language)[when.month]} {year}"
+
+
+@cache
+def _month_abbreviations(language: str) -> dict[int, str]:
+    """The language's month abbreviations (CLDR's, through Babel), by month number."""
+    return {n: str(name) for n, name in Locale.parse(language).months["format"]["abbreviated"]
+            .items()}

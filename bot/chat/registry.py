@@ -17,6 +17,7 @@ from sqlalchemy.exc import DataError
 from bot.cards.reply import Reply, error_reply
 from bot.chat.confirmations import ConfirmationBook
 from bot.chat.roles import Role, User
+from bot.config_choices import BuddhistEra
 from bot.engine import pause
 from bot.engine.accounts import Accounts
 from bot.engine.context import Engine
@@ -49,6 +50,11 @@ class ChatServices:
             self.accounts = Accounts.of(self.engine)
 
 
+def _buddhist(services: ChatServices) -> bool:
+    """Whether Thai dates count years in the Buddhist era (DCABOT_BUDDHIST_ERA)."""
+    return services.engine.settings.buddhist_era == BuddhistEra.ON
+
+
 async def language_of(services: ChatServices, user: User) -> str:
     """The language `user` chose (/lang), else their app's (Telegram's, remembered as last seen
     so their alerts come in it too), else DCABOT_LANGUAGE. A database that cannot be read
@@ -74,7 +80,8 @@ async def language_of(services: ChatServices, user: User) -> str:
 def require_admin(call: Invocation, what: str) -> None:
     """For subcommands that change things under a command viewers may read."""
     if call.user.role < Role.ADMIN:
-        raise UserError(f"{what} needs an admin; you are {call.user.role.name.lower()}")
+        raise UserError(_("{what} needs an admin; you are {role}").format(
+            what=what, role=role_name(call.user.role)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +120,8 @@ def with_pause_banner(engine: Engine, reply: Reply) -> Reply:
     except Exception:
         log.exception("could not read the pause switch")
         return reply
-    footer = f"{PAUSED_BANNER} · {reply.footer}" if reply.footer else PAUSED_BANNER
+    banner = _("PAUSED: the bot starts no trades until /resume")  # PAUSED_BANNER, said
+    footer = f"{banner} · {reply.footer}" if reply.footer else banner
     return replace(reply, footer=footer)
 
 
@@ -167,7 +175,7 @@ class Registry:
 
     async def dispatch(self, user: User, text: str, services: ChatServices) -> Reply:
         """Run the command in `text` for `user`, in their language; always returns a card."""
-        with speaking(await language_of(services, user)):
+        with speaking(await language_of(services, user), in_buddhist_era=_buddhist(services)):
             reply = await self._dispatch(user, text, services)
             return await services.engine.db.run(with_pause_banner, services.engine, reply)
 
@@ -202,7 +210,7 @@ class Registry:
     ) -> Reply:
         """The one way a confirmation is answered, on any channel and any worker: take it
         (one tap wins), then run what was asked; always returns a card."""
-        with speaking(await language_of(services, user)):
+        with speaking(await language_of(services, user), in_buddhist_era=_buddhist(services)):
             return await self._confirm(services, user, token, accept=accept)
 
     async def _confirm(

@@ -51,6 +51,7 @@ class DispatcherOptions:
     down_for: timedelta = timedelta(seconds=30)
     stop_grace_s: float = 10.0
     language: str = "en"  # of people who chose none with /lang (DCABOT_LANGUAGE)
+    buddhist_era: bool = False  # Thai readers' years (DCABOT_BUDDHIST_ERA)
 
 
 class Dispatcher:
@@ -183,7 +184,8 @@ class Dispatcher:
         person = self._people.get(alert.person)
         mute = self._mutes.get(alert.person, {}).get(alert.kind)
         try:
-            with speaking(self._language_of(person)):
+            with speaking(self._language_of(person),
+                          in_buddhist_era=self._options.buddhist_era):
                 return await self._delivery.deliver(alert, person, mute)
         except Exception as exc:
             log.exception("delivering alert %s failed", alert.id)

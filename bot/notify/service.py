@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 
-from bot.config import Settings
+from bot.config import BuddhistEra, Settings
 from bot.notify.delivery import Backoff
 from bot.notify.dispatcher import Dispatcher, DispatcherOptions
 from bot.notify.line_sender import LineSender
@@ -63,6 +63,7 @@ def build_dispatcher(
         backoff=Backoff(most=settings.alert_retry_max_s),
         quota_reset_day=settings.line_quota_reset_day,
         language=settings.language,
+        buddhist_era=settings.buddhist_era == BuddhistEra.ON,
     )
     return Dispatcher(
         db,
