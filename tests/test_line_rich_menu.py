@@ -79,7 +79,7 @@ def test_a_changed_menu_replaces_the_bots_old_one_and_leaves_others_alone(
     )
     assert main(["line", "rich-menu"]) == 0
     first = fake.default_rich_menu()
-    changed = (*line_rich_menu.BUTTONS[:5], line_rich_menu.MenuButton("Profit", "/profit"))
+    changed = (*line_rich_menu.BUTTONS[:5], line_rich_menu.MenuButton("Profit", "กำไร", "/profit"))
     monkeypatch.setattr(line_rich_menu, "BUTTONS", changed)
     monkeypatch.setattr(line_rich_menu.menu_image, "__defaults__", (changed,))
     monkeypatch.setattr(line_rich_menu.menu_request, "__defaults__", (changed,))
@@ -117,3 +117,27 @@ def test_menu_taps_run_through_the_registry_and_its_roles(world: World) -> None:
     stranger = world.line_taps("cmd:/status", LINE_STRANGER)
     assert all("Portfolio" not in " ".join(flex_texts(m)) for m in stranger)
     assert world.counts()["Order"] == 0
+
+
+def test_each_button_shows_its_commands_thai_word_in_a_font_that_has_it() -> None:
+    """The menu is drawn in the installed Noto Sans Thai: every character of every label is in
+    the font (no missing-glyph boxes), each Thai word is the registry's alias of the button's
+    command, and the Thai words are really drawn (another word gives another image)."""
+    from io import BytesIO
+
+    from fontTools.ttLib import TTFont
+    from PIL import Image
+
+    from bot.chat.commands import build_registry
+
+    glyphs = TTFont(str(line_rich_menu.FONT_FILE)).getBestCmap()
+    aliases = build_registry().aliases
+    for button in line_rich_menu.BUTTONS:
+        for text in (button.thai, button.label, button.command):
+            assert [c for c in text if ord(c) not in glyphs] == [], text
+        assert aliases[button.thai] == button.command.lstrip("/"), button
+    image = line_rich_menu.menu_image()
+    assert Image.open(BytesIO(image)).size == (2500, 843)
+    other = (line_rich_menu.MenuButton("Status", "กำไร", "/status"),
+             *line_rich_menu.BUTTONS[1:])
+    assert line_rich_menu.menu_image(other) != image

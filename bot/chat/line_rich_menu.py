@@ -4,7 +4,8 @@ so nobody on LINE has to type a command.
 Each button is a postback carrying the same data as a card's command button (`cmd:/status`), so
 a tap goes through the registry and its role checks exactly like the typed command (a stranger
 hears the refusal, a viewer's Buy is told it needs an admin). Buy opens the keyboard with
-`/buy ` filled in. The image is drawn here (matplotlib, already a dependency for the charts).
+`/buy ` filled in. The image is drawn here with Pillow, in Noto Sans Thai (`menu_font`): each
+button shows its Thai word, its English word and its command, since one menu serves everyone.
 
 `install` is idempotent: the menu's name carries a digest of its areas and image, so a second
 run finds the same menu set as default and changes nothing; a changed menu replaces the old
@@ -13,10 +14,12 @@ one (created, image uploaded to the data host, set as default, the bot's older m
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 from dataclasses import dataclass
+from importlib.resources import files
 from typing import TYPE_CHECKING
 
 from bot.cards.taps import command_data
@@ -24,25 +27,30 @@ from bot.config import Settings
 
 if TYPE_CHECKING:
     from linebot.v3.messaging import AsyncMessagingApi, RichMenuRequest
+    from PIL import ImageFont
 
 WIDTH, HEIGHT = 2500, 843  # LINE's compact full-width size; 3 x 2 buttons
 NAME_PREFIX = "dcabot "
 
 
+FONT_FILE = next((files("fontpkg_noto_sans_thai") / "files").iterdir())  # the one .ttf
+
+
 @dataclass(frozen=True, slots=True)
 class MenuButton:
     label: str
+    thai: str  # the command's Thai word (a registry alias), drawn above `label`
     command: str  # what the tap runs, as typed
     fill_in: str = ""  # opens the keyboard with this text instead of waiting for a choice
 
 
 BUTTONS = (
-    MenuButton("Status", "/status"),
-    MenuButton("Buy", "/buy", fill_in="/buy "),
-    MenuButton("Reserve", "/reserve"),
-    MenuButton("Schedule", "/schedule"),
-    MenuButton("Signal", "/signal"),
-    MenuButton("Help", "/help"),
+    MenuButton("Status", "สถานะ", "/status"),
+    MenuButton("Buy", "ซื้อ", "/buy", fill_in="/buy "),
+    MenuButton("Reserve", "เงินสำรอง", "/reserve"),
+    MenuButton("Schedule", "ตาราง", "/schedule"),
+    MenuButton("Signal", "สัญญาณ", "/signal"),
+    MenuButton("Help", "ช่วยเหลือ", "/help"),
 )
 
 
@@ -61,29 +69,37 @@ def _cells() -> list[tuple[int, int, int, int]]:
             for r in range(2) for c in range(3)]
 
 
+def menu_font(size: int, *, bold: bool = False) -> ImageFont.FreeTypeFont:
+    """Noto Sans Thai (SIL Open Font License, installed with dcabot as the
+    `fontpkg-noto-sans-thai` package): Thai and Latin glyphs, so the menu reads the same on any
+    machine, with no system fonts needed."""
+    from PIL import ImageFont
+
+    font = ImageFont.truetype(str(FONT_FILE), size)
+    with contextlib.suppress(OSError, ValueError):  # FreeType without variable fonts: default
+        font.set_variation_by_name("Bold" if bold else "Regular")
+    return font
+
+
 def menu_image(buttons: tuple[MenuButton, ...] = BUTTONS) -> bytes:
-    """The menu as a PNG of exactly WIDTH x HEIGHT pixels: a tile and a label per button."""
-    import matplotlib
+    """The menu as a PNG of exactly WIDTH x HEIGHT pixels: a tile per button with its Thai
+    word, its English word and the command it runs (one menu serves every reader)."""
+    from PIL import Image, ImageDraw
 
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-    from matplotlib.patches import Rectangle
-
-    figure = Figure(figsize=(WIDTH / 100, HEIGHT / 100), dpi=100)
-    axes = figure.add_axes((0, 0, 1, 1))
-    axes.set_xlim(0, WIDTH)
-    axes.set_ylim(HEIGHT, 0)
-    axes.axis("off")
+    image = Image.new("RGB", (WIDTH, HEIGHT), "#0d1b2a")
+    draw = ImageDraw.Draw(image)
+    thai, english, command = menu_font(120, bold=True), menu_font(60), menu_font(46)
     for (x, y, w, h), button in zip(_cells(), buttons, strict=True):
-        axes.add_patch(Rectangle((x + 8, y + 8), w - 16, h - 16, facecolor="#1f3b57",
-                                 edgecolor="#f7931a", linewidth=6))
-        axes.text(x + w / 2, y + h / 2 - 30, button.label, color="white", fontsize=64,
-                  ha="center", va="center", fontweight="bold")
-        axes.text(x + w / 2, y + h / 2 + 90, button.command, color="#f7931a", fontsize=36,
-                  ha="center", va="center")
-    figure.patch.set_facecolor("#0d1b2a")
+        draw.rectangle((x + 8, y + 8, x + w - 9, y + h - 9), fill="#1f3b57", outline="#f7931a",
+                       width=6)
+        middle = x + w / 2
+        draw.text((middle, y + h / 2 - 50), button.thai, font=thai, fill="white", anchor="mm")
+        draw.text((middle, y + h / 2 + 62), button.label, font=english, fill="#d0dbe6",
+                  anchor="mm")
+        draw.text((middle, y + h / 2 + 135), button.command, font=command, fill="#f7931a",
+                  anchor="mm")
     out = io.BytesIO()
-    figure.savefig(out, format="png", dpi=100, facecolor=figure.get_facecolor())
+    image.save(out, format="PNG", optimize=True)
     return out.getvalue()
 
 
@@ -100,7 +116,7 @@ def menu_request(name: str, buttons: tuple[MenuButton, ...] = BUTTONS) -> RichMe
         RichMenuArea(
             bounds=RichMenuBounds(x=x, y=y, width=w, height=h),
             action=PostbackAction(
-                label=button.label,
+                label=f"{button.thai} {button.label}",  # what screen readers say; <= 20
                 data=command_data(button.command),
                 displayText=None if button.fill_in else button.command,
                 inputOption="openKeyboard" if button.fill_in else None,
