@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from decimal import Decimal
@@ -138,3 +139,24 @@ def test_report_prints_the_profit_figures_and_writes_the_chart(tmp_path: Path) -
     assert first.startswith("binance paper: invested 49.76, value ")  # 49.7581013 spent
     assert chart == f"  chart: {tmp_path / 'performance.png'}"
     assert (tmp_path / "performance.png").read_bytes()[:4] == b"\x89PNG"
+
+
+THAI = re.compile(r"[\u0E00-\u0E7F]")
+IDENTIFIERS = {"BTC", "USDT", "UTC", "paper", "binance", "yes", "prices", "csv"}  # and ids
+
+
+def test_the_readme_example_answers_in_thai_with_dcabot_language_th(tmp_path: Path) -> None:
+    """README's scripted session, exactly as written there, with DCABOT_LANGUAGE=th: every card
+    is Thai; the only Latin words left are symbols and names (BTC, USDT, paper, binance)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"printf '([^']+)' \| dcabot chat", readme)
+    assert match is not None
+    script = match.group(1).replace("\\n", "\n")
+    run = dcabot(tmp_path, script, "chat", DCABOT_LANGUAGE="th")
+    assert run.returncode == 0, run.stderr
+    cards = run.stdout.strip().split("\n\n")
+    assert len(cards) == 4 and all(THAI.search(c.splitlines()[0]) for c in cards), cards
+    assert [c.splitlines()[0] for c in cards][2::] == ["== ซื้อแล้ว ==", "== พอร์ต =="]
+    shown = re.sub(r"\bdcb[0-9a-z]+", "", run.stdout)  # order ids
+    english = set(re.findall(r"[A-Za-z]{2,}", shown)) - IDENTIFIERS
+    assert english == set(), (english, run.stdout)

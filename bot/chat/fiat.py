@@ -8,16 +8,30 @@ from bot.cards import format as fmt
 from bot.cards.reply import Field
 from bot.chat.registry import Invocation
 from bot.engine.fiat import fiat_rate
+from bot.i18n import _
 
 
-async def fiat_field(call: Invocation, label: str, usdt: Decimal) -> Field | None:
-    """`≈ 365,000.00 THB (36.5 a USDT, fixed (DCABOT_FIAT_RATE))`; None when no fiat is set."""
+def _label(currency: str, now: bool, account: str) -> str:
+    if not now:
+        return _("Value in {currency}").format(currency=currency)
+    if not account:
+        return _("Value now in {currency}").format(currency=currency)
+    return _("{account} value now in {currency}").format(account=account.capitalize(),
+                                                         currency=currency)
+
+
+async def fiat_field(call: Invocation, usdt: Decimal, *, now: bool = False,
+                     account: str = "") -> Field | None:
+    """`≈ 365,000.00 THB (36.5 a USDT, fixed (DCABOT_FIAT_RATE))`; None when no fiat is set.
+    Labelled `Value in THB`, or with `now`, `Value now in THB` (`Okx paper value now in THB`
+    for one `account` of several)."""
     engine = call.services.engine
     currency = engine.settings.display_fiat
     if not currency:
         return None
+    label = _label(currency, now, account)
     rate = await fiat_rate(engine)
     if rate is None:
-        return Field(f"{label} in {currency}", "the rate cannot be read now")
+        return Field(label, _("the rate cannot be read now"))
     shown = fmt.rounded(rate.of(usdt))
-    return Field(f"{label} in {currency}", f"≈ {shown} {currency} ({rate.label(engine.clock())})")
+    return Field(label, f"≈ {shown} {currency} ({rate.label(engine.clock())})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.cards.reply import Field, Reply, Tone
 from bot.chat.registry import Invocation, Registry
 from bot.engine.errors import UserError, shown
+from bot.i18n import _
 from bot.notify.alert_kinds import KINDS
 from bot.notify.health import alert_health, configured_channels, status_summary
 from bot.notify.routes import Person, configured_people, person_for
@@ -18,7 +19,8 @@ def _person(call: Invocation) -> Person:
     person = person_for(configured_people(settings.alert_routes, settings.admins), call.user.key)
     if person is None:
         raise UserError(
-            f"{call.user.key} gets no alerts; DCABOT_ALERT_ROUTES (or DCABOT_ADMINS) lists who does"
+            _("{user} gets no alerts; DCABOT_ALERT_ROUTES (or DCABOT_ADMINS) lists who "
+              "does").format(user=call.user.key)
         )
     return person
 
@@ -26,8 +28,14 @@ def _person(call: Invocation) -> Person:
 def _kind(text: str) -> str:
     kind = text.lower()
     if kind not in KINDS:
-        raise UserError(f"{shown(text)!r} is not an alert kind; /alerts lists them")
+        raise UserError(_("{word} is not an alert kind; /alerts lists them").format(
+            word=repr(shown(text))))
     return kind
+
+
+def _level(level: str) -> str:
+    """How far a kind is muted, in words (`muted` or `silent` as stored)."""
+    return {alert_prefs.MUTED: _("muted"), alert_prefs.SILENT: _("silent")}.get(level, level)
 
 
 def _overview(call: Invocation, person: Person, note: str = "") -> Reply:
@@ -35,18 +43,18 @@ def _overview(call: Invocation, person: Person, note: str = "") -> Reply:
     with engine.db.transaction() as session:
         mutes = alert_prefs.mutes_of(session, person.name)
     health = alert_health(engine.db, configured_channels(engine.settings), engine.clock())
-    muted = [f"{kind} ({level})" for kind, level in sorted(mutes.items())]
+    muted = [f"{kind} ({_level(level)})" for kind, level in sorted(mutes.items())]
     return Reply(
         kind="text",
-        title=f"Alerts for {person.name}",
+        title=_("Alerts for {person}").format(person=person.name),
         fields=(
-            Field("Channels", " → ".join(str(r) for r in person.routes)),
-            Field("Muted", ", ".join(muted) or "nothing"),
-            Field("Delivery", status_summary(health, engine.settings.zone)),
+            Field(_("Channels"), " → ".join(str(r) for r in person.routes)),
+            Field(_("Muted"), ", ".join(muted) or _("nothing")),
+            Field(_("Delivery"), status_summary(health, engine.settings.zone)),
         ),
         lines=(note,) if note else (),
         tone=Tone.SUCCESS if note else Tone.INFO,
-        footer="Kinds: " + ", ".join(KINDS),
+        footer=_("Kinds: {kinds}").format(kinds=", ".join(KINDS)),
     )
 
 
@@ -58,7 +66,7 @@ def register(registry: Registry) -> None:
             return await db.run(_overview, call, person)
         action = call.args[0].lower()
         if action not in ("mute", "unmute") or len(call.args) != 2:
-            raise UserError("Say /alerts, /alerts mute <kind> or /alerts unmute <kind>")
+            raise UserError(_("Say /alerts, /alerts mute <kind> or /alerts unmute <kind>"))
         kind = KINDS[_kind(call.args[1])]
         level = None
         if action == "mute":
@@ -66,9 +74,10 @@ def register(registry: Registry) -> None:
         now = call.services.engine.clock()
         await db.transact(alert_prefs.set_mute, person.name, kind.name, level, now)
         if level == alert_prefs.SILENT:
-            note = f"{kind.name} alerts still come, without sound: fills and errors always arrive."
+            note = _("{kind} alerts still come, without sound: fills and errors always "
+                     "arrive.").format(kind=kind.name)
         elif level == alert_prefs.MUTED:
-            note = f"{kind.name} alerts are muted."
+            note = _("{kind} alerts are muted.").format(kind=kind.name)
         else:
-            note = f"{kind.name} alerts come as usual again."
+            note = _("{kind} alerts come as usual again.").format(kind=kind.name)
         return await db.run(_overview, call, person, note)

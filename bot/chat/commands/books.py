@@ -11,6 +11,7 @@ from bot.engine.days import parse_day
 from bot.engine.errors import UserError
 from bot.engine.exports import kinds_of, write_exports
 from bot.engine.trade_sync import sync_trades
+from bot.i18n import _
 
 USAGE = "/export [orders|reserve|fees|all] [from YYYY-MM-DD] [to YYYY-MM-DD]"
 
@@ -26,7 +27,8 @@ def register(registry: Registry) -> None:
         args = list(call.args)
         kind = args.pop(0) if args and not args[0][:1].isdigit() else None
         if len(args) > 2:
-            raise UserError("Give at most a kind and two dates, e.g. /export orders 2026-01-01")
+            raise UserError(_("Give at most a kind and two dates, e.g. /export orders "
+                              "2026-01-01"))
         kinds = kinds_of(kind)
         start = parse_day(args[0], "start") if args else None
         end = parse_day(args[1], "end") if len(args) > 1 else None
@@ -37,15 +39,17 @@ def register(registry: Registry) -> None:
             write_exports, list(accounts), kinds, settings.data_dir / "exports", since, until,
             prune=True,
         )
-        period = f"{start or 'the start'} to {end or 'now'}"
-        counts = [f"{f.path.name}: {f.rows} row{'s' if f.rows != 1 else ''}" for f in files]
+        counts = [(_("{file}: 1 row") if f.rows == 1 else _("{file}: {rows} rows")).format(
+            file=f.path.name, rows=f.rows) for f in files]
+        period = _("From {start} to {end}, times in UTC and {zone}.").format(
+            start=start or _("the start"), end=end or _("now"), zone=settings.timezone)
         return Reply(
             kind="text",
-            title="Your export",
-            lines=(*counts, f"From {period}, times in UTC and {settings.timezone}."),
+            title=_("Your export"),
+            lines=(*counts, period),
             documents=tuple(f.path for f in files),
             tone=Tone.SUCCESS,
-            footer="Columns: see README, Exports.",
+            footer=_("Columns: see README, Exports."),
         )
 
     @registry.add(
@@ -57,13 +61,15 @@ def register(registry: Registry) -> None:
     )
     async def sync(call: Invocation) -> Reply:
         if call.args:
-            raise UserError("/sync takes nothing after it")
+            raise UserError(_("/sync takes nothing after it"))
         fields = []
         for engine in call.services.accounts:
             done = await sync_trades(engine)
             fields.append(Field(
                 f"{done.exchange} {done.mode}",
-                f"{done.linked} of the bot's, {done.added} made on the exchange, "
-                f"{len(done.corrected)} corrected"))
-        return Reply(kind="text", title="Trades synced", fields=tuple(fields), tone=Tone.SUCCESS,
-                     footer="Trades made on the exchange now count in /status and /profit.")
+                _("{linked} of the bot's, {added} made on the exchange, {corrected} "
+                  "corrected").format(linked=done.linked, added=done.added,
+                                      corrected=len(done.corrected))))
+        return Reply(kind="text", title=_("Trades synced"), fields=tuple(fields),
+                     tone=Tone.SUCCESS,
+                     footer=_("Trades made on the exchange now count in /status and /profit."))

@@ -11,6 +11,7 @@ from bot.chat.asking import confirm_card
 from bot.chat.registry import Invocation, Registry
 from bot.chat.roles import Role
 from bot.engine import pause
+from bot.i18n import _
 from storage.migrate import current_revision
 
 # words people try first (freqtrade says /stopbuy, /stopentry; some say /stop)
@@ -30,21 +31,22 @@ def register(registry: Registry) -> None:
         current = await engine.db.run(pause.paused, engine)
         if current is not None:
             return text_reply(
-                "Already paused",
-                f"Paused by {current.paused_by} since "
-                f"{fmt.local_time(current.paused_at, engine.settings.zone)}. /resume starts again.",
+                _("Already paused"),
+                _("Paused by {who} since {time}. /resume starts again.").format(
+                    who=current.paused_by,
+                    time=fmt.local_time(current.paused_at, engine.settings.zone)),
                 tone=Tone.WARNING,
             )
         return await confirm_card(
             call,
             kind="pause",
             params={},
-            summary="Pause trading",
+            summary=_("Pause trading"),
             retry_hint="/pause",
-            title="Pause the bot's trading?",
+            title=_("Pause the bot's trading?"),
             lines=(
-                "Scheduled buys, the sells and buys of trend flips and S4 rotations stop; "
-                "the bot keeps answering and alerting. Orders already sent are settled.",
+                _("Scheduled buys, the sells and buys of trend flips and S4 rotations stop; "
+                  "the bot keeps answering and alerting. Orders already sent are settled."),
             ),
         )
 
@@ -56,29 +58,30 @@ def register(registry: Registry) -> None:
         engine = call.services.engine
         current = await engine.db.run(pause.paused, engine)
         if current is None:
-            return text_reply("Not paused", "The bot's trading is running; nothing to resume.")
+            return text_reply(_("Not paused"),
+                              _("The bot's trading is running; nothing to resume."))
         return await confirm_card(
             call,
             kind="resume",
             params={},
-            summary="Resume trading",
+            summary=_("Resume trading"),
             retry_hint="/resume",
-            title="Resume the bot's trading?",
+            title=_("Resume the bot's trading?"),
             fields=(
-                Field("Paused by", current.paused_by),
-                Field("Since", fmt.local_time(current.paused_at, engine.settings.zone)),
+                Field(_("Paused by"), current.paused_by),
+                Field(_("Since"), fmt.local_time(current.paused_at, engine.settings.zone)),
             ),
-            lines=("Runs skipped while paused are not bought now; the next due run is.",),
+            lines=(_("Runs skipped while paused are not bought now; the next due run is."),),
         )
 
     @registry.on_confirm("pause")
     async def paused(call: Invocation, params: dict[str, str], token: str) -> Reply:
         if not await call.services.engine.db.run(pause.pause, call.services.engine, call.user.key):
-            return text_reply("Already paused", "Someone paused it meanwhile.")
+            return text_reply(_("Already paused"), _("Someone paused it meanwhile."))
         return text_reply(
-            "Trading paused",
-            "No scheduled buy, trend sell or S4 rotation starts until /resume. Runs due "
-            "meanwhile are skipped and you hear of each. /buy and /sell still work.",
+            _("Trading paused"),
+            _("No scheduled buy, trend sell or S4 rotation starts until /resume. Runs due "
+              "meanwhile are skipped and you hear of each. /buy and /sell still work."),
             tone=Tone.SUCCESS,
         )
 
@@ -86,9 +89,9 @@ def register(registry: Registry) -> None:
     async def resumed(call: Invocation, params: dict[str, str], token: str) -> Reply:
         if not await call.services.engine.db.run(pause.resume, call.services.engine,
                                                  call.user.key):
-            return text_reply("Not paused", "Someone resumed it meanwhile.")
+            return text_reply(_("Not paused"), _("Someone resumed it meanwhile."))
         return text_reply(
-            "Trading resumed", "The next due run buys as scheduled.", tone=Tone.SUCCESS
+            _("Trading resumed"), _("The next due run buys as scheduled."), tone=Tone.SUCCESS
         )
 
     @registry.add("version", "Show the bot's version, mode and database", "/version")
@@ -100,12 +103,12 @@ def register(registry: Registry) -> None:
             kind="text",
             title=f"dcabot {__version__}",
             fields=(
-                Field("Trading on", f"{settings.exchanges_text} · {settings.symbol}"),
-                Field("Database", f"{engine.db.engine.dialect.name}, migration "
-                      f"{revision or 'none'}"),
+                Field(_("Trading on"), f"{settings.exchanges_text} · {settings.symbol}"),
+                Field(_("Database"), _("{database}, migration {revision}").format(
+                    database=engine.db.engine.dialect.name, revision=revision or _("none"))),
                 Field("Python", platform.python_version()),
             ),
-            buttons=(Button("Status", "/status"),),
+            buttons=(Button(_("Status"), "/status"),),
         )
 
     for alias, name in ALIASES.items():

@@ -6,7 +6,10 @@ from bot.cards.reply import Button, Field, Reply
 from bot.chat.registry import Invocation, Registry, role_name
 from bot.i18n import _, current
 
-MAIN_BUTTONS = (Button("Status", "/status"), Button("History", "/history"), Button("Help", "/help"))
+
+def main_buttons() -> tuple[Button, ...]:
+    return (Button(_("Status"), "/status"), Button(_("History"), "/history"),
+            Button(_("Help"), "/help"))
 
 
 def register(registry: Registry) -> None:
@@ -21,7 +24,7 @@ def register(registry: Registry) -> None:
                     base=settings.base_asset, exchanges=settings.exchanges_text),
                 _("Try /status to see your holdings, or /help for every command."),
             ),
-            buttons=MAIN_BUTTONS,
+            buttons=main_buttons(),
         )
 
     @registry.add("help", "List the commands you can use", "/help")
@@ -38,7 +41,7 @@ def register(registry: Registry) -> None:
                 for c in commands
             ),
             footer=_("Money-moving commands ask for a confirmation first."),
-            buttons=MAIN_BUTTONS,
+            buttons=main_buttons(),
         )
 
     @registry.add("whoami", "Show your id and role (for the allowlist)", "/whoami")

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from bot.cards import format as fmt
 from bot.cards.reply import Button, Field, Reply
 from bot.chat.arguments import parse_count
+from bot.chat.commands.trading import side_word, status_word
 from bot.chat.fiat import fiat_field
 from bot.chat.registry import Invocation, Registry
 from bot.chat.several_status import several_status_card
@@ -32,7 +33,7 @@ async def _with_alerts(call: Invocation, card: Reply, value: Decimal | None = No
     """The card with the value in the owner's money (when set) and the alert delivery line."""
     engine = call.services.engine
     alerts = await engine.db.run(alerts_field, engine.settings, engine.db, engine.clock())
-    fiat = await fiat_field(call, "Value", value) if value is not None else None
+    fiat = await fiat_field(call, value) if value is not None else None
     return dataclasses.replace(card, fields=(*card.fields, *([fiat] if fiat else []), alerts))
 
 
@@ -67,9 +68,11 @@ def status_card(status: PortfolioStatus, now: datetime | None = None) -> Reply:
     for mode, count in status.waiting_in_other_modes.items():
         fields += (
             Field(
-                "Waiting",
-                f"{count} {mode} order{'s' if count > 1 else ''} of an earlier run: start the "
-                f"bot in {mode} mode to settle {'them' if count > 1 else 'it'}",
+                _("Waiting"),
+                (_("{count} {mode} orders of an earlier run: start the bot in {mode} mode to "
+                   "settle them") if count > 1
+                 else _("{count} {mode} order of an earlier run: start the bot in {mode} mode "
+                        "to settle it")).format(count=count, mode=mode),
             ),
         )
     footer = _("Price source: {source}").format(source=status.price.source)
@@ -93,14 +96,15 @@ def history_line(order: Order, zone: ZoneInfo) -> str:
     base, quote = order.symbol.split("/")
     when = fmt.local_time(order.created_at, zone)
     if order.status == "filled" and order.filled_base is not None and order.filled_quote:
-        what = f"{fmt.crypto(order.filled_base, base)} for {fmt.money(order.filled_quote, quote)}"
+        what = _("{amount} for {cost}").format(amount=fmt.crypto(order.filled_base, base),
+                                                cost=fmt.money(order.filled_quote, quote))
         if order.partial:
-            what += " (partly filled)"
+            what += " " + _("(partly filled)")
     else:
-        what = f"{order.status}: {order.error or 'no fill'}"
-    where = f"{order.exchange} {order.mode}" + (", on the exchange" if order.cause == "external"
-                                                 else "")
-    return f"{when}  {order.side} {order.symbol}  {what}  [{where}]"
+        what = f"{status_word(order.status)}: {order.error or _('no fill')}"
+    where = (_("{exchange} {mode}, on the exchange") if order.cause == "external"
+             else "{exchange} {mode}").format(exchange=order.exchange, mode=order.mode)
+    return f"{when}  {side_word(order.side)} {order.symbol}  {what}  [{where}]"
 
 
 def register(registry: Registry) -> None:

@@ -18,7 +18,6 @@ from bot.engine.profit_history import profit_history
 from bot.engine.profit_report import PeriodRow, ProfitView, period_rows, period_start, profit_view
 from bot.i18n import _
 
-PERIODS = "all, today, week, month, year or a number of days like 30d"
 TABLES = {"daily": ("day", 7, 90), "weekly": ("week", 8, 52), "monthly": ("month", 6, 24)}
 
 
@@ -38,7 +37,9 @@ def _since(engine: Engine, text: str | None) -> tuple[datetime | None, str]:
         return period_start(now, "month", zone).replace(month=1), _("this year")
     days = read_count(word.removesuffix("d"), maximum=3650) if word.endswith("d") else None
     if not days:
-        raise UserError(f"{shown(text or '')!r} is not a period; use {PERIODS}, e.g. /profit 30d")
+        raise UserError(_("{word} is not a period; use all, today, week, month, year or a number "
+                          "of days like 30d, e.g. /profit 30d").format(
+                              word=repr(shown(text or ""))))
     return now - timedelta(days=days), _("the last {days} days").format(days=days)
 
 
@@ -68,9 +69,11 @@ def _profit_fields(view: ProfitView, quote: str, name: str) -> tuple[Field, ...]
 
 def _row_line(row: PeriodRow, unit: str, quote: str) -> str:
     label = f"{row.start:%Y-%m}" if unit == "month" else f"{row.start:%Y-%m-%d}"
-    return (f"{label}  bought {fmt.rounded(row.bought)}  sold {fmt.rounded(row.sold)}  "
-            f"fees {fmt.rounded(row.fees)}  value {fmt.rounded(row.value)}  "
-            f"P&L {fmt.cents(row.pnl, quote, signed=True)}")
+    text = _("{period}  bought {bought}  sold {sold}  fees {fees}  value {value}  P&L {pnl}")
+    return text.format(
+        period=label, bought=fmt.rounded(row.bought), sold=fmt.rounded(row.sold),
+        fees=fmt.rounded(row.fees), value=fmt.rounded(row.value),
+        pnl=fmt.cents(row.pnl, quote, signed=True))
 
 
 def register(registry: Registry) -> None:
@@ -84,7 +87,8 @@ def register(registry: Registry) -> None:
         if call.args and call.args[0].lower() == "chart":
             return await _chart(call)
         if len(call.args) > 1:
-            raise UserError(f"Give at most one period: {PERIODS}")
+            raise UserError(_("Give at most one period: all, today, week, month, year or a "
+                              "number of days like 30d"))
         accounts = call.services.accounts
         quote = accounts.settings.quote_asset
         fields: list[Field] = []
@@ -94,7 +98,7 @@ def register(registry: Registry) -> None:
             view = await profit_view(engine, since)
             label = f"{engine.exchange.name} {engine.mode}" if accounts.several else ""
             fields += _profit_fields(view, quote, label)
-            fiat = await fiat_field(call, f"{label} value now".strip().capitalize(), view.value)
+            fiat = await fiat_field(call, view.value, now=True, account=label)
             fields += [fiat] if fiat else []
         return Reply(
             kind="status",
@@ -112,19 +116,21 @@ def register(registry: Registry) -> None:
 async def _chart(call: Invocation) -> Reply:
     """Value against invested since the first buy, with buys, sales and flips marked."""
     if len(call.args) > 2:
-        raise UserError("Use /profit chart, or /profit chart okx for one exchange")
+        raise UserError(_("Use /profit chart, or /profit chart okx for one exchange"))
     engine = call.services.accounts.on(call.args[1] if len(call.args) > 1 else None)
     history = await profit_history(engine)
     if history is None:
-        raise UserError("Nothing was bought yet, so there is nothing to chart; try /buy 50")
+        raise UserError(_("Nothing was bought yet, so there is nothing to chart; try /buy 50"))
     chart = await render_chart(engine, lambda path: render_profit_chart(history, path))
     last = history.points[-1]
     return Reply(
         kind="status",
-        title=f"Performance, {engine.exchange.name} {engine.mode}",
-        lines=(f"Value {last.value:,.2f} USDT for {last.invested:,.2f} USDT invested.",),
+        title=_("Performance, {exchange} {mode}").format(exchange=engine.exchange.name,
+                                                          mode=engine.mode),
+        lines=(_("Value {value} USDT for {invested} USDT invested.").format(
+            value=f"{last.value:,.2f}", invested=f"{last.invested:,.2f}"),),
         image=chart,
-        footer="SIMULATED prices." if history.simulated else "Value at each daily close.",
+        footer=_("SIMULATED prices.") if history.simulated else _("Value at each daily close."),
     )
 
 
@@ -149,8 +155,26 @@ def _register_table(registry: Registry, command: str, unit: str, default: int, m
             lines += [_row_line(row, unit, quote) for row in reversed(rows)]
         return Reply(
             kind="history",
-            title=f"{command.capitalize()}, last {count}",
+            title=_table_title(unit).format(count=count),
             lines=tuple(lines),
-            footer=f"Amounts in {quote}; value is the holdings at each {unit}'s end; P&L is "
-            "realized plus the change of unrealized.",
+            footer=_table_footer(unit).format(quote=quote),
         )
+
+
+def _table_title(unit: str) -> str:
+    if unit == "day":
+        return _("Daily, last {count}")
+    if unit == "week":
+        return _("Weekly, last {count}")
+    return _("Monthly, last {count}")
+
+
+def _table_footer(unit: str) -> str:
+    if unit == "day":
+        return _("Amounts in {quote}; value is the holdings at each day's end; P&L is realized "
+                 "plus the change of unrealized.")
+    if unit == "week":
+        return _("Amounts in {quote}; value is the holdings at each week's end; P&L is realized "
+                 "plus the change of unrealized.")
+    return _("Amounts in {quote}; value is the holdings at each month's end; P&L is realized "
+             "plus the change of unrealized.")

@@ -57,18 +57,19 @@ async def reserves_card(call: Invocation) -> Reply:
             view = await reserve_view(engine)
         except ExchangeError as exc:  # the ledger needs no exchange: the reserve still shows
             balance = await engine.db.run(recorded_reserve, engine)
-            fields.append(Field(name, f"reserve {fmt.money(balance, quote)} · free: cannot be "
-                                f"read now ({exc})"[:200]))
+            fields.append(Field(name, _("reserve {amount} · free: cannot be read now "
+                                        "({reason})").format(amount=fmt.money(balance, quote),
+                                                             reason=exc)[:200]))
         else:
             balance = view.balance
-            fields.append(Field(name, f"reserve {fmt.money(balance, quote)} · free "
-                                f"{fmt.money(view.quote_free, quote)}"))
+            fields.append(Field(name, _("reserve {amount} · free {free}").format(
+                amount=fmt.money(balance, quote), free=fmt.money(view.quote_free, quote))))
         total += balance
     return Reply(
         kind="reserve",
         title=_("Reserve"),
         fields=(*fields, Field(_("Total reserve"), fmt.money(total, quote))),
-        lines=("/reserve <exchange> shows one exchange's movements.",),
+        lines=(_("/reserve <exchange> shows one exchange's movements."),),
     )
 
 
@@ -138,10 +139,12 @@ def register(registry: Registry) -> None:
                 ),
                 lines=lines,
             )
-        raise UserError(
-            f"{shown(action)!r} is not a /reserve action; use add or deploy"
-            + (f", or an exchange: {', '.join(accounts.names)}" if accounts.several else "")
-        )
+        if accounts.several:
+            raise UserError(_("{word} is not a /reserve action; use add or deploy, or an "
+                              "exchange: {names}").format(word=repr(shown(action)),
+                                                          names=", ".join(accounts.names)))
+        raise UserError(_("{word} is not a /reserve action; use add or deploy").format(
+            word=repr(shown(action))))
 
     @registry.add(
         "sell",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from bot.cards import format as fmt
-from bot.cards.alerts_s4 import NAMES, holdings_text
+from bot.cards.alerts_s4 import holdings_text
 from bot.cards.reply import Button, Field, Reply, Tone
 from bot.chat.asking import asked_account, confirm_card
 from bot.chat.registry import Invocation, Registry
@@ -14,50 +14,75 @@ from bot.engine import strategy_settings
 from bot.engine.context import Engine
 from bot.engine.errors import UserError
 from bot.engine.s4_view import RotationLine, S4View, s4_view
+from bot.i18n import _, current
 
-STATUS_WORDS = {
-    "shadow": "shadow (told, not traded)",
-    "superseded": "passed over",
-    "started": "trading",
-    "retrying": "waiting for the exchange",
-    "done": "traded",
-    "refused": "refused",
-    "missed": "missed",
-}
+
+def _status_word(status: str) -> str:
+    """A rotation's state in words (an unknown one as it is stored)."""
+    words = {
+        "shadow": _("shadow (told, not traded)"),
+        "superseded": _("passed over"),
+        "started": _("trading"),
+        "retrying": _("waiting for the exchange"),
+        "done": _("traded"),
+        "refused": _("refused"),
+        "missed": _("missed"),
+    }
+    return words.get(status, status)
+
+
+def _asset(value: str) -> str:
+    """`btc` → BTC, `gold` → gold (in the reader's language)."""
+    return {"btc": "BTC", "gold": _("gold")}.get(value, value)
+
+
+def _sentence(text: str) -> str:
+    """A full stop after a sentence the engine words; Thai ends a sentence without one."""
+    return text if current.get() == "th" else text + "."
 
 
 def _rotation_line(row: RotationLine) -> str:
-    move = f"{NAMES.get(row.from_asset, row.from_asset)} → {NAMES.get(row.to_asset, row.to_asset)}"
-    return f"  {row.decided:%Y-%m-%d}  {move}  {STATUS_WORDS.get(row.status, row.status)}"
+    move = f"{_asset(row.from_asset)} → {_asset(row.to_asset)}"
+    return f"  {row.decided:%Y-%m-%d}  {move}  {_status_word(row.status)}"
+
+
+def _trend_text(view: S4View) -> str:
+    if view.trend_since is None:
+        return _("not set yet")
+    day = f"{view.trend_since.time:%Y-%m-%d}"
+    if view.trend_since.trend.value == "up":
+        return _("up (BTC ahead) since {day}").format(day=day)
+    return _("down (gold ahead) since {day}").format(day=day)
 
 
 def s4_card(view: S4View, engine: Engine, zone: ZoneInfo) -> Reply:
-    since = f" since {view.since:%Y-%m-%d}" if view.since else ""
-    held = f"{NAMES[view.active.value]}{since}"
+    held = _asset(view.active.value)
+    if view.since:
+        held = _("{asset} since {day}").format(asset=held, day=f"{view.since:%Y-%m-%d}")
     if not view.watched:
-        held += " (from the history; the daily watch has not run on this account yet)"
-    trend = "not set yet"
-    if view.trend_since is not None:
-        ahead = "BTC ahead" if view.trend_since.trend.value == "up" else "gold ahead"
-        trend = f"{view.trend_since.trend.value} ({ahead}) since {view.trend_since.time:%Y-%m-%d}"
+        held = _("{held} (from the history; the daily watch has not run on this account "
+                 "yet)").format(held=held)
     rotations = [_rotation_line(r) for r in view.rotations]
+    signal = view.next_signal(engine)
     return Reply(
         kind="signal",
-        title=f"S4 · BTC ↔ gold ({view.gold_market})",
+        title=_("S4 · BTC ↔ gold ({market})").format(market=view.gold_market),
         fields=(
-            Field("S4 holds", held),
-            Field("Ratio trend", trend),
-            Field("Ratio", f"{fmt.rounded(view.ratio, 4)} on {view.last_close:%Y-%m-%d}"),
-            Field("Rotations", "traded" if view.execute else "shadow: told, not traded"),
-            Field("Holdings", holdings_text(view.holdings) or "could not be read"),
-            Field("Where", f"{view.mode} · {view.exchange}"),
+            Field(_("S4 holds"), held),
+            Field(_("Ratio trend"), _trend_text(view)),
+            Field(_("Ratio"), _("{value} on {day}").format(
+                value=fmt.rounded(view.ratio, 4), day=f"{view.last_close:%Y-%m-%d}")),
+            Field(_("Rotations"), _("traded") if view.execute else _("shadow: told, not traded")),
+            Field(_("Holdings"), holdings_text(view.holdings) or _("could not be read")),
+            Field(_("Where"), f"{view.mode} · {view.exchange}"),
         ),
         lines=(
-            view.next_signal(engine) + ("." if view.execute else " (in shadow mode: it says so)."),
-            *(["Last rotations:", *rotations] if rotations else ["No rotations yet."]),
+            _sentence(signal) if view.execute
+            else _("{signal} (in shadow mode: it says so).").format(signal=signal),
+            *([_("Last rotations:"), *rotations] if rotations else [_("No rotations yet.")]),
         ),
         image=view.chart,
-        buttons=(Button("Refresh", "/s4"), Button("Strategy", "/strategy")),
+        buttons=(Button(_("Refresh"), "/s4"), Button(_("Strategy"), "/strategy")),
     )
 
 
@@ -65,26 +90,26 @@ async def ask_to_execute(call: Invocation, engine: Engine) -> Reply:
     """`/strategy s4 execute on [exchange]`: say what will happen, and switch only on a
     confirmation."""
     if (await engine.db.run(strategy_settings.current, engine)).s4_execute:
-        raise UserError("S4 rotations are traded already; /strategy s4 execute off stops that")
+        raise UserError(_("S4 rotations are traded already; /strategy s4 execute off stops that"))
     view = await s4_view(engine)
 
-    buys = NAMES[view.active.value]
+    buys = _asset(view.active.value)
     return await confirm_card(
         call,
         kind="s4_execute",
         params={"exchange": engine.exchange.name, "mode": engine.mode,
                 "next": view.next_signal(engine)},
-        summary="Trade S4 rotations",
+        summary=_("Trade S4 rotations"),
         retry_hint=f"/strategy s4 execute on {engine.exchange.name}",
-        title="Trade S4 rotations for real?",
+        title=_("Trade S4 rotations for real?"),
         fields=(
-            Field("S4 holds", NAMES[view.active.value]),
-            Field("Holdings", holdings_text(view.holdings) or "could not be read"),
-            Field("Where", f"{view.mode} · {view.exchange}"),
+            Field(_("S4 holds"), buys),
+            Field(_("Holdings"), holdings_text(view.holdings) or _("could not be read")),
+            Field(_("Where"), f"{view.mode} · {view.exchange}"),
         ),
         lines=(
-            f"From now on S4 schedules buy {buys}. Nothing is sold now.",
-            view.next_signal(engine) + ".",
+            _("From now on S4 schedules buy {asset}. Nothing is sold now.").format(asset=buys),
+            _sentence(view.next_signal(engine)),
         ),
     )
 
@@ -96,10 +121,10 @@ def register(registry: Registry) -> None:
         updated = await engine.db.run(strategy_settings.update, engine, s4_execute=True)
         return Reply(
             kind="strategy",
-            title="S4 rotations will be traded",
+            title=_("S4 rotations will be traded"),
             tone=Tone.SUCCESS,
-            fields=(Field("Exchange", updated.exchange),),
-            lines=(params["next"] + ".",),
+            fields=(Field(_("Exchange"), updated.exchange),),
+            lines=(_sentence(params["next"]),),
         )
 
     @registry.add(
@@ -110,7 +135,7 @@ def register(registry: Registry) -> None:
     )
     async def s4(call: Invocation) -> Reply:
         if len(call.args) > 1:
-            raise UserError("/s4 takes at most an exchange; /strategy s4 execute on|off "
-                            "changes it")
+            raise UserError(_("/s4 takes at most an exchange; /strategy s4 execute on|off "
+                              "changes it"))
         engine = call.services.accounts.on(call.args[0] if call.args else None)
         return s4_card(await s4_view(engine), engine, engine.settings.zone)

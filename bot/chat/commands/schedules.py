@@ -15,7 +15,6 @@ from bot.engine.look_ahead import RUNWAY_RUNS, next_runs, runway
 from bot.engine.number_text import read_count
 from bot.engine.schedules import (
     MODES,
-    PAST,
     ScheduleView,
     add_schedule_legs,
     change_schedule,
@@ -59,7 +58,7 @@ def schedule_lines(views: list[ScheduleView], call: Invocation) -> tuple[Field, 
         amounts = " + ".join(
             f"{leg.exchange} {fmt.money(leg.amount, settings.quote_asset)}"
             f"{_carried(leg, settings)} "
-            f"(#{leg.id}{', paused' if leg.paused else ''})"
+            f"(#{leg.id}{', ' + _('paused') if leg.paused else ''})"
             for leg in legs
         )
         upcoming = [leg.next_run for leg in legs if leg.next_run is not None]
@@ -97,20 +96,23 @@ def _legs(call: Invocation, amount_text: str, exchange: str | None) -> dict[str,
     if "=" in amount_text:
         parts = list(_LEG.finditer(amount_text))
         if not parts or ",".join(p.group(0) for p in parts) != amount_text:
-            raise UserError(f"{shown(amount_text)!r} is not amounts per exchange; e.g. {example}")
+            raise UserError(_("{text} is not amounts per exchange; e.g. {example}").format(
+                text=repr(shown(amount_text)), example=example))
         legs: dict[str, Decimal] = {}
         for part in parts:
             name = accounts.on(part.group(1)).exchange.name
             if name in legs:
-                raise UserError(f"{name} is named twice; name each exchange once, e.g. {example}")
+                raise UserError(_("{exchange} is named twice; name each exchange once, e.g. "
+                                  "{example}").format(exchange=name, example=example))
             legs[name] = parse_amount(part.group(2), example=example)
         return legs
     amount = parse_amount(amount_text, example="/schedule add mon 07:00 100")
     if exchange is not None and exchange.lower() in EVERY_EXCHANGE:
         if not accounts.several:
             raise UserError(
-                f"This bot trades on {accounts.default.exchange.name} only; list more in "
-                "DCABOT_EXCHANGES (e.g. binance,okx) to split a schedule"
+                _("This bot trades on {exchange} only; list more in DCABOT_EXCHANGES (e.g. "
+                  "binance,okx) to split a schedule").format(
+                      exchange=accounts.default.exchange.name)
             )
         return split_evenly(amount, accounts.names)
     return {accounts.on(exchange).exchange.name: amount}
@@ -124,26 +126,32 @@ async def _next(call: Invocation, rest: tuple[str, ...]) -> Reply:
     settings = accounts.settings
     runs = await next_runs(accounts, count)
     lines = [
-        f"{fmt.local_time(r.at, settings.zone)}  #{r.schedule_id}"
-        + (f" {r.label}" if r.label else "")
-        + f"  {r.exchange}  {fmt.money(r.amount, settings.quote_asset)}"
-        + (" + " + _("carried {amount}").format(amount=fmt.money(r.carried,
-                                                                  settings.quote_asset))
-           if r.carried else "")
-        + f": would {r.would}"
+        _("{run}: would {action}").format(
+            run=f"{fmt.local_time(r.at, settings.zone)}  #{r.schedule_id}"
+            + (f" {r.label}" if r.label else "")
+            + f"  {r.exchange}  {fmt.money(r.amount, settings.quote_asset)}"
+            + (" + " + _("carried {amount}").format(amount=fmt.money(r.carried,
+                                                                      settings.quote_asset))
+               if r.carried else ""),
+            action=r.would)
         for r in runs
     ]
     for engine in accounts:
         try:
             way = await runway(engine, await next_runs(accounts, 4 * RUNWAY_RUNS))
         except ExchangeError as exc:
-            lines.append(f"{engine.exchange.name}: the balance cannot be read now ({exc})")
+            lines.append(_("{exchange}: the balance cannot be read now ({reason})").format(
+                exchange=engine.exchange.name, reason=exc))
             continue
-        paid = (f"pays for at least the next {len(way.runs)} runs" if way.runs_out is None
-                else f"pays for {way.covered}; the money runs out at the run of "
-                f"{fmt.local_time(way.runs_out.at, settings.zone)}")
-        lines.append(f"{engine.exchange.name}: free {fmt.money(way.free, settings.quote_asset)} "
-                     f"{paid}")
+        free = fmt.money(way.free, settings.quote_asset)
+        if way.runs_out is None:
+            lines.append(_("{exchange}: free {free} pays for at least the next {count} runs")
+                         .format(exchange=engine.exchange.name, free=free, count=len(way.runs)))
+        else:
+            lines.append(_("{exchange}: free {free} pays for {covered}; the money runs out at "
+                           "the run of {time}").format(
+                exchange=engine.exchange.name, free=free, covered=way.covered,
+                time=fmt.local_time(way.runs_out.at, settings.zone)))
     return Reply(kind="schedules", title=_("Next {count} runs").format(count=len(runs)),
                  lines=tuple(lines) or (_("No schedules yet. e.g. /schedule add mon 07:00 100"),),
                  footer=_("Times in {zone}; 'would' is what the rule says now.").format(
@@ -154,9 +162,19 @@ def _schedule_id(text: str) -> int:
     number = read_count(text.removeprefix("#"), maximum=MAX_SCHEDULE_ID)
     if number is None:
         raise UserError(
-            f"{shown(text)!r} is not a schedule id; /schedule lists them, e.g. /schedule pause 1"
+            _("{text} is not a schedule id; /schedule lists them, e.g. /schedule pause 1").format(
+                text=repr(shown(text)))
         )
     return number
+
+
+def _changed_title(action: str, leg: str | None) -> str:
+    """`Schedule #{id} paused`, or `... paused on {exchange}` for one leg."""
+    if action == "pause":
+        return _("Schedule #{id} paused on {exchange}") if leg else _("Schedule #{id} paused")
+    if action == "resume":
+        return _("Schedule #{id} resumed on {exchange}") if leg else _("Schedule #{id} resumed")
+    return _("Schedule #{id} removed on {exchange}") if leg else _("Schedule #{id} removed")
 
 
 def register(registry: Registry) -> None:
@@ -183,7 +201,7 @@ def register(registry: Registry) -> None:
             require_admin(call, "/schedule add")
             if not 3 <= len(rest) <= 5:
                 raise UserError(
-                    "Give days, a time and an amount, e.g. /schedule add mon,thu 07:00 100"
+                    _("Give days, a time and an amount, e.g. /schedule add mon,thu 07:00 100")
                 )
             extra: list[str | None] = list(rest[3:])
             # amounts per exchange then a mode, or a mode without an exchange
@@ -191,8 +209,9 @@ def register(registry: Registry) -> None:
                 extra = [None, extra[0]]
             exchange = extra[0] if extra else None
             if "=" in rest[2] and exchange is not None:
-                raise UserError("Amounts per exchange name their exchanges; give a mode after "
-                                "them only, e.g. /schedule add mon 07:00 binance=60,okx=40 cdc")
+                raise UserError(_("Amounts per exchange name their exchanges; give a mode "
+                                  "after them only, e.g. /schedule add mon 07:00 "
+                                  "binance=60,okx=40 cdc"))
             views = await add_schedule_legs(
                 call.services.accounts,
                 rest[0],
@@ -215,8 +234,9 @@ def register(registry: Registry) -> None:
         if action in {"pause", "resume", "remove"}:
             require_admin(call, f"/schedule {action}")
             if not 1 <= len(rest) <= 2:
-                raise UserError(f"Give one schedule id, e.g. /schedule {action} 1 (and an "
-                                "exchange for one leg of a split schedule)")
+                raise UserError(_("Give one schedule id, e.g. /schedule {action} 1 (and an "
+                                  "exchange for one leg of a split schedule)").format(
+                                      action=action))
             leg = rest[1].lower() if len(rest) > 1 else None  # also a leg on a dropped exchange
             views = await engine.db.run(
                 change_schedule, engine, _schedule_id(rest[0]), action,
@@ -225,8 +245,7 @@ def register(registry: Registry) -> None:
             call.services.schedules_changed()
             return Reply(
                 kind="schedules",
-                title=f"Schedule #{views[0].group} {PAST[action]}"
-                + (f" on {leg}" if leg else ""),
+                title=_changed_title(action, leg).format(id=views[0].group, exchange=leg),
                 tone=Tone.SUCCESS,
                 fields=schedule_lines(views, call),
             )
@@ -235,13 +254,15 @@ def register(registry: Registry) -> None:
         if action == "label":
             require_admin(call, "/schedule label")
             if not rest:
-                raise UserError("Give a schedule id and a name, e.g. /schedule label 1 Payday")
+                raise UserError(_("Give a schedule id and a name, e.g. /schedule label 1 "
+                                  "Payday"))
             views = await engine.db.run(
                 label_schedule, engine, _schedule_id(rest[0]), " ".join(rest[1:])
             )
-            return Reply(kind="schedules", title=f"Schedule #{views[0].group} named",
+            return Reply(kind="schedules",
+                         title=_("Schedule #{id} named").format(id=views[0].group),
                          tone=Tone.SUCCESS, fields=schedule_lines(views, call))
         raise UserError(
-            f"{shown(action)!r} is not a /schedule action; use add, pause, resume, remove or "
-            "label"
+            _("{word} is not a /schedule action; use add, pause, resume, remove or label").format(
+                word=repr(shown(action)))
         )

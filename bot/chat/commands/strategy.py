@@ -9,6 +9,7 @@ from bot.chat.commands.s4 import ask_to_execute
 from bot.chat.registry import Invocation, Registry, require_admin
 from bot.engine import flip_policy, strategy_settings
 from bot.engine.errors import UserError, shown
+from bot.i18n import _
 
 USAGE = (
     "/strategy [exchange], /strategy cdc on/off, /strategy sell <percent> [exchange], "
@@ -19,36 +20,41 @@ USAGE = (
 
 def _on_off(text: str | None, example: str) -> bool:
     if text is None or text.lower() not in {"on", "off"}:
-        raise UserError(f"Say on or off, e.g. {example}")
+        raise UserError(_("Say on or off, e.g. {example}").format(example=example))
     return text.lower() == "on"
 
 
 def strategy_card(view: strategy_settings.StrategyView, quote: str, title: str,
-                  policy: str | None = None) -> Reply:
+                  policy: str | None = None, *, updated: bool = False) -> Reply:
     """One exchange's settings; with several exchanges, the flip policy too."""
-    acting = () if policy is None else (Field("Flip policy", _policy_text(policy)),)
+    acting = () if policy is None else (Field(_("Flip policy"), _policy_text(policy)),)
     return Reply(
         kind="strategy",
         title=title,
         fields=(
-            Field("Exchange", view.exchange),
+            Field(_("Exchange"), view.exchange),
             *acting,
             Field(
-                "CDC gate",
-                "on: buy while up, save while down" if view.cdc_enabled else "off: every DCA buys",
+                _("CDC gate"),
+                _("on: buy while up, save while down") if view.cdc_enabled
+                else _("off: every DCA buys"),
             ),
-            Field("Sell on red", f"{fmt.number(view.sell_percent)}% of BTC into the reserve"),
-            Field("Per-order cap", fmt.money(view.order_cap, quote) if view.order_cap else "none"),
-            Field("S4 rotations", "executed" if view.s4_execute else "shadow (told, not traded)"),
+            Field(_("Sell on red"), _("{percent}% of BTC into the reserve").format(
+                percent=fmt.number(view.sell_percent))),
+            Field(_("Per-order cap"),
+                  fmt.money(view.order_cap, quote) if view.order_cap else _("none")),
+            Field(_("S4 rotations"),
+                  _("executed") if view.s4_execute else _("shadow (told, not traded)")),
         ),
-        tone=Tone.SUCCESS if title != "Strategy" else Tone.INFO,
+        tone=Tone.SUCCESS if updated else Tone.INFO,
     )
 
 
 def _policy_text(policy: str) -> str:
     if policy == flip_policy.AUTO:
-        return "auto: each exchange sells its own BTC and deploys its own reserve"
-    return f"{policy} sells on red and deploys on green; the others do not act on flips"
+        return _("auto: each exchange sells its own BTC and deploys its own reserve")
+    return _("{exchange} sells on red and deploys on green; the others do not act on "
+             "flips").format(exchange=policy)
 
 
 def register(registry: Registry) -> None:
@@ -64,12 +70,13 @@ def register(registry: Registry) -> None:
         if not call.args or (len(call.args) == 1 and accounts.is_exchange(call.args[0])):
             engine = accounts.on(call.args[0] if call.args else None)
             view = await engine.db.run(strategy_settings.current, engine)
-            return strategy_card(view, quote, "Strategy", policy)
-        require_admin(call, "Changing the strategy")
+            return strategy_card(view, quote, _("Strategy"), policy)
+        require_admin(call, _("Changing the strategy"))
         what, rest = call.args[0].lower(), call.args[1:]
         if what == "cdc":
             if len(rest) > 2:
-                raise UserError("Say on or off, e.g. /strategy cdc on")
+                raise UserError(_("Say on or off, e.g. {example}").format(
+                    example="/strategy cdc on"))
             engine = accounts.on(rest[1] if len(rest) > 1 else None)
             view = await engine.db.run(
                 strategy_settings.update, engine,
@@ -77,7 +84,7 @@ def register(registry: Registry) -> None:
             )
         elif what == "sell":
             if not 1 <= len(rest) <= 2:
-                raise UserError("Give one percent from 0 to 100, e.g. /strategy sell 50")
+                raise UserError(_("Give one percent from 0 to 100, e.g. /strategy sell 50"))
             engine = accounts.on(rest[1] if len(rest) > 1 else None)
             view = await engine.db.run(
                 strategy_settings.update, engine,
@@ -85,15 +92,15 @@ def register(registry: Registry) -> None:
             )
         elif what == "policy":
             if len(rest) != 1:
-                raise UserError(f"Give auto or an exchange ({', '.join(accounts.names)}), "
-                                "e.g. /strategy policy auto")
+                raise UserError(_("Give auto or an exchange ({names}), e.g. /strategy policy "
+                                  "auto").format(names=", ".join(accounts.names)))
             policy = await engine.db.run(flip_policy.set_policy, engine, rest[0], accounts.names,
                                          changed_by=call.user.key)
             view = await engine.db.run(strategy_settings.current, engine)
         elif what == "cap":
             if len(rest) != 2:
                 raise UserError(
-                    "Give an exchange and an amount or off, e.g. /strategy cap binance 500"
+                    _("Give an exchange and an amount or off, e.g. /strategy cap binance 500")
                 )
             engine = accounts.on(rest[0])
             name = engine.exchange.name
@@ -101,19 +108,20 @@ def register(registry: Registry) -> None:
                 view = await engine.db.run(strategy_settings.update, engine, name, order_cap=None)
             else:
                 if rest[1].strip() in {"0", "0.0"}:
-                    raise UserError(f"A cap of 0 would refuse every order; /strategy cap {name} "
-                                    "off clears the cap")
+                    raise UserError(_("A cap of 0 would refuse every order; /strategy cap "
+                                      "{exchange} off clears the cap").format(exchange=name))
                 cap = parse_amount(rest[1], example="/strategy cap binance 500")
                 view = await engine.db.run(strategy_settings.update, engine, name, order_cap=cap)
         elif what == "s4":
             if not rest or rest[0].lower() != "execute" or len(rest) > 3:
-                raise UserError("Use /strategy s4 execute on|off [exchange]")
+                raise UserError(_("Use /strategy s4 execute on|off [exchange]"))
             engine = accounts.on(rest[2] if len(rest) > 2 else None)
             if _on_off(rest[1] if len(rest) > 1 else None, "/strategy s4 execute on"):
                 return await ask_to_execute(call, engine)
             view = await engine.db.run(strategy_settings.update, engine, s4_execute=False)
         else:
             raise UserError(
-                f"{shown(what)!r} is not a strategy setting; use cdc, sell, cap, policy or s4"
+                _("{word} is not a strategy setting; use cdc, sell, cap, policy or s4").format(
+                    word=repr(shown(what)))
             )
-        return strategy_card(view, quote, "Strategy updated", policy)
+        return strategy_card(view, quote, _("Strategy updated"), policy, updated=True)

@@ -23,13 +23,25 @@ log = logging.getLogger(__name__)
 RESERVE_CAUSES = ("deploy", "flip_buy")  # buys spending the reserve: their change goes back
 
 
+def side_word(side: str) -> str:
+    """`buy` or `sell` in the reader's language (another side as stored)."""
+    return {"buy": _("buy"), "sell": _("sell")}.get(side, side)
+
+
+def status_word(status: str) -> str:
+    """An order's state in the reader's language (an unknown one as stored)."""
+    words = {"sending": _("sending"), "filled": _("filled"), "rejected": _("rejected"),
+             "failed": _("failed")}
+    return words.get(status, status)
+
+
 def order_card(outcome: OrderOutcome, base: str, quote: str) -> Reply:
     fill = outcome.fill
     mode = f"{outcome.mode} · {outcome.exchange}"
     if fill is None:
         return Reply(
             kind="order_result",
-            title=_("Order {status}").format(status=outcome.status),
+            title=_("Order {status}").format(status=status_word(outcome.status)),
             tone=Tone.ERROR,
             fields=(Field(_("Mode"), mode),),
             lines=(outcome.error or _("The exchange did not fill the order."),),
@@ -49,7 +61,8 @@ def order_card(outcome: OrderOutcome, base: str, quote: str) -> Reply:
             Field(_("Amount"), fmt.crypto(fill.amount, base)),
             Field(
                 _("Price"),
-                fmt.money(fill.price, quote) + (" SIMULATED" if fill.simulated_price else ""),
+                fmt.money(fill.price, quote) + (" " + _("SIMULATED") if fill.simulated_price
+                                                else ""),
             ),
             Field(_("Cost") if fill.side == "buy" else _("Proceeds"),
                   fmt.money(fill.cost, quote)),
@@ -71,11 +84,14 @@ def _unspent_note(outcome: OrderOutcome, base: str, quote: str) -> tuple[str, ..
     fill, asked = outcome.fill, outcome.requested_quote
     if fill is None or fill.side != "buy" or asked is None or fill.cost >= asked:
         return ()
-    where = "the reserve" if outcome.cause in RESERVE_CAUSES else f"your {quote} balance"
-    return (
-        f"Spent {fmt.rounded(fill.cost)} of {fmt.money(asked, quote)}: the exchange sells "
-        f"{base} in whole steps, so the rest stays in {where}.",
-    )
+    if outcome.cause in RESERVE_CAUSES:
+        text = _("Spent {spent} of {asked}: the exchange sells {base} in whole steps, so the "
+                 "rest stays in the reserve.")
+    else:
+        text = _("Spent {spent} of {asked}: the exchange sells {base} in whole steps, so the "
+                 "rest stays in your {quote} balance.")
+    return (text.format(spent=fmt.rounded(fill.cost), asked=fmt.money(asked, quote), base=base,
+                        quote=quote),)
 
 
 async def order_reply(placing: Awaitable[OrderOutcome], base: str, quote: str,
@@ -87,17 +103,17 @@ async def order_reply(placing: Awaitable[OrderOutcome], base: str, quote: str,
     try:
         outcome = await placing
     except (UserError, ExchangeError) as exc:
-        return Reply(kind="error", title="Not done", lines=(str(exc),), tone=Tone.ERROR)
+        return Reply(kind="error", title=_("Not done"), lines=(str(exc),), tone=Tone.ERROR)
     except Exception:  # the order may or may not exist: say so, never stay silent
         log.exception("confirmed order %s failed", token)
         return Reply(
             kind="error",
-            title="Outcome unknown",
+            title=_("Outcome unknown"),
             tone=Tone.ERROR,
             lines=(
-                "Something failed while placing this order, and it may or may not have "
-                "been placed. The bot checks with the exchange by itself; /history shows "
-                "the order once it is known. Do not confirm it again.",
+                _("Something failed while placing this order, and it may or may not have "
+                  "been placed. The bot checks with the exchange by itself; /history shows "
+                  "the order once it is known. Do not confirm it again."),
             ),
         )
     return order_card(outcome, base, quote)
@@ -111,9 +127,13 @@ def pick_exchange(call: Invocation, before: int, wrong: str) -> Engine:
     if word[:1].isalpha():
         accounts.on(word)  # a name that is not one of this bot's exchanges: says which are
     if len(call.args) > before + 1 or (word and not accounts.is_exchange(word)):
-        names = " or ".join(accounts.names)
-        raise UserError(f"{wrong}" + (f", and if you like an exchange: {names}"
-                                      if accounts.several else ""))
+        if not accounts.several:
+            raise UserError(wrong)
+        names = accounts.names[0]
+        for name in accounts.names[1:]:
+            names = _("{first} or {second}").format(first=names, second=name)
+        raise UserError(_("{refusal}, and if you like an exchange: {names}").format(
+            refusal=wrong, names=names))
     return accounts.on(call.args[before] if len(call.args) > before else None)
 
 
@@ -126,7 +146,7 @@ def register(registry: Registry) -> None:
         group="trading",
     )
     async def buy(call: Invocation) -> Reply:
-        engine = pick_exchange(call, 1, "Give one amount, e.g. /buy 50")
+        engine = pick_exchange(call, 1, _("Give one amount, e.g. /buy 50"))
         base, quote = engine.settings.base_asset, engine.settings.quote_asset
         amount = parse_amount(call.args[0] if call.args else None, example="/buy 50")
         preview = await preview_buy(engine, amount)
