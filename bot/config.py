@@ -35,6 +35,7 @@ from bot.config_choices import PriceSource as PriceSource
 from bot.config_errors import EXAMPLES as EXAMPLES  # re-exported: the start-up line's parts
 from bot.config_errors import SECRET_VARIABLES as SECRET_VARIABLES
 from bot.config_errors import describe
+from bot.i18n import _
 
 CHANNELS = ("telegram", "line", "terminal")
 
@@ -211,7 +212,8 @@ class Settings(ChatSettings):
     @property
     def exchanges_text(self) -> str:
         """`paper mode on binance + testnet mode on okx`, for people to read."""
-        return " + ".join(f"{self.mode_for(name).value} mode on {name}" for name in self.exchanges)
+        return " + ".join(_("{mode} mode on {exchange}").format(
+            mode=self.mode_for(name).value, exchange=name) for name in self.exchanges)
 
     @property
     def trend_exchange(self) -> str:

@@ -108,7 +108,7 @@ async def test_signal_and_backtest(tmp_path: Path, db: Database) -> None:
     fields = assert_thai_labels(signal)
     assert fields == ["ราคา", "ราคาปิดล่าสุด", "โซน", "แนวโน้ม"]
     trend = {f.label: f.value for f in signal.fields}["แนวโน้ม"]
-    assert re.fullmatch(r"ขา(ขึ้น|ลง) ตั้งแต่ \d{4}-\d\d-\d\d \(\d+ วัน\)", trend), trend
+    assert re.fullmatch(r"ขา(ขึ้น|ลง) ตั้งแต่ \d{1,2} \S+ \d{4} \(\d+ วัน\)", trend), trend  # a Thai date
     assert signal.lines[1] == "การกลับตัวล่าสุด:" and re.search(r"  ขา(ขึ้น|ลง)$", signal.lines[2])
     assert [b.label for b in signal.buttons] == ["รีเฟรช", "ทดสอบย้อนหลัง"]
     assert signal.footer.startswith("แหล่งราคา:")

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 
 from bot.exchanges.base import PriceQuote
-from bot.i18n import DEFAULT, buddhist_era, current
+from bot.i18n import DEFAULT, _, buddhist_era, current
 
 CENT = Decimal("0.01")
 CASH = frozenset({"USDT", "USDC", "FDUSD", "DAI", "USD", "THB"})  # shown as money, 2 decimals
@@ -58,7 +58,7 @@ def percent(value: Decimal) -> str:
 
 
 def price(quote: PriceQuote, asset: str) -> str:
-    label = " SIMULATED" if quote.simulated else ""
+    label = " " + _("SIMULATED") if quote.simulated else ""
     return f"{money(quote.price, asset)}{label}"
 
 

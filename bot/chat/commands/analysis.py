@@ -67,7 +67,7 @@ def _zone_word(value: str) -> str:
 
 
 def signal_card(view: SignalView, quote_asset: str) -> Reply:
-    day = f"{view.last_time:%Y-%m-%d}"
+    day = fmt.day(view.last_time)
     zone = _("none (EMAs warming up or tied)")
     if view.zone is not None and view.ema_fast is not None and view.ema_slow is not None:
         zone = (
@@ -77,8 +77,8 @@ def signal_card(view: SignalView, quote_asset: str) -> Reply:
     trend = _("not set yet (no green or red candle so far)")
     if view.since is not None:
         days = (view.last_time - view.since.time).days + 1
-        trend = _trend_since(view.since.trend.value, f"{view.since.time:%Y-%m-%d}", days)
-    flips = [_flip_line(f"{flip.time:%Y-%m-%d}", flip.trend.value) for flip in view.flips]
+        trend = _trend_since(view.since.trend.value, fmt.day(view.since.time), days)
+    flips = [_flip_line(fmt.day(flip.time), flip.trend.value) for flip in view.flips]
     return Reply(
         kind="signal",
         title=f"CDC Action Zone · {view.symbol}",

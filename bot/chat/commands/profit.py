@@ -14,6 +14,7 @@ from bot.engine.analysis import render_chart
 from bot.engine.context import Engine
 from bot.engine.errors import UserError, shown
 from bot.engine.number_text import read_count
+from bot.engine.profit import cause_shown
 from bot.engine.profit_history import profit_history
 from bot.engine.profit_report import PeriodRow, ProfitView, period_rows, period_start, profit_view
 from bot.i18n import _
@@ -44,7 +45,8 @@ def _since(engine: Engine, text: str | None) -> tuple[datetime | None, str]:
 
 
 def _fees_text(view: ProfitView, quote: str) -> str:
-    parts = [f"{cause} {fmt.cents(value, quote)}" for cause, value in sorted(view.fees.items())]
+    parts = [f"{cause_shown(cause)} {fmt.cents(value, quote)}"
+             for cause, value in sorted(view.fees.items())]
     return fmt.cents(view.fees_total, quote) + (f" ({', '.join(parts)})" if parts else "")
 
 
@@ -68,7 +70,7 @@ def _profit_fields(view: ProfitView, quote: str, name: str) -> tuple[Field, ...]
 
 
 def _row_line(row: PeriodRow, unit: str, quote: str) -> str:
-    label = f"{row.start:%Y-%m}" if unit == "month" else f"{row.start:%Y-%m-%d}"
+    label = fmt.month(row.start) if unit == "month" else fmt.day(row.start)
     text = _("{period}  bought {bought}  sold {sold}  fees {fees}  value {value}  P&L {pnl}")
     return text.format(
         period=label, bought=fmt.rounded(row.bought), sold=fmt.rounded(row.sold),

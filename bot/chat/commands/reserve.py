@@ -29,8 +29,8 @@ USAGE = "/reserve [exchange], /reserve add <amount> [exchange], /reserve deploy 
 
 def reserve_card(view: ReserveView, quote: str, zone: object, title: str = "") -> Reply:
     lines = tuple(
-        f"{row.created_at:%Y-%m-%d %H:%M} UTC  {fmt.number(row.amount, min_decimals=2)} "
-        f"{quote}  {row.reason}"
+        f"{fmt.day(row.created_at)} {row.created_at:%H:%M} UTC  "
+        f"{fmt.number(row.amount, min_decimals=2)} {quote}  {row.reason}"
         for row in view.recent
     )
     return Reply(

@@ -43,13 +43,13 @@ def _sentence(text: str) -> str:
 
 def _rotation_line(row: RotationLine) -> str:
     move = f"{_asset(row.from_asset)} → {_asset(row.to_asset)}"
-    return f"  {row.decided:%Y-%m-%d}  {move}  {_status_word(row.status)}"
+    return f"  {fmt.day(row.decided)}  {move}  {_status_word(row.status)}"
 
 
 def _trend_text(view: S4View) -> str:
     if view.trend_since is None:
         return _("not set yet")
-    day = f"{view.trend_since.time:%Y-%m-%d}"
+    day = fmt.day(view.trend_since.time)
     if view.trend_since.trend.value == "up":
         return _("up (BTC ahead) since {day}").format(day=day)
     return _("down (gold ahead) since {day}").format(day=day)
@@ -58,7 +58,7 @@ def _trend_text(view: S4View) -> str:
 def s4_card(view: S4View, engine: Engine, zone: ZoneInfo) -> Reply:
     held = _asset(view.active.value)
     if view.since:
-        held = _("{asset} since {day}").format(asset=held, day=f"{view.since:%Y-%m-%d}")
+        held = _("{asset} since {day}").format(asset=held, day=fmt.day(view.since))
     if not view.watched:
         held = _("{held} (from the history; the daily watch has not run on this account "
                  "yet)").format(held=held)
@@ -71,7 +71,7 @@ def s4_card(view: S4View, engine: Engine, zone: ZoneInfo) -> Reply:
             Field(_("S4 holds"), held),
             Field(_("Ratio trend"), _trend_text(view)),
             Field(_("Ratio"), _("{value} on {day}").format(
-                value=fmt.rounded(view.ratio, 4), day=f"{view.last_close:%Y-%m-%d}")),
+                value=fmt.rounded(view.ratio, 4), day=fmt.day(view.last_close))),
             Field(_("Rotations"), _("traded") if view.execute else _("shadow: told, not traded")),
             Field(_("Holdings"), holdings_text(view.holdings) or _("could not be read")),
             Field(_("Where"), f"{view.mode} · {view.exchange}"),
