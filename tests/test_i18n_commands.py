@@ -172,3 +172,7 @@ async def test_the_several_exchange_status_and_reserve(tmp_path: Path, db: Datab
     assert_thai_refusal(refused)
     refused = await bot.say("/reserve bogus")
     assert refused.lines[0].endswith("หรือชื่อกระดานเทรด: binance, okx")
+    added = await bot.say("/reserve add 10 okx")  # why the reserve moved, in words
+    assert added.lines[-1].endswith("10.00 USDT  เติมเข้า"), added.lines
+    await bot.say("/lang en")
+    assert (await bot.say("/reserve okx")).lines[-1].endswith("10.00 USDT  added")

@@ -88,7 +88,8 @@ class CandleReplay:
 
     def price(self, symbol: str) -> PriceQuote:
         if symbol != self.symbol:
-            raise LookupError(f"{self.label} has prices for {self.symbol}, not {symbol}")
+            raise LookupError(_("{file} has prices for {symbol}, not {wanted}").format(
+                file=self.label, symbol=self.symbol, wanted=symbol))
         now = self.clock()
         candle = self.candle_at(now)
         if candle is None:
@@ -108,6 +109,7 @@ class CandleReplay:
     def closed_candles(self, symbol: str, limit: int) -> list[Candle]:
         """The candles closed at the clock's time (the one it stands in is still forming)."""
         if symbol != self.symbol:
-            raise LookupError(f"{self.label} has candles for {self.symbol}, not {symbol}")
+            raise LookupError(_("{file} has candles for {symbol}, not {wanted}").format(
+                file=self.label, symbol=self.symbol, wanted=symbol))
         end = bisect.bisect_right(self.times, self.clock() - self.interval)
         return self.candles[max(0, end - limit) : end]

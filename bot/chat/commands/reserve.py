@@ -27,10 +27,31 @@ from bot.i18n import _
 USAGE = "/reserve [exchange], /reserve add <amount> [exchange], /reserve deploy [exchange]"
 
 
+def reserve_card_reasons() -> dict[str, str]:
+    """Why the reserve moved, as people read it (the ledger keeps the reason's key)."""
+    return {
+        "manual_add": _("added"),
+        "dca_to_reserve": _("saved by a scheduled run"),
+        "flip_sell": _("sold as the trend turned down"),
+        "sell_now": _("sold with /sell"),
+        "flip_buy": _("bought as the trend turned up"),
+        "deploy": _("deployed with /reserve deploy"),
+        "deploy_hold": _("held for a buy"),
+        "deploy_refund": _("returned: the buy did not spend it"),
+        "deploy_change": _("change of a buy"),
+        "partial_rest": _("the rest of a partial fill"),
+        "late_fill": _("a late fill"),
+    }
+
+
+def reason_shown(reason: str) -> str:
+    return reserve_card_reasons().get(reason, reason)
+
+
 def reserve_card(view: ReserveView, quote: str, zone: object, title: str = "") -> Reply:
     lines = tuple(
         f"{fmt.day(row.created_at)} {row.created_at:%H:%M} UTC  "
-        f"{fmt.number(row.amount, min_decimals=2)} {quote}  {row.reason}"
+        f"{fmt.number(row.amount, min_decimals=2)} {quote}  {reason_shown(row.reason)}"
         for row in view.recent
     )
     return Reply(
