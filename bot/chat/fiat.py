@@ -21,16 +21,16 @@ def _label(currency: str, now: bool, account: str) -> str:
 
 
 async def fiat_field(call: Invocation, usdt: Decimal, *, now: bool = False,
-                     account: str = "") -> Field | None:
+                     account: str = "", read: bool = True) -> Field | None:
     """`≈ 365,000.00 THB (36.5 a USDT, fixed (DCABOT_FIAT_RATE))`; None when no fiat is set.
     Labelled `Value in THB`, or with `now`, `Value now in THB` (`Okx paper value now in THB`
-    for one `account` of several)."""
+    for one `account` of several). Without `read`, only a rate already known (`fiat_rate`)."""
     engine = call.services.engine
     currency = engine.settings.display_fiat
     if not currency:
         return None
     label = _label(currency, now, account)
-    rate = await fiat_rate(engine)
+    rate = await fiat_rate(engine, read=read)
     if rate is None:
         return Field(label, _("the rate cannot be read now"))
     shown = fmt.rounded(rate.of(usdt))

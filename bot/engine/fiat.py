@@ -36,8 +36,9 @@ class FiatRate:
             rate=self.rate, source=self.source, minutes=minutes)
 
 
-async def fiat_rate(engine: Engine) -> FiatRate | None:
-    """The rate to show values with, or None when no fiat is set or no rate can be had."""
+async def fiat_rate(engine: Engine, *, read: bool = True) -> FiatRate | None:
+    """The rate to show values with, or None when no fiat is set or no rate can be had.
+    Without `read` (an answer that may not wait for the exchange) the kept rate of any age."""
     settings = engine.settings
     currency = settings.display_fiat
     if not currency:
@@ -45,10 +46,10 @@ async def fiat_rate(engine: Engine) -> FiatRate | None:
     market = settings.fiat_market
     if market:
         kept = engine.memory.prices.get(market)
-        if kept is not None and engine.clock() - kept.at < FRESH:
+        if kept is not None and (engine.clock() - kept.at < FRESH or not read):
             return FiatRate(currency, kept.price, f"{engine.exchange.name} {market}", kept.at)
         try:
-            quote = await engine.exchange.price(market)
+            quote = await engine.exchange.reference_price(market) if read else None
         except (ExchangeError, LookupError):
             quote = None
         if quote is not None and not quote.simulated:

@@ -134,6 +134,9 @@ class CcxtExchange:
     async def price(self, symbol: str) -> PriceQuote:
         return await self._prices.run(symbol, lambda: self._fetch_price(symbol))
 
+    async def reference_price(self, symbol: str) -> PriceQuote:
+        return await self.price(symbol)
+
     async def _fetch_price(self, symbol: str) -> PriceQuote:
         await self._market(symbol)
         ticker = await self.calls.read(

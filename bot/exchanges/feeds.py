@@ -56,6 +56,9 @@ class OfflineFeed:
     async def price(self, symbol: str) -> PriceQuote:
         return self.source(symbol).price(symbol)
 
+    async def reference_price(self, symbol: str) -> PriceQuote:
+        return await self.price(symbol)
+
     async def market_rules(self, symbol: str) -> MarketRules:
         return rules_offline(self.exchange, symbol)
 
@@ -105,6 +108,13 @@ class FallbackFeed:
                 self._offline_since = None
                 return quote
         return self.simulated.price(symbol)
+
+    async def reference_price(self, symbol: str) -> PriceQuote:
+        """The exchange's price, or the error: a market it does not list, or one failed read,
+        must not put every price of the account on the simulated market for 10 minutes."""
+        if self._offline_since is not None:
+            raise ExchangeUnavailable(f"{self.public.exchange_id} is offline")
+        return await self.public.price(symbol)
 
     async def market_rules(self, symbol: str) -> MarketRules:
         if self._offline_since is None:

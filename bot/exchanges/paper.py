@@ -32,6 +32,8 @@ class MarketFeed(Protocol):
 
     async def price(self, symbol: str) -> PriceQuote: ...
 
+    async def reference_price(self, symbol: str) -> PriceQuote: ...
+
     async def market_rules(self, symbol: str) -> MarketRules: ...
 
     async def closed_candles(self, symbol: str, limit: int) -> list[Candle]: ...
@@ -64,6 +66,9 @@ class PaperExchange:
 
     async def price(self, symbol: str) -> PriceQuote:
         return await self.feed.price(symbol)
+
+    async def reference_price(self, symbol: str) -> PriceQuote:
+        return await self.feed.reference_price(symbol)
 
     async def market_rules(self, symbol: str) -> MarketRules:
         return await self.feed.market_rules(symbol)

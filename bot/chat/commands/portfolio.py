@@ -29,11 +29,13 @@ QUICK_S = 0.25  # a /status answer waits this long for fresh figures, then shows
 log = logging.getLogger(__name__)
 
 
-async def _with_alerts(call: Invocation, card: Reply, value: Decimal | None = None) -> Reply:
-    """The card with the value in the owner's money (when set) and the alert delivery line."""
+async def _with_alerts(call: Invocation, card: Reply, value: Decimal | None = None, *,
+                       quick: bool = False) -> Reply:
+    """The card with the value in the owner's money (when set) and the alert delivery line;
+    `quick` (an answer from the last known figures) waits for no rate from the exchange."""
     engine = call.services.engine
     alerts = await engine.db.run(alerts_field, engine.settings, engine.db, engine.clock())
-    fiat = await fiat_field(call, value) if value is not None else None
+    fiat = await fiat_field(call, value, read=not quick) if value is not None else None
     return dataclasses.replace(card, fields=(*card.fields, *([fiat] if fiat else []), alerts))
 
 
@@ -139,7 +141,7 @@ def register(registry: Registry) -> None:
                 return None
 
         card = await _with_alerts(call, status_card(remembered, engine.clock()),
-                                  remembered.total_value)
+                                  remembered.total_value, quick=True)
         return dataclasses.replace(card, followup=asyncio.ensure_future(followup()))
 
     @registry.add("history", f"Your last orders (default {DEFAULT_HISTORY})", "/history [n]")
