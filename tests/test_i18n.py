@@ -120,8 +120,8 @@ async def test_status_and_a_buy_answer_in_thai(tmp_path: Path, db: Database,
     assert profit.title == "กำไร ตั้งแต่เริ่มต้น" and profit.fields[0].label == "เงินลงทุน"
     reserve = await bot.say("เงินสำรอง")
     assert reserve.title == "เงินสำรอง" and reserve.lines == ("ยังไม่มีการเคลื่อนไหวของเงินสำรอง",)
-    sell = await bot.say("ขาย 10")
-    assert sell.title == "ขาย BTC 10% ไหม?" and sell.confirm_labels == ("ยืนยัน", "ยกเลิก")
+    sell = await bot.say("ขาย 50")
+    assert sell.title == "ขาย BTC 50% ไหม?" and sell.confirm_labels == ("ยืนยัน", "ยกเลิก")
     assert sell.fields[-1].value == "เงินสำรองบน binance"
     added = await bot.say("/schedule add daily 09:00 3 plain")
     assert added.title == "เพิ่มตารางแล้ว" and "ต่ำกว่าคำสั่งขั้นต่ำของ binance" in added.lines[0]
@@ -193,7 +193,7 @@ def test_thai_labels_line_up_in_the_terminal() -> None:
 
 async def test_a_terminal_session_in_thai(tmp_path: Path, db: Database, clock: Clock) -> None:
     bot = make_bot(make_settings(tmp_path, language="th"), db, clock)
-    out = await bot.terminal("ซื้อ 50", "ใช่", "สถานะ", "ขาย 10", "ไม่")
+    out = await bot.terminal("ซื้อ 50", "ใช่", "สถานะ", "ขาย 50", "ไม่")
     assert "พิมพ์ ใช่ (หรือ yes) เพื่อยืนยัน" in out
     assert "== ซื้อแล้ว ==" in out and "== พอร์ต ==" in out
     assert "ยกเลิกแล้ว" in out  # "ไม่" (no) cancelled the sale

@@ -91,11 +91,11 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
      "บอทหยุดการซื้อขายชั่วคราวอยู่"),
     ("trading_paused", PAYLOADS["trading_paused"], "หยุดการซื้อขายชั่วคราว", "/buy และ /sell"),
     ("trading_resumed", PAYLOADS["trading_resumed"], "กลับมาซื้อขายแล้ว", "หยุดตั้งแต่"),
-    ("daily_summary", PAYLOADS["daily_summary"], "สรุปประจำวัน 2026-11-20",
+    ("daily_summary", PAYLOADS["daily_summary"], "สรุปประจำวัน 20 พ.ย. 2026",
      "ซื้อ 1 ครั้ง รวม 49.92 USDT, ขาย 0 ครั้ง รวม 0.00 USDT"),
     ("daily_summary", {"day": "2026-11-20", "accounts": [
         {"exchange": "okx", "mode": "live", "error": "timeout"}]},
-     "สรุปประจำวัน 2026-11-20", "อ่านไม่ได้ตอนนี้: timeout"),
+     "สรุปประจำวัน 20 พ.ย. 2026", "อ่านไม่ได้ตอนนี้: timeout"),
     ("bot_started", PAYLOADS["bot_started"], "dcabot เริ่มทำงานแล้ว", "เวอร์ชัน"),
     ("bot_stopped", PAYLOADS["bot_stopped"], "dcabot หยุดทำงานแล้ว", "บอทถูกปิดโดยตั้งใจ"),
     ("trades_synced", {**PAYLOADS["trades_synced"], "corrected": ["order 7: 0.001 BTC"]},
@@ -157,7 +157,7 @@ async def test_the_dispatcher_delivers_them_in_thai_on_telegram_and_line(
     line_titles = [m["contents"]["header"]["contents"][0]["text"]
                    for m in line.messages_to(LINE_ANN)]
     for expected in ("S4 จะสลับ BTC → PAXG", "DCA ตามตาราง #3 ล่าช้า", "หยุดการซื้อขายชั่วคราว",
-                     "สรุปประจำวัน 2026-11-20", "USDT ของคุณใกล้หมด"):
+                     "สรุปประจำวัน 20 พ.ย. 2026", "USDT ของคุณใกล้หมด"):
         assert any(expected in t for t in tg_titles), tg_titles
         assert any(expected in t for t in line_titles), line_titles
     summary = next(str(m.text) for m in tg.messages(42) if "สรุปประจำวัน" in str(m.text))

@@ -128,7 +128,7 @@ async def test_history_books_tables_and_schedules(tmp_path: Path, db: Database,
     bot = thai_bot(tmp_path, db, clock)
     assert (await confirm(bot, await bot.say("/buy 50"))).title == "ซื้อแล้ว"
     history = await bot.say("/history")
-    assert re.search(r"  ซื้อ BTC/USDT  [\d.]+ BTC ด้วย [\d.]+ USDT  \[binance paper\]$",
+    assert re.search(r"  ซื้อ BTC/USDT  [\d.]+ BTC มูลค่า [\d.]+ USDT  \[binance paper\]$",
                      history.lines[0]), history.lines
     export = await bot.say("/export orders")
     assert export.title == "ไฟล์ส่งออกของคุณ" and export.lines[0].endswith(": 1 แถว")

@@ -13,15 +13,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.chat.roles import Role, User
 from bot.engine import strategy_settings
 from bot.engine.dca_run import run_schedule
 from bot.engine.schedules import add_schedule
 from bot.i18n import speaking
 from storage.db import Database
-from storage.models import ScheduleRun
+from storage.models import Order, ScheduleRun
 from tests.chat_harness import Bot, make_bot
 from tests.conftest import Clock, make_settings
 from tests.shared_data import BTC_DAILY
+
+OWNER = User("telegram", "1", Role.ADMIN)
 
 
 def thai_bot(tmp_path: Path, db: Database, clock: Clock, **settings: object) -> Bot:
@@ -111,3 +114,37 @@ async def test_a_run_records_its_refusal_in_english_in_a_thai_readers_task(
     assert result.outcome.startswith("skipped: Only 10 USDT is free to spend"), result
     with db.transaction() as session:
         assert session.scalars(select(ScheduleRun)).one().outcome == result.outcome
+
+
+async def test_a_sale_below_the_minimum_is_refused_in_thai_before_anything_is_written(
+    tmp_path: Path, db: Database, clock: Clock
+) -> None:
+    """/sell of a few satoshis: the market's minimum is said in Thai when asking, not after an
+    order was written with a Thai error that every alert reader would then see."""
+    bot = thai_bot(tmp_path, db, clock)
+    asked = await bot.say("ซื้อ 6")
+    await bot.registry.confirm(bot.services, OWNER, str(asked.confirm_token), accept=True)
+    before = bot.counts()
+    refused = await bot.say("ขาย 5")
+    assert refused.kind == "error", refused
+    assert "ต้องการอย่างน้อย 0.00001 BTC ต่อคำสั่ง BTC/USDT" in refused.lines[0], refused.lines
+    assert bot.counts() == before  # nothing written
+
+
+async def test_an_order_the_exchange_refuses_is_recorded_in_english_whoever_asked(
+    tmp_path: Path, db: Database, clock: Clock
+) -> None:
+    from bot.engine.orders import OrderRequest, place_order
+
+    bot = thai_bot(tmp_path, db, clock)
+    asked = await bot.say("ซื้อ 6")
+    await bot.registry.confirm(bot.services, OWNER, str(asked.confirm_token), accept=True)
+    engine = bot.services.engine
+    with speaking("th"):  # a Thai reader's own order, sent past the checks
+        outcome = await place_order(engine, OrderRequest(
+            cause="sell_now", cause_key="tiny", side="sell", base_amount=Decimal("0.000001")))
+    assert outcome.status == "rejected"
+    assert outcome.error is not None and outcome.error.startswith("Binance needs at least")
+    with db.transaction() as session:
+        stored = session.scalars(select(Order).where(Order.side == "sell")).one()
+    assert stored.error == outcome.error

@@ -59,8 +59,29 @@ def where(payload: Payload) -> str | None:
     return " · ".join(p for p in parts if p) or None
 
 
-def _zone(zone: str) -> str:
-    return {"green": _("green"), "blue": _("blue"), "lightblue": _("light blue"),
+def side_word(side: str) -> str:
+    """`buy` or `sell` in the reader's language (another side as stored)."""
+    return {"buy": _("buy"), "sell": _("sell")}.get(side, side)
+
+
+def status_word(status: str) -> str:
+    """An order's state in the reader's language (an unknown one as stored)."""
+    words = {"sending": _("sending"), "filled": _("filled"), "rejected": _("rejected"),
+             "failed": _("failed")}
+    return words.get(status, status)
+
+
+def cause_word(cause: str) -> str:
+    """Why an order was placed, in the reader's language (an unknown cause as stored)."""
+    words = {"buy_now": _("your /buy"), "sell_now": _("your /sell"),
+             "schedule": _("a scheduled run"), "flip_sell": _("the trend turning down"),
+             "flip_buy": _("the trend turning up"), "deploy": _("your /reserve deploy")}
+    return words.get(cause, cause)
+
+
+def zone_word(zone: str) -> str:
+    """A CDC Action Zone colour in the reader's language (`lightblue` as the zone is named)."""
+    return {"green": _("green"), "blue": _("blue"), "lightblue": _("lightblue"),
             "red": _("red"), "orange": _("orange"), "yellow": _("yellow")}.get(zone, zone)
 
 
@@ -78,7 +99,7 @@ def trend_why(payload: Payload) -> str | None:
         return None
     text = trend_word(str(trend))
     if payload.get("zone"):
-        text = _("{trend}, {zone} zone").format(trend=text, zone=_zone(str(payload["zone"])))
+        text = _("{trend}, {zone} zone").format(trend=text, zone=zone_word(str(payload["zone"])))
     fast, slow = payload.get("ema_fast"), payload.get("ema_slow")
     if fast and slow:
         above = (_("{trend}: EMA12 {fast} above EMA26 {slow}")
@@ -88,7 +109,7 @@ def trend_why(payload: Payload) -> str | None:
                             slow=fmt.rounded(Decimal(str(slow))))
     candle = payload.get("trend_candle")
     if isinstance(candle, str):
-        text = _("{trend} (daily candle {day})").format(trend=text, day=candle[:10])
+        text = _("{trend} (daily candle {day})").format(trend=text, day=fmt.iso_day(candle))
     return text
 
 

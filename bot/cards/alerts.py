@@ -78,8 +78,9 @@ def _order_failed(payload: Payload, zone: ZoneInfo) -> Reply:
             (_("Why"), payload.get("error")),
             (_("Amount"), part.money(payload, "requested_quote", quote)),
             (_("Where"), part.where(payload)),
-            (_("For"), payload.get("cause")),
-            (_("Status"), payload.get("status")),
+            (_("For"), part.cause_word(str(payload["cause"])) if payload.get("cause") else None),
+            (_("Status"), part.status_word(str(payload["status"])) if payload.get("status")
+             else None),
         ),
         buttons=status_buttons(),
     )

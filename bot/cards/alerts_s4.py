@@ -9,13 +9,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.cards import alert_parts as part
 from bot.cards import format as fmt
 from bot.cards.reply import Button, Field, Reply, Tone
 from bot.i18n import _
 
 Payload = Mapping[str, Any]
 TRADE, FLIP, ERROR = "alert_trade", "alert_flip", "alert_error"
-NAMES = {"btc": "BTC", "gold": "gold"}  # in English (the /s4 command's)
 
 
 def asset_name(asset: str) -> str:
@@ -75,17 +75,12 @@ def _local(value: object, zone: ZoneInfo) -> str | None:
 
 
 def _day(value: object) -> str | None:
-    return value[:10] if isinstance(value, str) and len(value) >= 10 else None
+    return fmt.iso_day(value)
 
 
 def _verb(verb: str) -> str:
     return {"would sell": _("would sell"), "sold": _("sold"), "would buy": _("would buy"),
             "bought": _("bought")}.get(verb, verb)
-
-
-def _status(status: str) -> str:
-    return {"rejected": _("rejected"), "failed": _("failed"),
-            "sending": _("sending")}.get(status, status)
 
 
 def describe_leg(leg: Mapping[str, Any], verb: str) -> str | None:
@@ -112,7 +107,7 @@ def describe_leg(leg: Mapping[str, Any], verb: str) -> str | None:
         text += " " + _("(partly filled)")
     status = leg.get("status")
     if status and status != "filled":
-        shown = _status(str(status))
+        shown = part.status_word(str(status))
         text += f" ({shown}{': ' + str(leg['error']) if leg.get('error') else ''})"
     return text
 

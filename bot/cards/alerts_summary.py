@@ -61,7 +61,7 @@ def daily_summary(payload: Payload, zone: ZoneInfo) -> Reply:
     if isinstance(upcoming, str):
         fields.append(Field(_("Next run"),
                             fmt.local_time(datetime.fromisoformat(upcoming), zone)))
-    day = payload["day"] if "day" in payload else _("yesterday")
+    day = fmt.iso_day(payload.get("day")) or _("yesterday")
     return Reply(
         kind=INFO,
         title=_("Daily summary for {day}").format(day=day),

@@ -21,7 +21,7 @@ CASH = frozenset({"USDT", "USDC", "FDUSD", "DAI", "USD", "THB"})  # shown as mon
 def number(value: Decimal, *, min_decimals: int = 0) -> str:
     """`value` exactly, grouped by thousands: 12345.5 -> '12,345.50' with min_decimals=2."""
     text = format(value, "f")
-    whole, _, frac = text.partition(".")
+    whole, _point, frac = text.partition(".")
     frac = frac.rstrip("0").ljust(min_decimals, "0")
     sign = "-" if whole.startswith("-") else ""
     grouped = f"{int(whole.lstrip('-') or '0'):,}"
@@ -79,6 +79,17 @@ def day(when: date) -> str:
         return f"{when:%Y-%m-%d}"
     year = when.year + (BUDDHIST_ERA_YEARS if buddhist_era.get() else 0)
     return f"{when.day} {_month_abbreviations(language)[when.month]} {year}"
+
+
+def iso_day(text: object) -> str | None:
+    """An ISO date or moment from a payload (`2026-11-20`, `2026-11-20T00:00:00+00:00`) as a
+    day for the reader (`day`); None when it is not one."""
+    if not isinstance(text, str) or len(text) < 10:
+        return None
+    try:
+        return day(date.fromisoformat(text[:10]))
+    except ValueError:
+        return text[:10]
 
 
 def month(when: date) -> str:

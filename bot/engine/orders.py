@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot.engine import settlement
 from bot.engine.context import Engine
-from bot.engine.errors import UserError
+from bot.engine.errors import UserError, recorded_in_english
 from bot.engine.funds import (
     BalanceReading,
     Funds,
@@ -220,6 +220,7 @@ async def place_order(engine: Engine, request: OrderRequest) -> OrderOutcome:
         engine.in_flight.discard(client_id)
 
 
+@recorded_in_english  # what the exchange refused is kept, and alerted, as everyone reads it
 async def _send(
     engine: Engine, request: OrderRequest, client_id: str, symbol: str
 ) -> OrderOutcome:

@@ -26,8 +26,8 @@ from bot.engine.funds import (
     under_account_lock,
 )
 from bot.engine.orders import OrderOutcome, OrderRequest, place_order
-from bot.exchanges.base import BelowMinimum
-from bot.exchanges.quantize import check_cost, fmt_plain
+from bot.exchanges.base import BelowMinimum, OrderRejected
+from bot.exchanges.quantize import check_cost, fmt_plain, plan_sell
 from bot.i18n import _
 from storage import ledger, outbox
 from storage.models import ReserveEntry
@@ -152,6 +152,17 @@ async def deploy_reserve(
     return await place_order(engine, request)
 
 
+async def check_sale(engine: Engine, quantity: Decimal) -> None:
+    """Refuse, before anything is written or sent, a sale the market would refuse (below its
+    minimum, above its maximum), in the asker's words."""
+    symbol = engine.symbol
+    rules = await engine.exchange.market_rules(symbol)
+    try:
+        plan_sell(rules, quantity, (await engine.exchange.price(symbol)).price)
+    except OrderRejected as exc:
+        raise UserError(str(exc)) from None
+
+
 async def sell_into_reserve(
     engine: Engine, percent: Decimal, *, cause: str, cause_key: str, requested_by: str | None
 ) -> OrderOutcome:
@@ -165,6 +176,7 @@ async def sell_into_reserve(
         raise UserError(_("No {asset} to sell").format(asset=base) if held <= 0
                         else _("A sell of 0% sells nothing"))
     quantity = await capped_sale(engine, quantity, engine.symbol)
+    await check_sale(engine, quantity)
     request = OrderRequest(
         cause=cause,
         cause_key=cause_key,

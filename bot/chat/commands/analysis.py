@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from bot.cards import format as fmt
+from bot.cards.alert_parts import zone_word
 from bot.cards.reply import Button, Field, Reply
 from bot.chat.registry import Invocation, Registry
 from bot.engine.analysis import (
@@ -60,18 +61,12 @@ def _trend_since(trend: str, day: str, days: int) -> str:
     return text.format(day=day, days=days)
 
 
-def _zone_word(value: str) -> str:
-    words = {"green": _("green"), "blue": _("blue"), "lightblue": _("lightblue"),
-             "red": _("red"), "orange": _("orange"), "yellow": _("yellow")}
-    return words.get(value, value)
-
-
 def signal_card(view: SignalView, quote_asset: str) -> Reply:
     day = fmt.day(view.last_time)
     zone = _("none (EMAs warming up or tied)")
     if view.zone is not None and view.ema_fast is not None and view.ema_slow is not None:
         zone = (
-            f"{_zone_word(view.zone.value)} (EMA{EMA_FAST_PERIOD} {view.ema_fast:,.2f}, "
+            f"{zone_word(view.zone.value)} (EMA{EMA_FAST_PERIOD} {view.ema_fast:,.2f}, "
             f"EMA{EMA_SLOW_PERIOD} {view.ema_slow:,.2f})"
         )
     trend = _("not set yet (no green or red candle so far)")

@@ -10,9 +10,9 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from bot.cards import format as fmt
+from bot.cards.alert_parts import side_word, status_word
 from bot.cards.reply import Button, Field, Reply
 from bot.chat.arguments import parse_count
-from bot.chat.commands.trading import side_word, status_word
 from bot.chat.fiat import fiat_field
 from bot.chat.registry import Invocation, Registry
 from bot.chat.several_status import several_status_card

@@ -16,6 +16,7 @@ from bot.engine.errors import UserError, shown
 from bot.engine.reserve import (
     ReserveView,
     add_to_reserve,
+    check_sale,
     deploy_reserve,
     recorded_reserve,
     reserve_view,
@@ -186,6 +187,7 @@ def register(registry: Registry) -> None:
 
         wanted = held * percent / 100
         selling = await capped_sale(engine, wanted, engine.symbol)
+        await check_sale(engine, selling)  # what the market would refuse is said before asking
         price = await engine.exchange.price(engine.symbol)
         proceeds = selling * price.price
         lines: tuple[str, ...] = ()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from bot.cards import format as fmt
-from bot.cards.alerts_s4 import holdings_text
+from bot.cards.alerts_s4 import asset_name, holdings_text
 from bot.cards.reply import Button, Field, Reply, Tone
 from bot.chat.asking import asked_account, confirm_card
 from bot.chat.registry import Invocation, Registry
@@ -31,18 +31,13 @@ def _status_word(status: str) -> str:
     return words.get(status, status)
 
 
-def _asset(value: str) -> str:
-    """`btc` → BTC, `gold` → gold (in the reader's language)."""
-    return {"btc": "BTC", "gold": _("gold")}.get(value, value)
-
-
 def _sentence(text: str) -> str:
     """A full stop after a sentence the engine words; Thai ends a sentence without one."""
     return text if current.get() == "th" else text + "."
 
 
 def _rotation_line(row: RotationLine) -> str:
-    move = f"{_asset(row.from_asset)} → {_asset(row.to_asset)}"
+    move = f"{asset_name(row.from_asset)} → {asset_name(row.to_asset)}"
     return f"  {fmt.day(row.decided)}  {move}  {_status_word(row.status)}"
 
 
@@ -56,7 +51,7 @@ def _trend_text(view: S4View) -> str:
 
 
 def s4_card(view: S4View, engine: Engine, zone: ZoneInfo) -> Reply:
-    held = _asset(view.active.value)
+    held = asset_name(view.active.value)
     if view.since:
         held = _("{asset} since {day}").format(asset=held, day=fmt.day(view.since))
     if not view.watched:
@@ -93,7 +88,7 @@ async def ask_to_execute(call: Invocation, engine: Engine) -> Reply:
         raise UserError(_("S4 rotations are traded already; /strategy s4 execute off stops that"))
     view = await s4_view(engine)
 
-    buys = _asset(view.active.value)
+    buys = asset_name(view.active.value)
     return await confirm_card(
         call,
         kind="s4_execute",

@@ -7,6 +7,7 @@ from collections.abc import Awaitable
 from decimal import Decimal
 
 from bot.cards import format as fmt
+from bot.cards.alert_parts import status_word
 from bot.cards.reply import Field, Reply, Tone
 from bot.chat.arguments import parse_amount
 from bot.chat.asking import asked_account, confirm_card
@@ -21,18 +22,6 @@ from bot.i18n import _
 
 log = logging.getLogger(__name__)
 RESERVE_CAUSES = ("deploy", "flip_buy")  # buys spending the reserve: their change goes back
-
-
-def side_word(side: str) -> str:
-    """`buy` or `sell` in the reader's language (another side as stored)."""
-    return {"buy": _("buy"), "sell": _("sell")}.get(side, side)
-
-
-def status_word(status: str) -> str:
-    """An order's state in the reader's language (an unknown one as stored)."""
-    words = {"sending": _("sending"), "filled": _("filled"), "rejected": _("rejected"),
-             "failed": _("failed")}
-    return words.get(status, status)
 
 
 def order_card(outcome: OrderOutcome, base: str, quote: str) -> Reply:
