@@ -202,9 +202,8 @@ class DcaScheduler:
 
     def schedules_changed(self) -> None:
         """A chat command changed the schedules: the jobs follow, in a task of their own (the
-        command's answer does not wait; the minute's settling would catch up anyway). The task
-        starts in a context of its own: the jobs it (re)starts must not inherit the command's
-        (its reader's language would word the runs' records and alerts)."""
+        command's answer does not wait), in a context of its own: the jobs must not inherit the
+        command's (its reader's language would word the runs' records and alerts)."""
         if self.lock.held and self.scheduler.running:
             task = asyncio.get_running_loop().create_task(self.rebuild(),
                                                           context=contextvars.Context())

@@ -10,7 +10,6 @@ import pytest
 from linebot.v3.messaging import FlexContainer, FlexMessage, Message
 
 from bot.cards.line_flex import (
-    CHART_NEEDS_PUBLIC_URL,
     MAX_BUBBLE_BYTES,
     QUICK_REPLIES,
     alt_text,
@@ -22,6 +21,9 @@ from bot.cards.reply import Button, Field, Reply, Tone
 from tests.fakes.line_validation import validate_messages
 
 TEMPLATES = available_templates()
+
+CHART_NEEDS_PUBLIC_URL = ("The chart is not shown here: LINE fetches pictures from the bot's "
+                          "https address, and PUBLIC_URL is not set.")
 
 
 def full_reply(kind: str, tone: Tone = Tone.INFO) -> Reply:

@@ -14,7 +14,6 @@ import pytest
 from sqlalchemy import select
 
 from bot.cards.reply import Reply
-from bot.chat.registry import PAUSED_BANNER
 from bot.chat.roles import Role, User
 from bot.engine import pause, strategy_settings
 from bot.engine.context import Engine
@@ -31,6 +30,7 @@ from tests.fakes.exchange import Fault
 
 DUE = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
 ADMIN = User("telegram", "1", Role.ADMIN)
+PAUSED_BANNER = "PAUSED: the bot starts no trades until /resume"  # as the cards say it
 
 
 @pytest.fixture

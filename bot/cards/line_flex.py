@@ -31,8 +31,6 @@ MAX_ALT_TEXT = 400
 QUICK_REPLIES = ("/status", "/signal", "/reserve", "/schedule", "/history", "/help")
 MAX_BUBBLE_BYTES = 28_000  # LINE refuses a bubble of 30 KB or more
 MAX_SHORTENINGS = 12
-CUT_NOTE = "… cut short: too long for one LINE card (Telegram or the terminal show it all)."
-# CUT_NOTE and the two notes below in English; a card says them in its reader's language
 
 
 @cache
@@ -183,16 +181,6 @@ def _render_bubble(reply: Reply) -> dict[str, Any]:
 def alt_text(reply: Reply) -> str:
     parts = [reply.title, *(f"{f.label}: {f.value}" for f in reply.fields), *reply.lines]
     return " · ".join(parts)[:MAX_ALT_TEXT]
-
-
-FILES_NEED_PUBLIC_URL = (
-    "The files are not sent here: LINE users fetch them from the bot's https address, and "
-    "PUBLIC_URL is not set. `dcabot export` writes them on the bot's machine."
-)
-CHART_NEEDS_PUBLIC_URL = (
-    "The chart is not shown here: LINE fetches pictures from the bot's https address, "
-    "and PUBLIC_URL is not set."
-)
 
 
 def quick_reply() -> dict[str, Any]:

@@ -89,3 +89,9 @@ def notice(reply: Reply) -> Reply:
 def notice_text(reply: Reply) -> str:
     text = " ".join((f"{reply.title}:", *reply.lines))
     return text if len(text) <= MAX_NOTICE else text[: MAX_NOTICE - 1] + "…"
+
+
+def main_buttons() -> tuple[Button, ...]:
+    """The first things to try, under a welcome or /start: Status, History, Help."""
+    return (Button(_("Status"), "/status"), Button(_("History"), "/history"),
+            Button(_("Help"), "/help"))

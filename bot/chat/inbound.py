@@ -10,7 +10,15 @@ that changes nothing.
 
 from __future__ import annotations
 
-from bot.cards.reply import Button, Field, Reply, Tone, error_reply, notice, text_reply
+from bot.cards.reply import (
+    Field,
+    Reply,
+    Tone,
+    error_reply,
+    main_buttons,
+    notice,
+    text_reply,
+)
 from bot.cards.taps import TapKind, owner_tag, parse_tap
 from bot.chat.confirmations import not_yours
 from bot.chat.registry import ChatServices, Registry, language_of, role_name
@@ -156,6 +164,5 @@ class Inbound:
                 title=_("Welcome to dcabot"),
                 fields=(Field(_("Your id"), user.key), Field(_("Role"), role_name(user.role))),
                 lines=(_("Try /status to see your holdings, or /help for every command."),),
-                buttons=(Button(_("Status"), "/status"), Button(_("History"), "/history"),
-                         Button(_("Help"), "/help")),
+                buttons=main_buttons(),
             )

@@ -33,7 +33,8 @@ WIDTH, HEIGHT = 2500, 843  # LINE's compact full-width size; 3 x 2 buttons
 NAME_PREFIX = "dcabot "
 
 
-FONT_FILE = next((files("fontpkg_noto_sans_thai") / "files").iterdir())  # the one .ttf
+FONT_FILE = next(f for f in (files("fontpkg_noto_sans_thai") / "files").iterdir()
+                 if f.name.endswith(".ttf"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,9 +108,6 @@ class Command:
     group: str = "general"
 
 
-PAUSED_BANNER = "PAUSED: the bot starts no trades until /resume"
-
-
 def with_pause_banner(engine: Engine, reply: Reply) -> Reply:
     """Every card says PAUSED while the bot's trading is paused (`bot.engine.pause`); a card
     whose banner cannot be read goes without it (the card matters more)."""
@@ -120,7 +117,7 @@ def with_pause_banner(engine: Engine, reply: Reply) -> Reply:
     except Exception:
         log.exception("could not read the pause switch")
         return reply
-    banner = _("PAUSED: the bot starts no trades until /resume")  # PAUSED_BANNER, said
+    banner = _("PAUSED: the bot starts no trades until /resume")
     footer = f"{banner} · {reply.footer}" if reply.footer else banner
     return replace(reply, footer=footer)
 

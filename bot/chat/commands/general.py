@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from bot.cards.reply import Button, Field, Reply
+from bot.cards.reply import Field, Reply, main_buttons
 from bot.chat.registry import Invocation, Registry, role_name
 from bot.i18n import _, current
-
-
-def main_buttons() -> tuple[Button, ...]:
-    return (Button(_("Status"), "/status"), Button(_("History"), "/history"),
-            Button(_("Help"), "/help"))
 
 
 def register(registry: Registry) -> None:
