@@ -62,6 +62,7 @@ class Reply:
     documents: tuple[Path, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
     owner_tag: str = ""
+    language: str = ""  # what it is worded in (set by the registry): a channel's notes follow it
     # a fresher card that follows (the exchange was slow: this one shows the last known
     # figures); channels that can edit a sent message put it in place of this one
     followup: Awaitable[Reply | None] | None = field(default=None, compare=False, repr=False)

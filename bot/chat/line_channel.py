@@ -231,7 +231,7 @@ class LineChannel:
         (never to the group) when the tap was in a group or room."""
         source = getattr(event, "source", None)
         if isinstance(source, GroupSource | RoomSource):
-            with speaking(await self.inbound.language(user)):
+            with speaking(reply.language or await self.inbound.language(user)):
                 messages = line_messages(reply, image_url=None, quick=False)
             await push(self.client, messages, to=user.user_id)
             return
@@ -240,7 +240,7 @@ class LineChannel:
     async def _send(self, event: Any, chat: str, user: User, reply: Reply) -> None:
         image_url = await self._chart_url(reply)
         links = await self._download_links(reply)
-        with speaking(await self.inbound.language(user)):  # LINE's own notes, e.g. a cut card
+        with speaking(reply.language or await self.inbound.language(user)):  # e.g. a cut card
             messages = line_messages(reply, image_url=image_url,
                                      quick=user.role >= Role.VIEWER, links=links)
         happened_ms = getattr(event, "timestamp", None)

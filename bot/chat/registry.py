@@ -172,9 +172,11 @@ class Registry:
 
     async def dispatch(self, user: User, text: str, services: ChatServices) -> Reply:
         """Run the command in `text` for `user`, in their language; always returns a card."""
-        with speaking(await language_of(services, user), in_buddhist_era=_buddhist(services)):
+        language = await language_of(services, user)
+        with speaking(language, in_buddhist_era=_buddhist(services)):
             reply = await self._dispatch(user, text, services)
-            return await services.engine.db.run(with_pause_banner, services.engine, reply)
+            reply = await services.engine.db.run(with_pause_banner, services.engine, reply)
+        return replace(reply, language=language)
 
     async def _dispatch(self, user: User, text: str, services: ChatServices) -> Reply:
         parsed = parse_command(text)
@@ -207,8 +209,10 @@ class Registry:
     ) -> Reply:
         """The one way a confirmation is answered, on any channel and any worker: take it
         (one tap wins), then run what was asked; always returns a card."""
-        with speaking(await language_of(services, user), in_buddhist_era=_buddhist(services)):
-            return await self._confirm(services, user, token, accept=accept)
+        language = await language_of(services, user)
+        with speaking(language, in_buddhist_era=_buddhist(services)):
+            reply = await self._confirm(services, user, token, accept=accept)
+        return replace(reply, language=language)
 
     async def _confirm(
         self, services: ChatServices, user: User, token: str, *, accept: bool

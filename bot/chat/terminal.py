@@ -18,7 +18,7 @@ from typing import TextIO
 
 from bot.cards.reply import Reply
 from bot.cards.terminal_text import render
-from bot.chat.registry import ChatServices, Registry, language_of
+from bot.chat.registry import ChatServices, Registry
 from bot.chat.roles import TERMINAL_USER, identify
 from bot.i18n import _, speaking
 
@@ -98,7 +98,7 @@ class TerminalChannel:
     async def _serve(self, line: str, read: ReadLine) -> str | None:
         """Run one command; returns a line typed at its confirmation that is to run next."""
         reply = await self.registry.dispatch(self.user, line, self.services)
-        with speaking(await language_of(self.services, self.user)):  # e.g. "Chart:", "confirm?"
+        with speaking(reply.language):  # the terminal's own words: "Chart:", "confirm?"
             self.show(reply)
             if reply.followup is not None:  # the exchange was slow: the fresh figures follow
                 fresh = await reply.followup
@@ -112,7 +112,7 @@ class TerminalChannel:
         answered = await self.registry.confirm(
             self.services, self.user, reply.confirm_token, accept=word in YES
         )
-        with speaking(await language_of(self.services, self.user)):
+        with speaking(answered.language):
             self.show(answered)
         if answer is None:
             return "quit"  # end of input: nothing more to run
