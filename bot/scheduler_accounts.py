@@ -70,7 +70,9 @@ def announce(engine: Engine, kind: str) -> None:
     try:
         with engine.db.transaction() as session:
             outbox.enqueue(session, kind=kind, now=engine.clock(), payload={
-                "version": __version__, "trading_on": engine.settings.exchanges_text})
+                "version": __version__, "trading_on": engine.settings.exchanges_text,
+                "trading_accounts": [[name, engine.settings.mode_for(name).value]  # card words it
+                             for name in engine.settings.exchanges]})
     except Exception as exc:  # the database going away must not stop a shutdown
         log.warning("could not record %s: %s", kind, type(exc).__name__)
 

@@ -220,3 +220,34 @@ async def test_the_pause_banner_and_the_terminal_prompt_in_thai(
     await TerminalChannel(bot.registry, bot.services, out).run(read)
     assert "ยืนยันไหม? " in prompts, prompts
     assert "ยกเลิกแล้ว" in out.getvalue()
+
+
+def test_why_an_order_was_placed_and_where_the_bot_trades_are_worded_for_the_reader(
+    tmp_path: Path, db: Database, clock: Clock
+) -> None:
+    """The engine names the rule (`buy_now`) and the accounts; the card words them for each
+    reader, so a Thai reader of an alert written in the background reads no English sentence."""
+    import asyncio
+    import json
+
+    from sqlalchemy import select
+
+    from bot.scheduler_accounts import announce
+    from storage.models import OutboxAlert
+
+    bot = make_bot(make_settings(tmp_path), db, clock)
+    asked = asyncio.run(bot.say("/buy 50"))
+    asyncio.run(bot.registry.confirm(bot.services, User("telegram", "1", Role.ADMIN),
+                                     str(asked.confirm_token), accept=True))
+    announce(bot.services.engine, "bot_started")
+    with db.transaction() as session:
+        payloads = {a.kind: json.loads(a.payload) for a in session.scalars(select(OutboxAlert))}
+    fill, started = payloads["order_filled"], payloads["bot_started"]
+    assert fill["rule"] == "buy_now"  # a name, not a sentence, in the outbox
+    for language, why, where in (("en", "you asked to buy", "paper mode on binance"),
+                                 ("th", "คุณสั่งซื้อเอง", "โหมด paper บน binance")):
+        with speaking(language):
+            fields = {f.label: f.value for f in alert_card("order_filled", fill, ZONE).fields}
+            said = {f.label: f.value for f in alert_card("bot_started", started, ZONE).fields}
+        assert why in fields.values(), fields
+        assert where in said.values(), said

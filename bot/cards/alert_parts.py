@@ -79,6 +79,35 @@ def cause_word(cause: str) -> str:
     return words.get(cause, cause)
 
 
+def rule_text(rule: object) -> str | None:
+    """The rule an order followed (`buy_now`, `schedule:cdc`, … as the engine names it), in
+    the reader's language; an older alert's sentence as it was written."""
+    if not rule:
+        return None
+    words = {
+        "flip_sell": _("the trend turned red: sell the set percent of the BTC into the reserve"),
+        "flip_buy": _("the trend turned green: buy BTC with the reserve"),
+        "deploy": _("you deployed the reserve"),
+        "buy_now": _("you asked to buy"),
+        "sell_now": _("you asked to sell into the reserve"),
+        "rotation": _("S4 rotates between BTC and gold"),
+        "schedule:cdc": _("cdc schedule: buys while the trend is up (saves while it is down)"),
+        "schedule:plain": _("plain schedule: buys whatever the trend"),
+        "schedule:s4": _("s4 schedule: buys the asset S4 holds"),
+    }
+    return words.get(str(rule), str(rule))
+
+
+def trading_on(payload: Payload) -> str:
+    """`paper mode on binance + …` in the reader's language (from the accounts named in the
+    payload; an older alert's text as it was written)."""
+    accounts = payload.get("trading_accounts")
+    if not isinstance(accounts, list) or not accounts:
+        return str(payload.get("trading_on", ""))
+    return " + ".join(_("{mode} mode on {exchange}").format(mode=mode, exchange=name)
+                      for name, mode in accounts)
+
+
 def zone_word(zone: str) -> str:
     """A CDC Action Zone colour in the reader's language (`lightblue` as the zone is named)."""
     return {"green": _("green"), "blue": _("blue"), "lightblue": _("lightblue"),

@@ -48,7 +48,7 @@ def fill_card(kind: str, payload: Payload, zone: ZoneInfo) -> Reply:
         (_("When"), part.local(payload, "at", zone)),
         (_("Where"), part.where(payload)),
         (_("Schedule"), part.schedule_name(payload)),
-        (_("Why"), payload.get("rule")),
+        (_("Why"), part.rule_text(payload.get("rule"))),
         (_("Trend"), part.trend_why(payload)),
         (_("{asset} now").format(asset=base),
          _("{amount} (the bot's books)").format(amount=fmt.crypto(held, base))

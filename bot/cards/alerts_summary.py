@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.cards import format as fmt
+from bot.cards.alert_parts import trading_on
 from bot.cards.reply import Button, Field, Reply, Tone
 from bot.i18n import _
 
@@ -76,7 +77,7 @@ def bot_started(payload: Payload, zone: ZoneInfo) -> Reply:
         kind=INFO,
         title=_("dcabot started"),
         fields=(Field(_("Version"), str(payload.get("version", ""))),
-                Field(_("Trading on"), str(payload.get("trading_on", "")))),
+                Field(_("Trading on"), trading_on(payload))),
         tone=Tone.INFO,
     )
 

@@ -14,20 +14,6 @@ from storage import ledger, orders
 from storage.models import Order, Schedule
 from strategies.cdc import CdcSeries
 
-RULES = {
-    "flip_sell": "the trend turned red: sell the set percent of the BTC into the reserve",
-    "flip_buy": "the trend turned green: buy BTC with the reserve",
-    "deploy": "you deployed the reserve",
-    "buy_now": "you asked to buy",
-    "sell_now": "you asked to sell into the reserve",
-    "rotation": "S4 rotates between BTC and gold",
-}
-SCHEDULE_RULES = {
-    "cdc": "cdc schedule: buys while the trend is up (saves while it is down)",
-    "plain": "plain schedule: buys whatever the trend",
-    "s4": "s4 schedule: buys the asset S4 holds",
-}
-
 
 def _schedule(session: Session, order: Order) -> Schedule | None:
     parts = orders.base_key(order.cause_key).split(":")
@@ -64,9 +50,9 @@ def fill_context(session: Session, engine: Engine, order: Order) -> dict[str, An
     if schedule is not None:
         context |= {"schedule_id": schedule.leg_of or schedule.id,
                     "schedule_label": schedule.label,
-                    "rule": SCHEDULE_RULES.get(schedule.mode, schedule.mode)}
+                    "rule": f"schedule:{schedule.mode}"}  # the card words the rule
     else:
-        context["rule"] = RULES.get(order.cause, order.cause)
+        context["rule"] = order.cause
     if order.cause in ("schedule", "flip_sell", "flip_buy"):
         context |= trend_context(engine)
     filled = orders.filled(session, exchange=order.exchange, mode=order.mode,
