@@ -251,3 +251,13 @@ def test_why_an_order_was_placed_and_where_the_bot_trades_are_worded_for_the_rea
             said = {f.label: f.value for f in alert_card("bot_started", started, ZONE).fields}
         assert why in fields.values(), fields
         assert where in said.values(), said
+
+
+def test_the_engines_fixed_reasons_are_worded_for_the_reader() -> None:
+    missed = {"schedule_id": 3, "due_at": CANDLE, "amount": "50",
+              "reason": "the bot was not running at that time"}
+    with speaking("th"):
+        thai = {f.label: f.value for f in alert_card("schedule_missed", missed, ZONE).fields}
+    assert "บอทไม่ได้ทำงานในเวลานั้น" in thai.values(), thai
+    english = {f.label: f.value for f in alert_card("schedule_missed", missed, ZONE).fields}
+    assert english["Why"] == "the bot was not running at that time"

@@ -98,6 +98,16 @@ def rule_text(rule: object) -> str | None:
     return words.get(str(rule), str(rule))
 
 
+def reason_text(reason: object) -> str | None:
+    """A reason the engine wrote into an alert: its fixed sentences in the reader's language,
+    any other (an exchange's error, a refusal with figures) as it was written."""
+    if not reason:
+        return None
+    fixed = {"the bot was not running at that time": _("the bot was not running at that time"),
+             "the rest of a partial fill": _("the rest of a partial fill")}
+    return fixed.get(str(reason), str(reason))
+
+
 def trading_on(payload: Payload) -> str:
     """`paper mode on binance + …` in the reader's language (from the accounts named in the
     payload; an older alert's text as it was written)."""

@@ -59,7 +59,7 @@ def _flip_not_acted(payload: Payload, zone: ZoneInfo) -> Reply:
             (_("Trend"), part.trend_word(str(payload["trend"])) if payload.get("trend")
              else None),
             (_("Where"), part.where(payload)),
-            (_("Why"), payload.get("reason")),
+            (_("Why"), part.reason_text(payload.get("reason"))),
             (_("Retrying until"), until),
         ),
     )
@@ -94,7 +94,7 @@ def _below_minimum(payload: Payload, zone: ZoneInfo) -> Reply:
         fields=part.fields(
             (_("Amount"), part.money(payload, "amount", "USDT")),
             (_("Minimum"), part.money(payload, "minimum", "USDT")),
-            (_("Why"), payload.get("error") or payload.get("reason")),
+            (_("Why"), part.reason_text(payload.get("error") or payload.get("reason"))),
         ),
         lines=(_("Nothing was ordered. Raise the amount, or let the reserve grow first."),),
     )
@@ -108,7 +108,7 @@ def _circuit(payload: Payload, zone: ZoneInfo, opened: bool) -> Reply:
         fields=part.fields(
             (_("Exchange"), payload.get("exchange")),
             (_("Mode"), payload.get("mode")),
-            (_("Why"), payload.get("reason")),
+            (_("Why"), part.reason_text(payload.get("reason"))),
         ),
     )
 
@@ -122,7 +122,7 @@ def _schedule_missed(payload: Payload, zone: ZoneInfo) -> Reply:
             (_("Was due"), part.local(payload, "due_at", zone)),
             (_("Amount"), part.money(payload, "amount", "USDT")),
             (_("Where"), part.where(payload)),
-            (_("Why"), payload.get("reason")),
+            (_("Why"), part.reason_text(payload.get("reason"))),
         ),
         buttons=(Button(_("Schedules"), "/schedule"),),
     )

@@ -89,7 +89,8 @@ def dca_reserved(payload: Payload, zone: ZoneInfo) -> Reply:
         ),
         lines=((_("cdc schedule: the trend is red, so this run's money waits in the reserve; "
                   "the next green flip buys BTC with it."),) if not payload.get("reason") else
-               (_("Saved to the reserve: {reason}.").format(reason=payload["reason"]),)),
+               (_("Saved to the reserve: {reason}.").format(
+                   reason=part.reason_text(payload["reason"])),)),
     )
 
 
