@@ -44,12 +44,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     if (not settings.chat_tokens_configured and sys.stdin.isatty() and not args.headless
             and args.workers == 1):
-        print(
-            f"dcabot {__version__} · {settings.exchanges_text}\n"
-            "No chat tokens set, so this terminal is the chat.\n"
-            "Try /status, /buy 50, /help; quit to leave.\n",
-            flush=True,
-        )
+        from bot.i18n import _, speaking
+
+        with speaking(settings.language):  # the terminal's person reads DCABOT_LANGUAGE
+            print(f"dcabot {__version__} · {settings.exchanges_text}\n"
+                  + _("No chat tokens set, so this terminal is the chat.") + "\n"
+                  + _("Try /status, /buy 50, /help; quit to leave.") + "\n", flush=True)
         from bot.runtime import serve_terminal
 
         asyncio.run(serve_terminal(settings, schedule=True, greet=True))

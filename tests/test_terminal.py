@@ -3,6 +3,7 @@ confirmation is not lost, and Ctrl-C stops `dcabot chat` and `dcabot run` at onc
 
 from __future__ import annotations
 
+import codecs
 import os
 import pty
 import select
@@ -87,23 +88,31 @@ def test_ctrl_c_stops_dcabot_chat_at_once_while_it_waits_for_a_line(tmp_path: Pa
             process.kill()
 
 
-def test_ctrl_c_stops_dcabot_run_on_a_terminal(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("language", "greeting", "card"), [
+    ("en", "so this terminal is the chat", "Unrealized P&L"),
+    ("th", "หน้าจอนี้จึงเป็นแชตกับบอท", "กำไร/ขาดทุนที่ยังไม่รับรู้"),  # DCABOT_LANGUAGE=th
+])
+def test_ctrl_c_stops_dcabot_run_on_a_terminal(tmp_path: Path, language: str, greeting: str,
+                                                card: str) -> None:
     leader, follower = pty.openpty()  # `dcabot run` takes the terminal as its chat
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "run"], cwd=tmp_path, env=_env(tmp_path),
+        [sys.executable, "-m", "bot.cli", "run"], cwd=tmp_path,
+        env={**_env(tmp_path), "DCABOT_LANGUAGE": language},
         stdin=follower, stdout=follower, stderr=subprocess.PIPE, close_fds=True,
     )
     os.close(follower)
+    text = codecs.getincrementaldecoder("utf-8")(errors="replace")  # Thai split across reads
 
     def read() -> str:
         ready, _, _ = select.select([leader], [], [], 1.0)
         try:
-            return os.read(leader, 4096).decode(errors="replace") if ready else ""
+            return text.decode(os.read(leader, 4096)) if ready else ""
         except OSError:
             return ""
 
     try:
-        _wait_for(read, "Unrealized P&L", time.monotonic() + 60)  # greeted with /status
+        seen = _wait_for(read, card, time.monotonic() + 60)  # greeted, then its /status
+        assert greeting in seen, seen
         time.sleep(0.5)  # at the prompt (which Python writes to stderr on a terminal)
         process.send_signal(signal.SIGINT)
         code = process.wait(timeout=20)
