@@ -9,8 +9,6 @@ from decimal import Decimal
 from functools import cache
 from zoneinfo import ZoneInfo
 
-from babel import Locale
-
 from bot.exchanges.base import PriceQuote
 from bot.i18n import DEFAULT, _, buddhist_era, current
 
@@ -104,5 +102,7 @@ def month(when: date) -> str:
 @cache
 def _month_abbreviations(language: str) -> dict[int, str]:
     """The language's month abbreviations (CLDR's, through Babel), by month number."""
+    from babel import Locale  # only once a reader needs them: 7 ms of start-up otherwise
+
     return {n: str(name) for n, name in Locale.parse(language).months["format"]["abbreviated"]
             .items()}
