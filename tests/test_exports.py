@@ -77,6 +77,7 @@ async def test_a_period_is_days_in_the_owners_zone(trading: Bot) -> None:
     reply = await trading.say("/export orders 2026-01-11 2026-01-11")
     (only,) = reply.documents
     assert only.name == "dcabot-orders-20260111-20260112.csv"  # [start, end) in Bangkok
+    assert reply.lines[-1] == "From 2026-01-11 to 2026-01-11, times in UTC and Asia/Bangkok."
     (row,) = rows_of(only.read_text(encoding="utf-8"))  # the 16:00 Bangkok buy of that day
     assert row["side"] == "buy" and Decimal("250") < Decimal(row["quote_amount"]) <= 250.5
     assert row["time_local"].startswith("2026-01-11T16:00")
@@ -130,3 +131,9 @@ def test_the_command_line_writes_the_same_files(
     assert path.parent.parent == tmp_path / "out" and path.name == "dcabot-fees.csv"
     assert path.read_text(encoding="utf-8").startswith("time_utc,time_local,exchange,mode,cause")
     assert cli.main(["export", "trades"]) == 2
+
+
+async def test_an_owner_in_utc_is_told_utc_once(tmp_path: Path, db: Database,
+                                                clock: Clock) -> None:
+    bot = make_bot(make_settings(tmp_path), db, clock)
+    assert (await bot.say("/export")).lines[-1] == "From the start to now, times in UTC."

@@ -41,7 +41,8 @@ def register(registry: Registry) -> None:
         )
         counts = [(_("{file}: 1 row") if f.rows == 1 else _("{file}: {rows} rows")).format(
             file=f.path.name, rows=f.rows) for f in files]
-        period = _("From {start} to {end}, times in UTC and {zone}.").format(
+        period = (_("From {start} to {end}, times in UTC.") if settings.timezone == "UTC"
+                  else _("From {start} to {end}, times in UTC and {zone}.")).format(
             start=start or _("the start"), end=end or _("now"), zone=settings.timezone)
         return Reply(
             kind="text",
