@@ -23,7 +23,7 @@ from bot.engine.context import Engine
 from bot.engine.errors import UserError, recorded_in_english
 from bot.engine.fill_context import trend_context
 from bot.engine.funds import BalanceReading, under_account_lock
-from bot.engine.orders import OrderRequest, place_order
+from bot.engine.orders import CarryChanged, OrderRequest, place_order
 from bot.engine.pause import TradingPaused, paused, skip_paused_run
 from bot.engine.reserve import set_aside
 from bot.engine.run_decision import save_instead
@@ -160,31 +160,36 @@ async def _attempt(engine: Engine, key: str, run: _Claimed) -> RunResult:
         saved = await save_instead(engine, run.mode, settings.cdc_enabled, amount)
         if saved is not None:
             return await _set_aside(engine, key, saved.amount, saved.trend)
-    carrying = None if run.mode == "s4" else await carry_run.plan(
-        engine, run.schedule_id, amount, symbol, settings.order_cap)
-    from_carry = carrying.carried if carrying is not None else Decimal(0)
-    request = OrderRequest(
-        cause="schedule",
-        cause_key=orders.attempt_key(key, run.attempt),
-        side="buy",
-        quote_amount=amount + from_carry,
-        symbol=symbol,
-        from_carry=from_carry,
-        carry_of=run.schedule_id if from_carry else None,
-    )
-    try:
-        if carrying is not None and carrying.blocked:  # never enough: said, not carried
-            await db.run(finish_unrun, engine, key, f"skipped: {carrying.blocked}")
-            return RunResult(key, "done", f"skipped: {carrying.blocked}")
-        if carrying is not None and carrying.below is not None:  # too small yet: carried
-            carried = await carry_run.carry_over(engine, key, run.schedule_id, amount, carrying)
-            return RunResult(key, "done", carried)
-        outcome = await place_order(engine, request)
-    except TradingPaused:  # paused while the run was on its way: nothing was sent
-        return await db.run(_skip_paused, engine, key, run)
-    except UserError as exc:  # not free, no such market: nothing was written for the order
-        await db.run(finish_unrun, engine, key, f"skipped: {exc}")
-        return RunResult(key, "done", f"skipped: {exc}")
+    for plans_left in (1, 0):  # another run of this schedule spent its carry: plan once more
+        carrying = None if run.mode == "s4" else await carry_run.plan(
+            engine, run.schedule_id, amount, symbol, settings.order_cap)
+        from_carry = carrying.carried if carrying is not None else Decimal(0)
+        request = OrderRequest(
+            cause="schedule",
+            cause_key=orders.attempt_key(key, run.attempt),
+            side="buy",
+            quote_amount=amount + from_carry,
+            symbol=symbol,
+            from_carry=from_carry,
+            carry_of=run.schedule_id if from_carry else None,
+        )
+        try:
+            if carrying is not None and carrying.blocked:  # never enough: said, not carried
+                await db.run(finish_unrun, engine, key, f"skipped: {carrying.blocked}")
+                return RunResult(key, "done", f"skipped: {carrying.blocked}")
+            if carrying is not None and carrying.below is not None:  # too small yet: carried
+                carried = await carry_run.carry_over(engine, key, run.schedule_id, amount,
+                                                     carrying)
+                return RunResult(key, "done", carried)
+            outcome = await place_order(engine, request)
+            break
+        except TradingPaused:  # paused while the run was on its way: nothing was sent
+            return await db.run(_skip_paused, engine, key, run)
+        except UserError as exc:  # not free, no such market: nothing written for the order
+            if isinstance(exc, CarryChanged) and plans_left:
+                continue
+            await db.run(finish_unrun, engine, key, f"skipped: {exc}")
+            return RunResult(key, "done", f"skipped: {exc}")
     if outcome.status == orders.FAILED:  # proven not placed (the exchange was unreachable)
         reason = outcome.error or "not placed"
         status, text = await db.run(retry_later, engine, key, run.due_at, reason)

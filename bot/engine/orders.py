@@ -54,7 +54,11 @@ from bot.i18n import _
 from storage import carry, holds, orders
 from storage.models import Order
 
-__all__ = ["OrderOutcome", "OrderRequest", "fee_values", "place_order"]
+__all__ = ["CarryChanged", "OrderOutcome", "OrderRequest", "fee_values", "place_order"]
+
+
+class CarryChanged(UserError):
+    """The schedule's carry was spent or freed between a run's plan and its order: plan again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +117,8 @@ def _write_intent(
         if request.from_carry and request.carry_of is not None:  # its own carry is its own
             left = carry.of_schedule(session, exchange.name, exchange.mode, request.carry_of)
             if not carry.schedule_active(session, request.carry_of) or left < request.from_carry:
-                raise UserError(f"the carry of schedule #{request.carry_of} changed while this "
-                                "run was planned; nothing was sent")
+                raise CarryChanged(f"the carry of schedule #{request.carry_of} changed while "
+                                   "this run was planned; nothing was sent")
             funds = replace(funds, carried=funds.carried - request.from_carry)
         require(funds, amount, "to spend" if request.side == "buy" else "to sell")
     order = orders.write_intent(
