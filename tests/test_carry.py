@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.chat.roles import Role, User
 from bot.engine import settlement, strategy_settings
@@ -279,15 +280,20 @@ async def test_a_confirmation_asked_in_paper_is_refused_in_another_mode(
     assert spent(db) == []
 
 
+def plain_daily(session: Session, amount: Decimal, clock: Clock) -> Schedule:
+    """A plain 09:00 daily schedule on paper Binance, written straight to the books."""
+    schedule = Schedule(days="daily", local_time="09:00", amount=amount, exchange="binance",
+                        mode="plain", paused=False, removed=False, created_at=clock())
+    session.add(schedule)
+    session.flush()
+    return schedule
+
+
 def test_a_late_fill_after_its_carry_was_spent_again_is_told(
     db: Database, clock: Clock
 ) -> None:
     with db.transaction() as session:
-        schedule = Schedule(days="daily", local_time="09:00", amount=Decimal(3),
-                            exchange="binance", mode="plain", paused=False, removed=False,
-                            created_at=clock())
-        session.add(schedule)
-        session.flush()
+        schedule = plain_daily(session, Decimal(3), clock)
         order = orders.write_intent(
             session, client_order_id="dcx2", cause="schedule", cause_key="schedule:1:x#1",
             side="buy", symbol="BTC/USDT", exchange="binance", mode="paper",
@@ -365,11 +371,7 @@ def test_a_plain_buy_refused_as_below_the_minimum_is_carried(
     db: Database, clock: Clock
 ) -> None:
     with db.transaction() as session:
-        schedule = Schedule(days="daily", local_time="09:00", amount=Decimal(6),
-                            exchange="binance", mode="plain", paused=False, removed=False,
-                            created_at=clock())
-        session.add(schedule)
-        session.flush()
+        schedule = plain_daily(session, Decimal(6), clock)
         key = f"schedule:{schedule.id}:2025-06-01T09:00Z"
         schedules.claim_run(session, schedule.id, key, clock(), clock())
         order = orders.write_intent(

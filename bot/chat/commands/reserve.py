@@ -28,7 +28,7 @@ from bot.i18n import _
 USAGE = "/reserve [exchange], /reserve add <amount> [exchange], /reserve deploy [exchange]"
 
 
-def reserve_card_reasons() -> dict[str, str]:
+def reason_shown(reason: str) -> str:
     """Why the reserve moved, as people read it (the ledger keeps the reason's key)."""
     return {
         "manual_add": _("added"),
@@ -42,11 +42,7 @@ def reserve_card_reasons() -> dict[str, str]:
         "deploy_change": _("change of a buy"),
         "partial_rest": _("the rest of a partial fill"),
         "late_fill": _("a late fill"),
-    }
-
-
-def reason_shown(reason: str) -> str:
-    return reserve_card_reasons().get(reason, reason)
+    }.get(reason, reason)
 
 
 def reserve_card(view: ReserveView, quote: str, zone: object, title: str = "") -> Reply:
